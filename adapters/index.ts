@@ -1,0 +1,16 @@
+/** Store factory. Drivers are loaded lazily: a deployment only imports the driver it uses. */
+import type { Config } from '../src/config.js';
+import { StoreError, type UserStore } from './types.js';
+
+export async function createStore(store: Config['store']): Promise<UserStore> {
+  switch (store.adapter) {
+    case 'sqlite': {
+      const { createSqliteStore } = await import('./sqlite.js');
+      return createSqliteStore(store.url, store);
+    }
+    default:
+      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite)`);
+  }
+}
+
+export * from './types.js';

@@ -1,0 +1,67 @@
+/** Embedded SQLite store (better-sqlite3). Used for the demo and for small legacy apps that really ran on SQLite. */
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { StoreError } from './types.js';
+
+export const sqliteDialect: Dialect = {
+  quoteIdent: (p) => `"${p.replaceAll('"', '""')}"`,
+  param: () => '?',
+  // SQLite's lower() folds ASCII only; lg_lower is registered below with JavaScript's Unicode toLowerCase().
+  lower: (e) => `lg_lower(${e})`,
+  castText: (e) => `CAST(${e} AS TEXT)`,
+  insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT(${key}) DO NOTHING`,
+  limit: (s, n) => `${s} LIMIT ${n}`,
+  timestamp: (d) => d.toISOString(),
+};
+
+/** "sqlite:./file.db", "file:./file.db" or a plain path. */
+export function sqlitePath(url: string): string {
+  return url.replace(/^(sqlite|file):(\/\/)?/, '');
+}
+
+export function openSqliteDriver(url: string): SqlDriver {
+  const require = createRequire(import.meta.url);
+  let Database: typeof BetterSqlite3;
+  try {
+    Database = require('better-sqlite3');
+  } catch {
+    throw new StoreError('the sqlite adapter needs the "better-sqlite3" package: npm install better-sqlite3');
+  }
+  let db: BetterSqlite3.Database;
+  try {
+    db = new Database(sqlitePath(url), { fileMustExist: true, timeout: 5000 });
+  } catch (e) {
+    throw new StoreError(`cannot open SQLite database (${(e as { code?: string }).code ?? 'error'})`, { cause: e });
+  }
+  db.pragma('journal_mode = WAL');
+  db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prep = (sql: string) => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+  return {
+    dialect: sqliteDialect,
+    async all(sql, params) {
+      return prep(sql).all(...params) as Row[];
+    },
+    async run(sql, params) {
+      return prep(sql).run(...params).changes;
+    },
+    async *iterate(sql, params) {
+      for (const row of db.prepare(sql).iterate(...params)) yield row as Row;
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
+
+export function createSqliteStore(url: string, mapping: MappingConfig): SqlUserStore {
+  return new SqlUserStore(openSqliteDriver(url), mapping);
+}

@@ -1,0 +1,108 @@
+/** Express app assembly: security headers, request log, IP allow-list, tokens, routes, metrics, one error shape. */
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import helmet from 'helmet';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { tokenCheck } from './auth.js';
+import type { Config } from './config.js';
+import { ApiError } from './errors.js';
+import type { Gateway } from './gateway.js';
+import { ipFilter } from './ipfilter.js';
+import type { Logger } from './logger.js';
+import { v1Routes } from './routes.js';
+
+export interface AppDeps {
+  config: Config;
+  gateway: Gateway;
+  logger: Logger;
+}
+
+const REALM = 'Bearer realm="legacy-gateway"';
+
+/** Map anything thrown to {status, code, message, headers}. Unknown errors never expose their text. */
+function toApiError(err: unknown): { e: ApiError; internal: boolean } {
+  if (err instanceof ApiError) return { e: err, internal: false };
+  const x = err as { status?: number; code?: string; type?: string; name?: string; scopes?: string[] };
+  // express-oauth2-jwt-bearer
+  if (x.name === 'InsufficientScopeError') {
+    return { e: new ApiError(403, 'insufficient_scope', 'The token lacks the scope this operation needs.', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` }), internal: false };
+  }
+  if (x.name === 'UnauthorizedError') {
+    return { e: new ApiError(401, 'invalid_token', 'A bearer token is required.', { 'WWW-Authenticate': REALM }), internal: false };
+  }
+  if (x.name === 'InvalidTokenError' || x.name === 'InvalidRequestError') {
+    return { e: new ApiError(401, 'invalid_token', 'The bearer token is not valid for this API.', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` }), internal: false };
+  }
+  // body-parser
+  switch (x.type) {
+    case 'entity.parse.failed':
+      return { e: new ApiError(400, 'malformed_json', 'The body is not valid JSON.'), internal: false };
+    case 'entity.too.large':
+      return { e: new ApiError(413, 'payload_too_large', 'The body is too large.'), internal: false };
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return { e: new ApiError(415, 'unsupported_media_type', 'Send the body as UTF-8 application/json.'), internal: false };
+  }
+  if (typeof x.status === 'number' && x.status >= 400 && x.status < 500) {
+    return { e: new ApiError(400, 'invalid_request', 'The request could not be read.'), internal: false };
+  }
+  return { e: new ApiError(500, 'internal_error', 'Internal error.'), internal: true };
+}
+
+export function createApp({ config, gateway, logger }: AppDeps): { app: Express; registry: Registry } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'legacy_gateway_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const duration = new Histogram({ name: 'legacy_gateway_http_request_duration_seconds', help: 'HTTP request duration.', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
+  const verifies = new Counter({ name: 'legacy_gateway_verify_total', help: 'Credential verifications by outcome.', labelNames: ['outcome'], registers: [registry] });
+  gateway.onVerify = (outcome) => verifies.inc({ outcome });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.server.trust_proxy);
+  app.use(helmet());
+
+  // Request log: method, path (never the query string or body), status, duration.
+  app.use((req, res, next) => {
+    const id = (req.get('x-request-id') ?? '').slice(0, 64).replace(/[^\w.-]/g, '') || randomUUID();
+    res.setHeader('X-Request-Id', id);
+    const end = duration.startTimer();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      const seconds = end({ method: req.method, route });
+      requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      logger.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: req.ip, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (await gateway.ready()) res.json({ status: 'ready' });
+    else res.status(503).set('Retry-After', '5').json({ error: 'store_unavailable', message: 'The legacy store is unreachable.' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', registry.contentType).send(await registry.metrics());
+  });
+
+  app.use(
+    '/v1',
+    ipFilter(config.server.allow_ips),
+    tokenCheck(config.auth),
+    express.json({ limit: config.server.body_limit, strict: true, type: 'application/json' }),
+    v1Routes(gateway),
+  );
+
+  app.use((_req, _res, next) => next(new ApiError(404, 'not_found', 'No such endpoint.')));
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const { e, internal } = toApiError(err);
+    if (internal) logger.error({ err, route: req.path }, 'unhandled error');
+    if (res.headersSent) return;
+    res.status(e.status).set(e.headers).json({ error: e.code, message: e.message });
+  };
+  app.use(onError);
+  return { app, registry };
+}

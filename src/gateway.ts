@@ -1,0 +1,192 @@
+/**
+ * The use cases behind the HTTP API: verify, lookup, get, mark/unmark migrated, status.
+ * Everything here speaks in legacy rows and profiles; HTTP lives in routes.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
+import { isAmbiguous, StoreError, type LegacyUser, type UserStore } from '../adapters/types.js';
+import { ambiguousLogin, ApiError, invalidCredentials, storeUnavailable, userNotFound } from './errors.js';
+import type { LoginLimiter } from './limiter.js';
+import type { Logger } from './logger.js';
+import { getScheme, resolveScheme, verifyWith, type PasswordPolicy, type PasswordScheme } from './passwords/index.js';
+import { legacyIdFrom, toProfile, type Profile } from './profile.js';
+
+/** A stored value of the store's dominant scheme, verified against a random password when there is no real user. */
+interface Decoy {
+  scheme: PasswordScheme;
+  stored: string;
+  row: Pick<LegacyUser, 'salt' | 'username' | 'email'>;
+}
+
+const SAMPLE_SIZE = 200;
+
+export interface GatewayOptions {
+  store: UserStore;
+  passwords: PasswordPolicy;
+  userIdPrefix: string;
+  logger: Logger;
+  limiter: LoginLimiter;
+}
+
+export type VerifyOutcome = 'success' | 'unknown_user' | 'wrong_password' | 'migrated' | 'blocked' | 'ambiguous' | 'no_scheme' | 'rate_limited';
+
+export class Gateway {
+  private decoy: Decoy | null = null;
+  private readonly warned = new Set<string>();
+  /** Observer for metrics (set by the app). */
+  onVerify: (outcome: VerifyOutcome) => void = () => {};
+
+  constructor(private readonly o: GatewayOptions) {}
+
+  /** Sample the store so an unknown login costs one verification of the dominant scheme. */
+  async prepareDecoy(): Promise<Decoy> {
+    const counts = new Map<string, { n: number; decoy: Decoy }>();
+    let seen = 0;
+    try {
+      for await (const u of this.o.store.scan()) {
+        const r = resolveScheme(u, this.o.passwords);
+        if (r.scheme && u.password) {
+          const c = counts.get(r.scheme.name) ?? { n: 0, decoy: { scheme: r.scheme, stored: u.password, row: { salt: u.salt, username: u.username, email: u.email } } };
+          c.n += 1;
+          counts.set(r.scheme.name, c);
+        }
+        if (++seen >= SAMPLE_SIZE) break;
+      }
+    } catch (e) {
+      this.o.logger.warn({ err: (e as Error).message }, 'could not sample the store for the timing decoy; using bcrypt');
+    }
+    const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
+    const decoy = best?.decoy ?? {
+      scheme: getScheme('bcrypt')!,
+      stored: await bcryptHash(randomBytes(16).toString('hex'), { cost: 10 }),
+      row: {},
+    };
+    this.decoy = decoy;
+    this.o.logger.info({ scheme: decoy.scheme.name, sampled: seen }, 'timing decoy ready');
+    return decoy;
+  }
+
+  private async spendDecoy(): Promise<void> {
+    const d = this.decoy ?? (await this.prepareDecoy());
+    await verifyWith(d.scheme, randomBytes(18).toString('base64'), d.stored, { row: d.row, params: this.o.passwords.params });
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StoreError) {
+        this.o.logger.error({ err: e.message }, 'legacy store unavailable');
+        throw storeUnavailable();
+      }
+      throw e;
+    }
+  }
+
+  private warnOnce(key: string, msg: string, fields: Record<string, unknown>): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.o.logger.warn(fields, msg);
+  }
+
+  private profile(u: LegacyUser): Profile {
+    return toProfile(u, this.o.userIdPrefix);
+  }
+
+  async verify(login: string, password: string): Promise<Profile> {
+    const key = login.trim().toLowerCase();
+    const wait = this.o.limiter.retryAfter(key);
+    if (wait > 0) {
+      this.onVerify('rate_limited');
+      throw new ApiError(429, 'too_many_attempts', 'Too many failed attempts for this login. Try again later.', {
+        'Retry-After': String(wait),
+      });
+    }
+    const found = await this.call(() => this.o.store.findByLogin(login));
+    const fail = async (outcome: VerifyOutcome, spend: boolean): Promise<never> => {
+      if (spend) await this.spendDecoy();
+      this.o.limiter.fail(key);
+      this.onVerify(outcome);
+      throw invalidCredentials();
+    };
+    if (isAmbiguous(found)) {
+      await this.spendDecoy();
+      this.onVerify('ambiguous');
+      throw ambiguousLogin();
+    }
+    if (!found) return fail('unknown_user', true);
+    if (found.migratedAt) return fail('migrated', true);
+    const r = resolveScheme(found, this.o.passwords);
+    if (!r.scheme) {
+      this.warnOnce(`scheme:${r.reason}`, 'a stored password matched no configured scheme; it verifies false', {
+        reason: r.reason,
+        user_id: found.id,
+      });
+      return fail('no_scheme', true);
+    }
+    const ok = await verifyWith(r.scheme, password, found.password!, {
+      row: { salt: found.salt, username: found.username, email: found.email },
+      params: this.o.passwords.params,
+    });
+    if (!ok) return fail('wrong_password', false);
+    this.o.limiter.reset(key);
+    const profile = this.profile(found);
+    if (profile.blocked) {
+      this.onVerify('blocked');
+      throw new ApiError(403, 'user_blocked', 'This account is disabled in the legacy system.');
+    }
+    this.onVerify('success');
+    return profile;
+  }
+
+  async lookup(login: string): Promise<Profile> {
+    const found = await this.call(() => this.o.store.findByLogin(login));
+    if (isAmbiguous(found)) throw ambiguousLogin();
+    if (!found || found.migratedAt) throw userNotFound();
+    return this.profile(found);
+  }
+
+  private legacyId(publicId: string): string {
+    const id = legacyIdFrom(publicId, this.o.userIdPrefix);
+    if (id === null || id.length === 0) throw userNotFound();
+    return id;
+  }
+
+  async getById(publicId: string): Promise<Profile> {
+    const id = this.legacyId(publicId);
+    const found = await this.call(() => this.o.store.findById(id));
+    if (!found || found.migratedAt) throw userNotFound();
+    return this.profile(found);
+  }
+
+  async markMigrated(publicId: string): Promise<{ user_id: string; migrated_at: string }> {
+    const id = this.legacyId(publicId);
+    const at = await this.call(() => this.o.store.markMigrated(id));
+    if (!at) throw userNotFound();
+    return { user_id: publicId, migrated_at: at };
+  }
+
+  async unmarkMigrated(publicId: string): Promise<void> {
+    const id = this.legacyId(publicId);
+    const ok = await this.call(() => this.o.store.unmarkMigrated(id));
+    if (!ok) throw userNotFound();
+  }
+
+  async status() {
+    const s = await this.call(() => this.o.store.migrationStatus());
+    return {
+      ...s,
+      percent_migrated: s.total === 0 ? 0 : Math.round((s.migrated / s.total) * 10_000) / 100,
+      as_of: new Date().toISOString(),
+    };
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      await this.o.store.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

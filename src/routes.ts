@@ -1,0 +1,91 @@
+/** The v1 HTTP routes: validate input with zod, call the use case, shape the response. */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { requireScope, SCOPES } from './auth.js';
+import { ApiError } from './errors.js';
+import type { Gateway } from './gateway.js';
+
+const noNul = (s: string) => !s.includes('\u0000');
+const login = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .min(1, 'must not be empty')
+  .max(320, 'must be at most 320 characters')
+  .refine(noNul, 'must not contain NUL characters');
+const password = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(4096, 'must be at most 4096 characters')
+  .refine(noNul, 'must not contain NUL characters');
+
+const verifyBody = z.object({ login, password }).strict();
+const lookupBody = z.object({ login }).strict();
+const userIdParam = z
+  .string()
+  .min(1)
+  .max(256, 'must be at most 256 characters')
+  .refine(noNul, 'must not contain NUL characters');
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ApiError(400, 'invalid_request', 'The body must be a JSON object.');
+  }
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const msg = r.error.issues
+    .slice(0, 5)
+    .map((i) => {
+      if (i.code === 'unrecognized_keys') return `unknown field(s): ${i.keys.map((k) => k.slice(0, 40)).join(', ')}`;
+      const path = i.path.join('.') || 'body';
+      return `${path}: ${/received undefined/.test(i.message) ? 'required' : i.message}`;
+    })
+    .join('; ');
+  throw new ApiError(400, 'invalid_request', msg.slice(0, 500));
+}
+
+function userId(req: Request): string {
+  const r = userIdParam.safeParse(req.params.user_id);
+  if (!r.success) throw new ApiError(400, 'invalid_request', `user_id: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}
+
+function requireJson(req: Request): void {
+  if (!req.is('application/json')) {
+    throw new ApiError(415, 'unsupported_media_type', 'Send the body as application/json.');
+  }
+}
+
+export function v1Routes(gateway: Gateway): Router {
+  const r = Router();
+
+  r.post('/credentials/verify', requireScope(SCOPES.verify), async (req, res) => {
+    requireJson(req);
+    const body = parse(verifyBody, req.body);
+    res.json({ user: await gateway.verify(body.login, body.password) });
+  });
+
+  r.post('/users/lookup', requireScope(SCOPES.readUsers), async (req, res) => {
+    requireJson(req);
+    const body = parse(lookupBody, req.body);
+    res.json({ user: await gateway.lookup(body.login) });
+  });
+
+  r.get('/users/:user_id', requireScope(SCOPES.readUsers), async (req, res) => {
+    res.json({ user: await gateway.getById(userId(req)) });
+  });
+
+  r.put('/users/:user_id/migration', requireScope(SCOPES.migrate), async (req, res) => {
+    res.json(await gateway.markMigrated(userId(req)));
+  });
+
+  r.delete('/users/:user_id/migration', requireScope(SCOPES.migrate), async (req, res) => {
+    await gateway.unmarkMigrated(userId(req));
+    res.status(204).end();
+  });
+
+  r.get('/migration/status', requireScope(SCOPES.readMigration), async (_req, res) => {
+    res.json(await gateway.status());
+  });
+
+  return r;
+}
