@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { call, startTestGateway, type TestGateway } from './helpers/harness.js';
+import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
 let gw: TestGateway;
 before(async () => {
