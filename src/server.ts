@@ -9,7 +9,7 @@ import { Gateway } from './gateway.js';
 import { parseAllowList } from './ipfilter.js';
 import { MemoryLoginLimiter } from './limiter.js';
 import type { Logger } from './logger.js';
-import { validatePolicy } from './passwords/index.js';
+import { compilePolicy, validatePolicy } from './passwords/index.js';
 
 export interface Running {
   server: Server;
@@ -30,7 +30,7 @@ export async function buildGateway(config: Config, logger: Logger, store?: UserS
   const s = store ?? (await createStore(config.store));
   const gateway = new Gateway({
     store: s,
-    passwords: config.passwords,
+    passwords: compilePolicy(config.passwords),
     userIdPrefix: config.profile.user_id_prefix,
     logger,
     limiter: new MemoryLoginLimiter(config.limits.login_failures.max, config.limits.login_failures.window_s),

@@ -1,11 +1,12 @@
 import type { LegacyUser } from '../../adapters/types.js';
+import type { SchemeParams } from './params.js';
 
 /** What a verifier may read besides the password and the stored value. */
 export interface VerifyContext {
   /** The legacy row (salt column, username for postgres_md5, ...). */
   row: Pick<LegacyUser, 'salt' | 'username' | 'email'>;
-  /** passwords.params from the configuration (pepper, HMAC key, ...). */
-  params: Record<string, unknown>;
+  /** passwords.params from the configuration, parsed (pepper, HMAC key, salt source, ...). */
+  params: SchemeParams;
 }
 
 export interface PasswordScheme {
