@@ -1,6 +1,6 @@
 /** Express app assembly: security headers, request log, IP allow-list, tokens, routes, metrics, one error shape. */
 import { randomUUID } from 'node:crypto';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { tokenCheck } from './auth.js';
@@ -18,6 +18,24 @@ export interface AppDeps {
 }
 
 const REALM = 'Bearer realm="legacy-gateway"';
+
+const rememberMount: RequestHandler = (_req, res, next) => {
+  res.locals.mount = '/v1';
+  next();
+};
+
+/** Bodies are UTF-8 JSON (DESIGN.md §2); body-parser alone would also take utf-16. */
+const utf8Only: RequestHandler = (req, _res, next) => {
+  const type = req.headers['content-type'];
+  if (type) {
+    const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(type);
+    if (m && m[1]!.toLowerCase() !== 'utf-8' && m[1]!.toLowerCase() !== 'utf8') {
+      next(new ApiError(415, 'unsupported_media_type', 'Send the body as UTF-8 application/json.'));
+      return;
+    }
+  }
+  next();
+};
 
 /** Map anything thrown to {status, code, message, headers}. Unknown errors never expose their text. */
 function toApiError(err: unknown): { e: ApiError; internal: boolean } {
@@ -68,7 +86,8 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
     res.setHeader('X-Request-Id', id);
     const end = duration.startTimer();
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      // Express resets req.baseUrl before error handlers run; the mount is remembered in res.locals.
+      const route = req.route?.path ? `${(res.locals.mount as string | undefined) ?? req.baseUrl}${req.route.path}` : 'unmatched';
       const seconds = end({ method: req.method, route });
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
       logger.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: req.ip, ms: Math.round(seconds * 1000) }, 'request');
@@ -89,9 +108,12 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
 
   app.use(
     '/v1',
+    rememberMount,
     ipFilter(config.server.allow_ips),
     tokenCheck(config.auth),
-    express.json({ limit: config.server.body_limit, strict: true, type: 'application/json' }),
+    utf8Only,
+    // strict: false so that a bare "str" / 42 / null parses and is refused as invalid_request (not a JSON object).
+    express.json({ limit: config.server.body_limit, strict: false, type: 'application/json' }),
     v1Routes(gateway),
   );
 

@@ -3,7 +3,7 @@
  * an asymmetric algorithm allow-list, expiry, the "@clients" subject rule and the optional client allow-list.
  */
 import type { RequestHandler } from 'express';
-import { auth, requiredScopes } from 'express-oauth2-jwt-bearer';
+import { auth, InvalidRequestError, requiredScopes } from 'express-oauth2-jwt-bearer';
 import type { Config } from './config.js';
 
 export const SCOPES = {
@@ -26,10 +26,22 @@ export function clientIdOf(payload: Record<string, unknown>): string | undefined
   return typeof sub === 'string' && sub.endsWith('@clients') ? sub.slice(0, -'@clients'.length) : undefined;
 }
 
-export function tokenCheck(a: Config['auth']): RequestHandler {
+/**
+ * The library also accepts ?access_token= in the URL, which lands tokens in proxy and access logs
+ * (RFC 6750 §5.3). Only the Authorization header is accepted here.
+ */
+const headerOnly: RequestHandler = (req, _res, next) => {
+  if (new URL(req.originalUrl, 'http://x').searchParams.has('access_token')) {
+    next(new InvalidRequestError('Send the access token in the Authorization header, not the URL.'));
+    return;
+  }
+  next();
+};
+
+export function tokenCheck(a: Config['auth']): RequestHandler[] {
   const algorithms: readonly string[] = a.algorithms;
   const clients = new Set(a.clients);
-  return auth({
+  const check = auth({
     issuer: a.issuer,
     audience: a.audience,
     jwksUri: jwksUriFor(a),
@@ -50,6 +62,7 @@ export function tokenCheck(a: Config['auth']): RequestHandler {
       },
     },
   } as Parameters<typeof auth>[0]);
+  return [headerOnly, check];
 }
 
 export const requireScope = (scope: string): RequestHandler => requiredScopes(scope);

@@ -30,11 +30,15 @@ const columnsSchema = z
     blocked: optionalIdentifier,
   })
   .strict()
-  .superRefine((c, ctx) => {
-    if (!c.email && !c.username) {
-      ctx.addIssue({ code: 'custom', path: ['email'], message: 'required (or set columns.username)' });
-    }
-  });
+  .superRefine(
+    (c, ctx) => {
+      // Runs even when other columns are wrong, so that every problem is reported at once.
+      if (typeof c === 'object' && c !== null && !c.email && !c.username) {
+        ctx.addIssue({ code: 'custom', path: ['email'], message: 'required (or set columns.username)' });
+      }
+    },
+    { when: () => true },
+  );
 
 const migrationSchema = z.union([
   z.object({ column: identifier }).strict(),
@@ -80,6 +84,7 @@ const configSchema = z
           .strict(),
         migration: migrationSchema.default({ table: 'legacy_gateway_migrations' }),
         query_timeout_ms: z.number().int().min(1).max(60_000).default(5000),
+        pool_max: z.number().int().min(1).max(100).default(10),
       })
       .strict(),
     passwords: z
@@ -153,7 +158,11 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   const problems: string[] = [];
   const interpolated = interpolate(raw ?? {}, env, problems);
   const result = configSchema.safeParse(interpolated);
-  if (!result.success) problems.push(...result.error.issues.map(formatIssue));
+  if (!result.success) {
+    // A missing environment variable is already reported for its path; don't report its empty value again.
+    const envPaths = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
+    problems.push(...result.error.issues.map(formatIssue).filter((p) => !envPaths.has(p.slice(0, p.indexOf(':')))));
+  }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }

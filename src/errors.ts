@@ -5,7 +5,6 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'not_found'
-  | 'method_not_allowed'
   | 'invalid_token'
   | 'insufficient_scope'
   | 'forbidden_ip'

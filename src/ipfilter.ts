@@ -10,9 +10,14 @@ export function parseAllowList(entries: string[]): { ranges: Range[]; problems: 
   const problems: string[] = [];
   entries.forEach((e, i) => {
     try {
-      if (e.includes('/')) ranges.push(ipaddr.parseCIDR(e));
+      const [addr = '', bits] = e.trim().split('/');
+      // ipaddr.js also takes octal, hex and shortened IPv4 ("010.0.0.1" is 8.0.0.1, "10" is 0.0.0.10):
+      // an allow-list entry must mean what it looks like, so IPv4 must be four plain decimal parts.
+      if (!addr.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(addr)) throw new Error('not dotted decimal');
+      if (bits !== undefined && !/^\d{1,3}$/.test(bits)) throw new Error('bad prefix');
+      if (bits !== undefined) ranges.push(ipaddr.parseCIDR(`${addr}/${bits}`));
       else {
-        const a = ipaddr.process(e);
+        const a = ipaddr.process(addr);
         ranges.push([a, a.kind() === 'ipv4' ? 32 : 128]);
       }
     } catch {

@@ -39,6 +39,8 @@ export class MemoryLoginLimiter implements LoginLimiter {
       e.count += 1;
       return;
     }
+    // Delete first so the map stays in expiry order (every window has the same length).
+    this.entries.delete(key);
     if (this.entries.size >= MAX_KEYS) this.sweep(t);
     this.entries.set(key, { count: 1, resetAt: t + this.windowS * 1000 });
   }
@@ -48,7 +50,11 @@ export class MemoryLoginLimiter implements LoginLimiter {
   }
 
   private sweep(t: number): void {
-    for (const [k, e] of this.entries) if (e.resetAt <= t) this.entries.delete(k);
+    // Entries are in expiry order: stop at the first live one.
+    for (const [k, e] of this.entries) {
+      if (e.resetAt > t) break;
+      this.entries.delete(k);
+    }
     // Still full of live entries: drop the oldest rather than grow without bound.
     while (this.entries.size >= MAX_KEYS) {
       const first = this.entries.keys().next().value;

@@ -20,7 +20,8 @@ export interface Profile {
 export function toBool(v: unknown): boolean | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'boolean') return v;
-  if (typeof v === 'number' || typeof v === 'bigint') return Number(v) !== 0;
+  if (typeof v === 'number') return Number.isNaN(v) ? undefined : v !== 0;
+  if (typeof v === 'bigint') return v !== 0n;
   if (Buffer.isBuffer(v)) return v.some((b) => b !== 0);
   if (typeof v === 'string') {
     const s = v.trim().toLowerCase();

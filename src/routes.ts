@@ -6,14 +6,15 @@ import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
 
 const noNul = (s: string) => !s.includes('\u0000');
+const stringError = { error: (i: { input?: unknown }) => (i.input === undefined ? 'required' : 'must be a string') };
 const login = z
-  .string({ error: 'must be a string' })
+  .string(stringError)
   .trim()
   .min(1, 'must not be empty')
   .max(320, 'must be at most 320 characters')
   .refine(noNul, 'must not contain NUL characters');
 const password = z
-  .string({ error: 'must be a string' })
+  .string(stringError)
   .min(1, 'must not be empty')
   .max(4096, 'must be at most 4096 characters')
   .refine(noNul, 'must not contain NUL characters');

@@ -52,7 +52,7 @@ export async function startServer(config: Config, logger: Logger, store?: UserSt
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
-  logger.info({ url, adapter: config.store.adapter }, 'legacy-gateway listening');
+  logger.info({ listen: url, adapter: config.store.adapter }, 'legacy-gateway listening');
   return {
     server,
     url,

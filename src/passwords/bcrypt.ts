@@ -1,7 +1,9 @@
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import type { PasswordScheme } from './types.js';
 
-const BCRYPT = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+const BCRYPT = /^\$2[abxy]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
+/** A stored value is data: cost 31 would hold a worker thread for days. Real stores use 4..14. */
+export const MAX_BCRYPT_COST = 16;
 
 /** bcrypt $2a$/$2b$/$2y$ (and $2x$ labels), verified natively on the libuv thread pool. */
 export const bcrypt: PasswordScheme = {
@@ -9,7 +11,8 @@ export const bcrypt: PasswordScheme = {
   detect: (stored) => BCRYPT.test(stored.trim()),
   async verify(password, stored) {
     const hash = stored.trim();
-    if (!BCRYPT.test(hash)) return false;
+    const m = BCRYPT.exec(hash);
+    if (!m || Number(m[1]) < 4 || Number(m[1]) > MAX_BCRYPT_COST) return false;
     return bcryptVerify(password, hash);
   },
 };

@@ -1,0 +1,373 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfigFile, parseConfig } from '../../src/config.js';
+
+type Raw = Record<string, any>;
+
+/** The smallest config that should validate: only what has no default. */
+function minimal(): Raw {
+  return {
+    auth: { issuer: 'https://tenant.example.com/', audience: 'https://legacy-gateway.example.com' },
+    store: {
+      adapter: 'sqlite',
+      url: '/tmp/legacy.db',
+      users: { table: 'users', columns: { id: 'id', email: 'email', password: 'password_hash' } },
+    },
+  };
+}
+
+/** Run parseConfig expecting a ConfigError; return its problems. */
+function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(raw, env);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    assert.ok(Array.isArray(e.problems) && e.problems.length > 0, 'ConfigError without problems');
+    for (const p of e.problems) assert.match(p, /^\S+: .+/, `problem not in "path: message" form: ${p}`);
+    // The error message carries every problem too (what the operator sees on start-up).
+    for (const p of e.problems) assert.ok(e.message.includes(p), `message misses ${p}`);
+    return e.problems;
+  }
+  assert.fail('expected parseConfig to throw ConfigError');
+}
+
+function hasProblem(problems: string[], prefix: string, pattern?: RegExp): void {
+  const hit = problems.find((p) => p.startsWith(prefix) && (!pattern || pattern.test(p)));
+  assert.ok(hit, `expected a problem starting with "${prefix}"${pattern ? ` matching ${pattern}` : ''}; got:\n  ${problems.join('\n  ')}`);
+}
+
+describe('parseConfig: minimal config and defaults', () => {
+  test('a minimal valid config parses and receives the documented defaults', () => {
+    const c = parseConfig(minimal(), {});
+    assert.equal(c.server.port, 8080);
+    assert.equal(c.server.host, '0.0.0.0');
+    assert.deepEqual(c.server.allow_ips, []);
+    assert.equal(c.server.trust_proxy, false);
+    assert.equal(c.passwords.scheme, 'auto');
+    assert.deepEqual(c.passwords.params, {});
+    assert.deepEqual(c.store.migration, { table: 'legacy_gateway_migrations' });
+    assert.deepEqual(c.auth.algorithms, ['RS256', 'PS256', 'ES256']);
+    assert.equal(c.auth.require_client_subject, true);
+    assert.deepEqual(c.auth.clients, []);
+    assert.equal(c.profile.user_id_prefix, '');
+    assert.deepEqual(c.limits.login_failures, { max: 10, window_s: 900 });
+    assert.equal(c.limits.redis_url, null);
+    assert.deepEqual(c.store.users.app_metadata, []);
+    // What was given is kept as given.
+    assert.equal(c.auth.issuer, 'https://tenant.example.com/');
+    assert.equal(c.store.users.table, 'users');
+    assert.equal(c.store.users.columns.password, 'password_hash');
+  });
+
+  test('explicit values override defaults', () => {
+    const raw = minimal();
+    raw.server = { port: 9090 };
+    raw.passwords = { scheme: 'bcrypt' };
+    raw.store.migration = { column: 'migrated_at' };
+    raw.auth.algorithms = ['ES256'];
+    raw.auth.require_client_subject = false;
+    const c = parseConfig(raw, {});
+    assert.equal(c.server.port, 9090);
+    assert.equal(c.server.host, '0.0.0.0');
+    assert.equal(c.passwords.scheme, 'bcrypt');
+    assert.deepEqual(c.store.migration, { column: 'migrated_at' });
+    assert.deepEqual(c.auth.algorithms, ['ES256']);
+    assert.equal(c.auth.require_client_subject, false);
+  });
+
+  test('username alone (no email column) is enough', () => {
+    const raw = minimal();
+    raw.store.users.columns = { id: 'id', username: 'login', password: 'pw' };
+    const c = parseConfig(raw, {});
+    assert.equal(c.store.users.columns.username, 'login');
+    assert.equal(c.store.users.columns.email, undefined);
+  });
+
+  test('schema-qualified identifiers are accepted', () => {
+    const raw = minimal();
+    raw.store.users.table = 'dbo.aspnet_Users';
+    const c = parseConfig(raw, {});
+    assert.equal(c.store.users.table, 'dbo.aspnet_Users');
+  });
+});
+
+describe('parseConfig: ${VAR} interpolation', () => {
+  test('${VAR} is replaced from the env object passed in, not process.env', () => {
+    const raw = minimal();
+    raw.store.url = '${LEGACY_DB_URL}';
+    raw.auth.audience = 'https://${AUD_HOST}/api';
+    const c = parseConfig(raw, { LEGACY_DB_URL: 'postgres://u:p@db/legacy', AUD_HOST: 'gw.example.com' });
+    assert.equal(c.store.url, 'postgres://u:p@db/legacy');
+    assert.equal(c.auth.audience, 'https://gw.example.com/api');
+  });
+
+  test('${VAR:-default} uses the default when unset or empty, the value when set', () => {
+    const raw = minimal();
+    raw.store.url = '${LEGACY_DB_URL:-sqlite-default.db}';
+    raw.passwords = { scheme: '${SCHEME:-auto}', params: { pepper: '${PEPPER:-}x' } };
+    assert.equal(parseConfig(raw, {}).store.url, 'sqlite-default.db');
+    assert.equal(parseConfig(raw, { LEGACY_DB_URL: '' }).store.url, 'sqlite-default.db');
+    const c = parseConfig(raw, { LEGACY_DB_URL: 'real.db', SCHEME: 'bcrypt', PEPPER: 'pep' });
+    assert.equal(c.store.url, 'real.db');
+    assert.equal(c.passwords.scheme, 'bcrypt');
+    assert.equal(c.passwords.params.pepper, 'pepx');
+  });
+
+  test('interpolation reaches into arrays', () => {
+    const raw = minimal();
+    raw.auth.clients = ['${CLIENT_A}', 'fixed'];
+    assert.deepEqual(parseConfig(raw, { CLIENT_A: 'abc' }).auth.clients, ['abc', 'fixed']);
+  });
+
+  test('a missing env var is reported with the path where it was used', () => {
+    const raw = minimal();
+    raw.store.url = '${LEGACY_DB_URL}';
+    const problems = problemsOf(raw, {});
+    hasProblem(problems, 'store.url: ', /LEGACY_DB_URL/);
+    hasProblem(problems, 'store.url: ', /not set/);
+  });
+
+  test('a missing env var inside an array carries the index in its path', () => {
+    const raw = minimal();
+    raw.auth.clients = ['ok', '${MISSING_CLIENT}'];
+    const problems = problemsOf(raw, {});
+    // Either path spelling is fine (auth.clients[1] or auth.clients.1), as long as the index is there.
+    assert.ok(
+      problems.some((p) => /^auth\.clients(\[1\]|\.1): /.test(p) && p.includes('MISSING_CLIENT')),
+      problems.join('\n'),
+    );
+  });
+
+  test('the secret value itself never appears in problems', () => {
+    const raw = minimal();
+    raw.store.url = '${LEGACY_DB_URL}';
+    raw.store.adapter = 'oracle';
+    const problems = problemsOf(raw, { LEGACY_DB_URL: 'postgres://user:Sup3rS3cret@db/x' });
+    assert.ok(!problems.join('\n').includes('Sup3rS3cret'));
+  });
+});
+
+describe('parseConfig: every problem at once', () => {
+  test('a config with many distinct errors lists all of them, each as "path: message"', () => {
+    const raw = minimal();
+    raw.auth.issuer = 'not a url';
+    raw.auth.algorithms = ['HS256'];
+    raw.store.adapter = 'oracle';
+    delete raw.store.users.columns.password;
+    raw.store.users.table = 'users; DROP TABLE x';
+    raw.server = { port: 70000 };
+    raw.bogus_section = {};
+    const problems = problemsOf(raw, {});
+    hasProblem(problems, 'auth.issuer: ');
+    hasProblem(problems, 'auth.algorithms.0: ');
+    hasProblem(problems, 'store.adapter: ');
+    assert.ok(problems.includes('store.users.columns.password: required'), problems.join('\n'));
+    hasProblem(problems, 'store.users.table: ', /identifier/);
+    hasProblem(problems, 'server.port: ');
+    hasProblem(problems, '(root): ', /bogus_section/);
+    assert.ok(problems.length >= 7, `expected at least 7 problems, got ${problems.length}`);
+  });
+
+  test('missing env var and schema errors are reported together', () => {
+    const raw = minimal();
+    raw.store.url = '${NOPE_URL}';
+    raw.store.adapter = 'oracle';
+    const problems = problemsOf(raw, {});
+    hasProblem(problems, 'store.url: ', /NOPE_URL/);
+    hasProblem(problems, 'store.adapter: ');
+  });
+
+  test('missing email AND username column is reported with a hint', () => {
+    const raw = minimal();
+    delete raw.store.users.columns.email;
+    const problems = problemsOf(raw, {});
+    assert.ok(problems.includes('store.users.columns.email: required (or set columns.username)'), problems.join('\n'));
+  });
+
+  test('the email/username rule is reported alongside other column problems (not hidden by them)', () => {
+    const raw = minimal();
+    delete raw.store.users.columns.email;
+    delete raw.store.users.columns.password;
+    const problems = problemsOf(raw, {});
+    assert.ok(problems.includes('store.users.columns.password: required'), problems.join('\n'));
+    assert.ok(
+      problems.includes('store.users.columns.email: required (or set columns.username)'),
+      `email/username problem missing when another column is also wrong; got:\n  ${problems.join('\n  ')}`,
+    );
+  });
+
+  test('an empty config reports the required sections', () => {
+    const problems = problemsOf({}, {});
+    hasProblem(problems, 'auth: ');
+    hasProblem(problems, 'store: ');
+    const problems2 = problemsOf(null, {});
+    hasProblem(problems2, 'auth: ');
+  });
+});
+
+describe('parseConfig: refusals', () => {
+  test('unknown keys are refused at every level, with their names', () => {
+    const raw = minimal();
+    raw.auth.isuer = 'typo';
+    raw.store.users.columns.pasword = 'typo';
+    raw.server = { prot: 1 };
+    raw.extra = true;
+    const problems = problemsOf(raw, {});
+    hasProblem(problems, 'auth: ', /isuer/);
+    hasProblem(problems, 'store.users.columns: ', /pasword/);
+    hasProblem(problems, 'server: ', /prot/);
+    hasProblem(problems, '(root): ', /extra/);
+  });
+
+  for (const bad of ['users; DROP TABLE x', 'id"--', 'a b', 'users`', "o'brien", '1users', '', 'a.b.c', 'x--']) {
+    test(`identifier ${JSON.stringify(bad)} is refused for the table name`, () => {
+      const raw = minimal();
+      raw.store.users.table = bad;
+      hasProblem(problemsOf(raw, {}), 'store.users.table: ');
+    });
+    test(`identifier ${JSON.stringify(bad)} is refused for a column name`, () => {
+      const raw = minimal();
+      raw.store.users.columns.email = bad;
+      hasProblem(problemsOf(raw, {}), 'store.users.columns.email: ');
+    });
+  }
+
+  test('injection is refused in metadata columns and the migration column/table too', () => {
+    const raw = minimal();
+    raw.store.users.app_metadata = ['plan', 'x; DELETE FROM users'];
+    raw.store.migration = { column: 'migrated_at"; --' };
+    const problems = problemsOf(raw, {});
+    hasProblem(problems, 'store.users.app_metadata.1: ');
+    hasProblem(problems, 'store.migration');
+    const raw2 = minimal();
+    raw2.store.migration = { table: 'm; DROP TABLE users' };
+    hasProblem(problemsOf(raw2, {}), 'store.migration');
+  });
+
+  test('an injected value arriving through ${VAR} is refused as well', () => {
+    const raw = minimal();
+    raw.store.users.table = '${TABLE}';
+    hasProblem(problemsOf(raw, { TABLE: 'users; DROP TABLE x' }), 'store.users.table: ');
+  });
+
+  test('an unknown adapter is refused', () => {
+    const raw = minimal();
+    raw.store.adapter = 'oracle';
+    hasProblem(problemsOf(raw, {}), 'store.adapter: ', /sqlite/);
+  });
+
+  test('every documented adapter is accepted', () => {
+    for (const adapter of ['sqlite', 'postgres', 'mysql', 'mssql', 'mongodb', 'http']) {
+      const raw = minimal();
+      raw.store.adapter = adapter;
+      assert.equal(parseConfig(raw, {}).store.adapter, adapter);
+    }
+  });
+
+  test('algorithms outside the allow-list (HS256, none) are refused', () => {
+    for (const alg of ['HS256', 'none', 'RS512', 'rs256']) {
+      const raw = minimal();
+      raw.auth.algorithms = ['RS256', alg];
+      hasProblem(problemsOf(raw, {}), 'auth.algorithms.1: ');
+    }
+    const raw = minimal();
+    raw.auth.algorithms = [];
+    hasProblem(problemsOf(raw, {}), 'auth.algorithms: ');
+  });
+
+  test('a migration block with both column and table is refused', () => {
+    const raw = minimal();
+    raw.store.migration = { column: 'migrated_at', table: 'legacy_gateway_migrations' };
+    hasProblem(problemsOf(raw, {}), 'store.migration');
+  });
+});
+
+describe('loadConfigFile', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lgw-config-test-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a missing file is a ConfigError naming the file', () => {
+    const file = path.join(dir, 'does-not-exist.yaml');
+    assert.throws(
+      () => loadConfigFile(file, {}),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.problems.length, 1);
+        assert.ok(e.problems[0]!.startsWith(`${file}: `), e.problems[0]);
+        assert.match(e.problems[0]!, /cannot read/);
+        assert.match(e.problems[0]!, /ENOENT/);
+        return true;
+      },
+    );
+  });
+
+  test('invalid YAML is a ConfigError naming the file', () => {
+    const file = path.join(dir, 'broken.yaml');
+    writeFileSync(file, 'auth:\n  issuer: [unclosed\n  audience: x\n');
+    assert.throws(
+      () => loadConfigFile(file, {}),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.problems.length, 1);
+        assert.ok(e.problems[0]!.startsWith(`${file}: `), e.problems[0]);
+        assert.match(e.problems[0]!, /not valid YAML/);
+        return true;
+      },
+    );
+  });
+
+  test('a valid YAML file with ${VAR} parses, using the env object passed in', () => {
+    const file = path.join(dir, 'gateway.yaml');
+    writeFileSync(
+      file,
+      [
+        'server: { port: 9000 }',
+        'auth:',
+        '  issuer: https://tenant.example.com/',
+        '  audience: https://legacy-gateway.example.com',
+        'store:',
+        '  adapter: postgres',
+        '  url: ${LEGACY_DB_URL}',
+        '  users:',
+        '    table: users',
+        '    columns: { id: id, email: email, username: username, password: password_hash, salt: salt }',
+        '    app_metadata: [plan]',
+        '  migration: { column: migrated_at }',
+        'passwords:',
+        '  scheme: ${SCHEME:-auto}',
+        '',
+      ].join('\n'),
+    );
+    const c = loadConfigFile(file, { LEGACY_DB_URL: 'postgres://gw@db:5432/legacy' });
+    assert.equal(c.store.url, 'postgres://gw@db:5432/legacy');
+    assert.equal(c.store.adapter, 'postgres');
+    assert.equal(c.server.port, 9000);
+    assert.equal(c.passwords.scheme, 'auto');
+    assert.deepEqual(c.store.migration, { column: 'migrated_at' });
+    assert.deepEqual(c.store.users.app_metadata, ['plan']);
+    assert.equal(c.store.users.columns.salt, 'salt');
+  });
+
+  test('a YAML file with validation problems reports them all via ConfigError.problems', () => {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      ['auth:', '  issuer: nope', '  audience: x', 'store:', '  adapter: oracle', '  url: ${DB}', '  users: { table: "a b", columns: { id: id, email: email } }', ''].join('\n'),
+    );
+    assert.throws(
+      () => loadConfigFile(file, {}),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        hasProblem(e.problems, 'auth.issuer: ');
+        hasProblem(e.problems, 'store.adapter: ');
+        hasProblem(e.problems, 'store.url: ', /DB/);
+        hasProblem(e.problems, 'store.users.table: ');
+        assert.ok(e.problems.includes('store.users.columns.password: required'), e.problems.join('\n'));
+        return true;
+      },
+    );
+  });
+});

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ipAllowed, parseAllowList } from '../../src/ipfilter.js';
+
+function ranges(entries: string[]) {
+  const r = parseAllowList(entries);
+  assert.deepEqual(r.problems, [], `unexpected problems: ${r.problems.join('; ')}`);
+  return r.ranges;
+}
+
+describe('parseAllowList', () => {
+  test('accepts single IPv4 and IPv6 addresses as host ranges', () => {
+    const r = ranges(['10.0.0.1', '2001:db8::1']);
+    assert.equal(r.length, 2);
+    assert.equal(r[0]![0].kind(), 'ipv4');
+    assert.equal(r[0]![0].toString(), '10.0.0.1');
+    assert.equal(r[0]![1], 32);
+    assert.equal(r[1]![0].kind(), 'ipv6');
+    assert.equal(r[1]![1], 128);
+  });
+
+  test('accepts IPv4 and IPv6 CIDR ranges', () => {
+    const r = ranges(['10.0.0.0/8', '192.168.1.0/24', '2001:db8::/32', '0.0.0.0/0']);
+    assert.deepEqual(
+      r.map(([a, bits]) => `${a.toString()}/${bits}`),
+      ['10.0.0.0/8', '192.168.1.0/24', '2001:db8::/32', '0.0.0.0/0'],
+    );
+  });
+
+  test('an IPv4-mapped IPv6 single address is stored as IPv4', () => {
+    const r = ranges(['::ffff:192.168.1.1']);
+    assert.equal(r[0]![0].kind(), 'ipv4');
+    assert.equal(r[0]![0].toString(), '192.168.1.1');
+  });
+
+  test('invalid entries are reported with their index path, valid ones kept', () => {
+    const { ranges: r, problems } = parseAllowList(['10.0.0.1', 'nope', '10.0.0.0/33', '', '2001:db8::/129', '300.1.1.1', '::1', '10.0.0.0/']);
+    assert.deepEqual(problems, [
+      'server.allow_ips.1: not an IP address or CIDR range',
+      'server.allow_ips.2: not an IP address or CIDR range',
+      'server.allow_ips.3: not an IP address or CIDR range',
+      'server.allow_ips.4: not an IP address or CIDR range',
+      'server.allow_ips.5: not an IP address or CIDR range',
+      'server.allow_ips.7: not an IP address or CIDR range',
+    ]);
+    assert.equal(r.length, 2);
+  });
+
+  test('an empty list has no ranges and no problems', () => {
+    assert.deepEqual(parseAllowList([]), { ranges: [], problems: [] });
+  });
+
+  test('non-dotted-quad IPv4 spellings are refused rather than silently reinterpreted', () => {
+    // ipaddr.process() accepts classful/octal/hex forms: "10" would become 0.0.0.10 and a
+    // zero-padded "010.000.000.001" would become 8.0.0.1 (octal). An allow-list must not guess.
+    const { problems } = parseAllowList(['10', '010.000.000.001', '0x0a.0.0.1', '10.1']);
+    assert.deepEqual(
+      problems,
+      [0, 1, 2, 3].map((i) => `server.allow_ips.${i}: not an IP address or CIDR range`),
+      'ambiguous IPv4 spellings were accepted',
+    );
+  });
+});
+
+describe('ipAllowed', () => {
+  test('an empty list allows every address, even a missing one', () => {
+    assert.equal(ipAllowed([], '203.0.113.9'), true);
+    assert.equal(ipAllowed([], '2001:db8::1'), true);
+    assert.equal(ipAllowed([], undefined), true);
+  });
+
+  test('IPv4 CIDR membership', () => {
+    const r = ranges(['10.0.0.0/8', '192.168.1.0/24']);
+    assert.equal(ipAllowed(r, '10.0.0.5'), true);
+    assert.equal(ipAllowed(r, '10.255.255.255'), true);
+    assert.equal(ipAllowed(r, '192.168.1.77'), true);
+    assert.equal(ipAllowed(r, '192.168.2.1'), false);
+    assert.equal(ipAllowed(r, '11.0.0.1'), false);
+    assert.equal(ipAllowed(r, '9.255.255.255'), false);
+  });
+
+  test('a single address matches only itself', () => {
+    const r = ranges(['203.0.113.7']);
+    assert.equal(ipAllowed(r, '203.0.113.7'), true);
+    assert.equal(ipAllowed(r, '203.0.113.8'), false);
+  });
+
+  test('::ffff:10.0.0.5 (how Node reports IPv4 on a dual-stack socket) matches 10.0.0.0/8', () => {
+    const r = ranges(['10.0.0.0/8']);
+    assert.equal(ipAllowed(r, '::ffff:10.0.0.5'), true);
+    assert.equal(ipAllowed(r, '::ffff:11.0.0.5'), false);
+  });
+
+  test('an IPv4-mapped allow entry matches the plain IPv4 client address', () => {
+    const r = ranges(['::ffff:10.0.0.5']);
+    assert.equal(ipAllowed(r, '10.0.0.5'), true);
+    assert.equal(ipAllowed(r, '::ffff:10.0.0.5'), true);
+  });
+
+  test('IPv6 ranges and addresses', () => {
+    const r = ranges(['2001:db8::/32', '::1']);
+    assert.equal(ipAllowed(r, '2001:db8::1'), true);
+    assert.equal(ipAllowed(r, '2001:db8:ffff:1::42'), true);
+    assert.equal(ipAllowed(r, '2001:0db8:0000:0000:0000:0000:0000:0001'), true);
+    assert.equal(ipAllowed(r, '2001:db9::1'), false);
+    assert.equal(ipAllowed(r, '::1'), true);
+    assert.equal(ipAllowed(r, '::2'), false);
+  });
+
+  test('IPv4 and IPv6 ranges do not match the other family', () => {
+    assert.equal(ipAllowed(ranges(['0.0.0.0/0']), '2001:db8::1'), false);
+    assert.equal(ipAllowed(ranges(['::/0']), '10.0.0.1'), false);
+    assert.equal(ipAllowed(ranges(['::/0']), '2001:db8::1'), true);
+    assert.equal(ipAllowed(ranges(['0.0.0.0/0']), '10.0.0.1'), true);
+  });
+
+  test('with a list set, a missing or garbage address is refused', () => {
+    const r = ranges(['0.0.0.0/0', '::/0']);
+    for (const ip of [undefined, '', 'garbage', 'localhost', '10.0.0.256', '1.2.3.4.5', ':::', '10.0.0.1/8']) {
+      assert.equal(ipAllowed(r, ip), false, `${JSON.stringify(ip)} should be refused`);
+    }
+  });
+});
