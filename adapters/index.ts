@@ -8,8 +8,16 @@ export async function createStore(store: Config['store']): Promise<UserStore> {
       const { createSqliteStore } = await import('./sqlite.js');
       return createSqliteStore(store.url, store);
     }
+    case 'postgres': {
+      const { createPostgresStore } = await import('./postgres.js');
+      return createPostgresStore(store);
+    }
+    case 'mysql': {
+      const { createMysqlStore } = await import('./mysql.js');
+      return createMysqlStore(store);
+    }
     default:
-      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite)`);
+      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite, postgres, mysql)`);
   }
 }
 

@@ -15,14 +15,14 @@ export interface Dialect {
   param(n: number): string;
   /** Case-fold an expression the same way JavaScript's toLowerCase() does, as far as the engine allows. */
   lower(expr: string): string;
-  /** Cast an expression to text (for comparing a key of any type with the side table's text user_id). */
-  castText(expr: string): string;
   /** INSERT that does nothing when the key already exists. */
   insertIfAbsent(table: string, columns: string[], values: string[], key: string): string;
   /** Wrap a SELECT so it returns at most n rows. */
   limit(select: string, n: number): string;
   /** Timestamp value to bind for "now". */
   timestamp(d: Date): unknown;
+  /** The driver error means "this value can't be compared with that column" (e.g. 'abc' for an integer key). */
+  isInvalidInput?(e: unknown): boolean;
 }
 
 export type MappingConfig = Pick<Config['store'], 'users' | 'migration'>;
@@ -32,7 +32,6 @@ export interface SqlDriver {
   dialect: Dialect;
   all(sql: string, params: unknown[]): Promise<Row[]>;
   run(sql: string, params: unknown[]): Promise<number>;
-  iterate(sql: string, params: unknown[]): AsyncIterable<Row>;
   close(): Promise<void>;
 }
 
@@ -53,9 +52,15 @@ const FIELD_KEYS = {
   blocked: 'blocked',
 } as const;
 
+/** Rows per page when scanning (keyset pagination on the primary key). */
+const SCAN_PAGE = 500;
+
 function toIso(v: unknown): string | null {
   if (v === null || v === undefined) return null;
-  const d = v instanceof Date ? v : new Date(String(v));
+  let s = String(v);
+  // A zone-less "YYYY-MM-DD HH:MM:SS" written by the gateway is UTC.
+  if (!(v instanceof Date) && /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?$/.test(s)) s = `${s.replace(' ', 'T')}Z`;
+  const d = v instanceof Date ? v : new Date(s);
   return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
 }
 
@@ -72,7 +77,6 @@ export class SqlUserStore implements UserStore {
   private readonly migColumn: string | null;
   private readonly selectList: string;
   private readonly fromClause: string;
-  private readonly migratedExpr: string;
 
   constructor(
     private readonly driver: SqlDriver,
@@ -93,12 +97,9 @@ export class SqlUserStore implements UserStore {
     }
     for (const col of mapping.users.app_metadata) parts.push(`u.${this.d.quoteIdent(col)} AS ${this.d.quoteIdent(`a_${col}`)}`);
     for (const col of mapping.users.user_metadata) parts.push(`u.${this.d.quoteIdent(col)} AS ${this.d.quoteIdent(`m_${col}`)}`);
-    this.migratedExpr = this.migColumn ? `u.${this.d.quoteIdent(this.migColumn)}` : 'g.migrated_at';
-    parts.push(`${this.migratedExpr} AS ${this.d.quoteIdent('f_migrated_at')}`);
+    if (this.migColumn) parts.push(`u.${this.d.quoteIdent(this.migColumn)} AS ${this.d.quoteIdent('f_migrated_at')}`);
     this.selectList = parts.join(', ');
-    this.fromClause = this.side
-      ? `${this.users} u LEFT JOIN ${this.side} g ON g.user_id = ${this.d.castText(`u.${this.d.quoteIdent(cols.id)}`)}`
-      : `${this.users} u`;
+    this.fromClause = `${this.users} u`;
   }
 
   private col(key: keyof MappingConfig['users']['columns']): string | null {
@@ -145,6 +146,21 @@ export class SqlUserStore implements UserStore {
     };
   }
 
+  /**
+   * Side-table mode: read the marks for these users with their canonical ids as bound values.
+   * (A separate indexed lookup rather than a join: joining a key of any type to a text column needs casts
+   * that defeat the index, and MySQL refuses to compare columns of different collations.)
+   */
+  private async withMarks(users: LegacyUser[]): Promise<LegacyUser[]> {
+    if (!this.side || users.length === 0) return users;
+    const ids = users.map((u) => u.id);
+    const sql = `SELECT user_id, migrated_at FROM ${this.side} WHERE user_id IN (${ids.map((_, i) => this.d.param(i + 1)).join(', ')})`;
+    const rows = await this.guard('migration marks', () => this.driver.all(sql, ids));
+    const marks = new Map(rows.map((r) => [String(r.user_id), toIso(r.migrated_at)]));
+    for (const u of users) u.migratedAt = marks.get(u.id) ?? null;
+    return users;
+  }
+
   async findByLogin(login: string): Promise<LegacyUser | null | Ambiguous> {
     const needle = login.trim().toLowerCase();
     const conds: string[] = [];
@@ -159,13 +175,26 @@ export class SqlUserStore implements UserStore {
     const sql = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} WHERE ${conds.join(' OR ')}`, 2);
     const rows = await this.guard('findByLogin', () => this.driver.all(sql, params));
     if (rows.length > 1) return AMBIGUOUS;
-    return rows[0] ? this.toUser(rows[0]) : null;
+    if (!rows[0]) return null;
+    const [user] = await this.withMarks([this.toUser(rows[0])]);
+    return user!;
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
     const sql = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} WHERE ${this.col('id')} = ${this.d.param(1)}`, 2);
-    const rows = await this.guard('findById', () => this.driver.all(sql, [id]));
-    return rows[0] ? this.toUser(rows[0]) : null;
+    const rows = await this.guard('findById', async () => {
+      try {
+        return await this.driver.all(sql, [id]);
+      } catch (e) {
+        if (this.d.isInvalidInput?.(e)) return [];
+        throw e;
+      }
+    });
+    // user_id is canonical: '01', '1abc' or ' 1' do not name user 1, whatever the engine's coercion rules.
+    const row = rows.find((r) => String(r.f_id) === id);
+    if (!row) return null;
+    const [user] = await this.withMarks([this.toUser(row)]);
+    return user!;
   }
 
   async markMigrated(id: string): Promise<string | null> {
@@ -178,7 +207,7 @@ export class SqlUserStore implements UserStore {
         const m = this.d.quoteIdent(this.migColumn);
         await this.driver.run(
           `UPDATE ${this.users} SET ${m} = ${this.d.param(1)} WHERE ${this.d.quoteIdent(this.mapping.users.columns.id)} = ${this.d.param(2)} AND ${m} IS NULL`,
-          [now, id],
+          [now, user.id],
         );
       } else {
         await this.driver.run(
@@ -199,7 +228,7 @@ export class SqlUserStore implements UserStore {
       if (this.migColumn) {
         await this.driver.run(
           `UPDATE ${this.users} SET ${this.d.quoteIdent(this.migColumn)} = NULL WHERE ${this.d.quoteIdent(this.mapping.users.columns.id)} = ${this.d.param(1)}`,
-          [id],
+          [user.id],
         );
       } else {
         await this.driver.run(`DELETE FROM ${this.side} WHERE user_id = ${this.d.param(1)}`, [user.id]);
@@ -208,21 +237,36 @@ export class SqlUserStore implements UserStore {
     return true;
   }
 
+  /**
+   * Counted by the database. Side-table mode counts the marks themselves: the gateway only writes a mark for a
+   * user that exists, so the count is exact unless legacy rows are deleted after they were marked.
+   */
   async migrationStatus(): Promise<MigrationStatus> {
-    const sql = `SELECT COUNT(*) AS total, COUNT(${this.migratedExpr}) AS migrated FROM ${this.fromClause}`;
-    const rows = await this.guard('migrationStatus', () => this.driver.all(sql, []));
+    const rows = await this.guard('migrationStatus', async () => {
+      if (this.migColumn) {
+        return this.driver.all(`SELECT COUNT(*) AS total, COUNT(u.${this.d.quoteIdent(this.migColumn)}) AS migrated FROM ${this.fromClause}`, []);
+      }
+      const [t] = await this.driver.all(`SELECT COUNT(*) AS total FROM ${this.fromClause}`, []);
+      const [m] = await this.driver.all(`SELECT COUNT(*) AS migrated FROM ${this.side}`, []);
+      return [{ total: t?.total, migrated: m?.migrated }];
+    });
     const total = Number(rows[0]?.total ?? 0);
     const migrated = Number(rows[0]?.migrated ?? 0);
-    return { total, migrated, remaining: total - migrated };
+    return { total, migrated, remaining: Math.max(0, total - migrated) };
   }
 
+  /** Every user in primary-key order, a page at a time (keyset pagination: no long-lived cursor or transaction). */
   async *scan(): AsyncIterable<LegacyUser> {
-    const sql = `SELECT ${this.selectList} FROM ${this.fromClause} ORDER BY ${this.col('id')}`;
-    try {
-      for await (const row of this.driver.iterate(sql, [])) yield this.toUser(row);
-    } catch (e) {
-      if (e instanceof StoreError) throw e;
-      throw new StoreError('scan failed', { cause: e });
+    const id = this.col('id');
+    const first = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} ORDER BY ${id}`, SCAN_PAGE);
+    const next = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} WHERE ${id} > ${this.d.param(1)} ORDER BY ${id}`, SCAN_PAGE);
+    let last: unknown = undefined;
+    for (;;) {
+      const rows = await this.guard('scan', () => (last === undefined ? this.driver.all(first, []) : this.driver.all(next, [last])));
+      const users = await this.withMarks(rows.map((r) => this.toUser(r)));
+      for (const u of users) yield u;
+      if (rows.length < SCAN_PAGE) return;
+      last = rows[rows.length - 1]!.f_id;
     }
   }
 

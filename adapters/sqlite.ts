@@ -9,7 +9,6 @@ export const sqliteDialect: Dialect = {
   param: () => '?',
   // SQLite's lower() folds ASCII only; lg_lower is registered below with JavaScript's Unicode toLowerCase().
   lower: (e) => `lg_lower(${e})`,
-  castText: (e) => `CAST(${e} AS TEXT)`,
   insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT(${key}) DO NOTHING`,
   limit: (s, n) => `${s} LIMIT ${n}`,
   timestamp: (d) => d.toISOString(),
@@ -52,9 +51,6 @@ export function openSqliteDriver(url: string): SqlDriver {
     },
     async run(sql, params) {
       return prep(sql).run(...params).changes;
-    },
-    async *iterate(sql, params) {
-      for (const row of db.prepare(sql).iterate(...params)) yield row as Row;
     },
     async close() {
       db.close();

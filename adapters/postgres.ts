@@ -1,0 +1,68 @@
+/** PostgreSQL store (pg). */
+import { createRequire } from 'node:module';
+import type PG from 'pg';
+import type { Config } from '../src/config.js';
+import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { StoreError } from './types.js';
+
+export function postgresDialect(foldCollation: string | null): Dialect {
+  return {
+    quoteIdent: (p) => `"${p.replaceAll('"', '""')}"`,
+    param: (n) => `$${n}`,
+    // lower() folds with the column's collation; under "C" that is ASCII only. ICU's root collation folds Unicode.
+    lower: (e) => (foldCollation ? `lower(${e} COLLATE "${foldCollation}")` : `lower(${e})`),
+    insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT (${key}) DO NOTHING`,
+    limit: (s, n) => `${s} LIMIT ${n}`,
+    timestamp: (d) => d.toISOString(),
+    // 22P02 invalid_text_representation, 22003 numeric_value_out_of_range, 22021 bad encoding
+    isInvalidInput: (e) => ['22P02', '22003', '22021'].includes(String((e as { code?: unknown }).code)),
+  };
+}
+
+export interface PoolOptions {
+  max: number;
+  queryTimeoutMs: number;
+}
+
+export async function openPostgresDriver(url: string, opts: PoolOptions): Promise<SqlDriver> {
+  let pg: typeof PG;
+  try {
+    pg = createRequire(import.meta.url)('pg');
+  } catch {
+    throw new StoreError('the postgres adapter needs the "pg" package: npm install pg');
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max,
+    connectionTimeoutMillis: opts.queryTimeoutMs,
+    query_timeout: opts.queryTimeoutMs,
+    statement_timeout: opts.queryTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'legacy-gateway',
+  });
+  // An idle client's connection dropping must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  let fold: string | null = null;
+  try {
+    const r = await pool.query("SELECT collname FROM pg_collation WHERE collname = 'und-x-icu' LIMIT 1");
+    fold = r.rowCount ? 'und-x-icu' : null;
+  } catch {
+    // Unreachable at start-up: fall back to plain lower(); queries will report the store as unavailable.
+  }
+  return {
+    dialect: postgresDialect(fold),
+    async all(sql, params) {
+      return (await pool.query(sql, params)).rows as Row[];
+    },
+    async run(sql, params) {
+      return (await pool.query(sql, params)).rowCount ?? 0;
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+export async function createPostgresStore(store: Config['store'] & MappingConfig): Promise<SqlUserStore> {
+  return new SqlUserStore(await openPostgresDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms }), store);
+}
