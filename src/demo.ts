@@ -40,7 +40,7 @@ export const DEMO_USERS: DemoUser[] = [
 export function legacyHash(scheme: DemoUser['scheme'], password: string): string {
   switch (scheme) {
     case 'bcrypt':
-      return bcryptHashSync(password, { cost: 10 });
+      return bcryptHashSync(password, 10);
     case 'django_pbkdf2_sha256': {
       const salt = randomBytes(9).toString('base64url').replace(/[-_]/g, 'x');
       const it = 260000;

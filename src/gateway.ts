@@ -58,7 +58,7 @@ export class Gateway {
     const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
     const decoy = best?.decoy ?? {
       scheme: getScheme('bcrypt')!,
-      stored: await bcryptHash(randomBytes(16).toString('hex'), { cost: 10 }),
+      stored: await bcryptHash(randomBytes(16).toString('hex'), 10),
       row: {},
     };
     this.decoy = decoy;
