@@ -9,10 +9,11 @@ export const MAX_BCRYPT_COST = 16;
 export const bcrypt: PasswordScheme = {
   name: 'bcrypt',
   detect: (stored) => BCRYPT.test(stored.trim()),
-  async verify(password, stored) {
+  async verify(password, stored, ctx) {
     const hash = stored.trim();
     const m = BCRYPT.exec(hash);
     if (!m || Number(m[1]) < 4 || Number(m[1]) > MAX_BCRYPT_COST) return false;
-    return bcryptVerify(password, hash);
+    // Devise (config.pepper) and some custom apps hash password + pepper.
+    return bcryptVerify(ctx?.params?.pepper ? password + ctx.params.pepper : password, hash);
   },
 };

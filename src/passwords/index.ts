@@ -4,15 +4,31 @@
  */
 import type { LegacyUser } from '../../adapters/types.js';
 import { bcrypt } from './bcrypt.js';
-import { aspnetIdentityV2, aspnetIdentityV3, djangoPbkdf2Sha1, djangoPbkdf2Sha256 } from './pbkdf2.js';
+import { isCleartextScheme, ldapCrypt, schemes as digestSchemes } from './digest.js';
+import { schemes as kdfSchemes } from './kdf.js';
+import { schemes as unixSchemes } from './unix.js';
 import { parseSchemeParams, type SchemeParams } from './params.js';
 import type { PasswordScheme, VerifyContext } from './types.js';
 
 export type { PasswordScheme, VerifyContext } from './types.js';
 export type { SchemeParams } from './params.js';
 
-/** Order matters for detection: the most specific formats first. */
-const ALL: PasswordScheme[] = [bcrypt, djangoPbkdf2Sha256, djangoPbkdf2Sha1, aspnetIdentityV3, aspnetIdentityV2];
+/** crypt(3)-style values that LDAP's {CRYPT} may wrap. */
+const CRYPT_LIKE: PasswordScheme[] = [bcrypt, ...unixSchemes];
+
+/**
+ * Order matters for detection: self-describing, tagged formats first; bare hex digests (which only a length
+ * tells apart) last. Schemes without detect() are used only when named (passwords.scheme, scheme column, map).
+ */
+const ALL: PasswordScheme[] = [
+  bcrypt,
+  ...unixSchemes,
+  ...kdfSchemes,
+  ldapCrypt((stored) => CRYPT_LIKE.find((s) => s.detect?.(stored))),
+  ...digestSchemes,
+];
+
+export { isCleartextScheme };
 
 const BY_NAME = new Map(ALL.map((s) => [s.name, s]));
 
@@ -37,12 +53,15 @@ export function detectScheme(stored: string): PasswordScheme | undefined {
 export interface PasswordConfig {
   /** 'auto' or one registered scheme name. */
   scheme: string;
+  /** Values of the per-row scheme column → scheme names. */
+  scheme_map?: Record<string, string>;
   params: Record<string, unknown>;
 }
 
 /** passwords.* checked and parsed, ready for verification. */
 export interface PasswordPolicy {
   scheme: string;
+  scheme_map?: Record<string, string>;
   params: SchemeParams;
 }
 
@@ -52,22 +71,27 @@ export function validatePolicy(policy: PasswordConfig): string[] {
   if (policy.scheme !== 'auto' && !BY_NAME.has(policy.scheme)) {
     problems.push(`passwords.scheme: unknown scheme "${policy.scheme}" (known: auto, ${schemeNames().join(', ')})`);
   }
+  for (const [value, name] of Object.entries(policy.scheme_map ?? {})) {
+    if (!BY_NAME.has(name)) problems.push(`passwords.scheme_map.${value}: unknown scheme "${name}"`);
+  }
   problems.push(...parseSchemeParams(policy.params).problems);
   return problems;
 }
 
 /** Parse passwords.* (call validatePolicy first to report problems). */
 export function compilePolicy(policy: PasswordConfig): PasswordPolicy {
-  return { scheme: policy.scheme, params: parseSchemeParams(policy.params).params };
+  return { scheme: policy.scheme, scheme_map: policy.scheme_map ?? {}, params: parseSchemeParams(policy.params).params };
 }
 
 export type Resolution = { scheme: PasswordScheme } | { scheme: null; reason: 'no_password' | 'unknown_scheme' | 'unrecognised' };
 
 /** Which scheme applies to this row: the row's own scheme column, then the configured scheme, then detection. */
-export function resolveScheme(user: Pick<LegacyUser, 'password' | 'passwordScheme'>, policy: Pick<PasswordConfig, 'scheme'>): Resolution {
+export function resolveScheme(user: Pick<LegacyUser, 'password' | 'passwordScheme'>, policy: Pick<PasswordConfig, 'scheme' | 'scheme_map'>): Resolution {
   const stored = user.password;
   if (typeof stored !== 'string' || stored.length === 0) return { scheme: null, reason: 'no_password' };
-  const named = user.passwordScheme?.trim() || (policy.scheme !== 'auto' ? policy.scheme : undefined);
+  const rowValue = user.passwordScheme?.trim();
+  const rowScheme = rowValue ? (policy.scheme_map?.[rowValue] ?? rowValue) : undefined;
+  const named = rowScheme || (policy.scheme !== 'auto' ? policy.scheme : undefined);
   if (named) {
     const s = BY_NAME.get(named);
     return s ? { scheme: s } : { scheme: null, reason: 'unknown_scheme' };
