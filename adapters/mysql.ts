@@ -57,6 +57,6 @@ export async function openMysqlDriver(url: string, opts: PoolOptions): Promise<S
   };
 }
 
-export async function createMysqlStore(store: Config['store'] & MappingConfig): Promise<SqlUserStore> {
+export async function createMysqlStore(store: Pick<Config['store'], 'url' | 'query_timeout_ms' | 'pool_max'> & MappingConfig): Promise<SqlUserStore> {
   return new SqlUserStore(await openMysqlDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms }), store);
 }

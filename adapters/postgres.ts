@@ -63,6 +63,6 @@ export async function openPostgresDriver(url: string, opts: PoolOptions): Promis
   };
 }
 
-export async function createPostgresStore(store: Config['store'] & MappingConfig): Promise<SqlUserStore> {
+export async function createPostgresStore(store: Pick<Config['store'], 'url' | 'query_timeout_ms' | 'pool_max'> & MappingConfig): Promise<SqlUserStore> {
   return new SqlUserStore(await openPostgresDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms }), store);
 }

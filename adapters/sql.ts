@@ -25,7 +25,7 @@ export interface Dialect {
   isInvalidInput?(e: unknown): boolean;
 }
 
-export type MappingConfig = Pick<Config['store'], 'users' | 'migration'>;
+export type MappingConfig = Pick<Config['store'], 'users' | 'migration'> & Partial<Pick<Config['store'], 'queries'>>;
 
 /** The driver-facing part of an adapter. */
 export interface SqlDriver {
@@ -50,6 +50,8 @@ const FIELD_KEYS = {
   nickname: 'nickname',
   picture: 'picture',
   blocked: 'blocked',
+  active: 'active',
+  locked_until: 'locked_until',
 } as const;
 
 /** Rows per page when scanning (keyset pagination on the primary key). */
@@ -77,6 +79,9 @@ export class SqlUserStore implements UserStore {
   private readonly migColumn: string | null;
   private readonly selectList: string;
   private readonly fromClause: string;
+  /** " AND <filters>" (or ""), with its bound values. */
+  private readonly filterSql: string;
+  private readonly filterParams: unknown[];
 
   constructor(
     private readonly driver: SqlDriver,
@@ -93,18 +98,53 @@ export class SqlUserStore implements UserStore {
     const parts: string[] = [];
     for (const [key, alias] of Object.entries(FIELD_KEYS)) {
       const col = cols[key as keyof typeof cols];
-      if (col) parts.push(`u.${this.d.quoteIdent(col)} AS ${this.d.quoteIdent(`f_${alias}`)}`);
+      if (col) parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`f_${alias}`)}`);
     }
-    for (const col of mapping.users.app_metadata) parts.push(`u.${this.d.quoteIdent(col)} AS ${this.d.quoteIdent(`a_${col}`)}`);
-    for (const col of mapping.users.user_metadata) parts.push(`u.${this.d.quoteIdent(col)} AS ${this.d.quoteIdent(`m_${col}`)}`);
+    mapping.users.app_metadata.forEach((col, i) => parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`a_${i}`)}`));
+    mapping.users.user_metadata.forEach((col, i) => parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`m_${i}`)}`));
     if (this.migColumn) parts.push(`u.${this.d.quoteIdent(this.migColumn)} AS ${this.d.quoteIdent('f_migrated_at')}`);
     this.selectList = parts.join(', ');
-    this.fromClause = `${this.users} u`;
+
+    let from = `${this.users} u`;
+    for (const j of mapping.users.joins) {
+      const on = Object.entries(j.on).map(([left, right]) => `${this.ref(left)} = ${this.d.quoteIdent(j.alias)}.${this.d.quoteIdent(right)}`);
+      from += ` ${j.type === 'left' ? 'LEFT JOIN' : 'JOIN'} ${q(j.table)} ${this.d.quoteIdent(j.alias)} ON ${on.join(' AND ')}`;
+    }
+    this.fromClause = from;
+
+    // Filters bind their values after every query's own parameters, so numbering is done per query (see where()).
+    this.filterParams = [];
+    const conds: string[] = [];
+    for (const f of mapping.users.filter) {
+      const c = this.ref(f.column);
+      if (f.op === 'is_null') conds.push(`${c} IS NULL`);
+      else if (f.op === 'is_not_null') conds.push(`${c} IS NOT NULL`);
+      else {
+        this.filterParams.push(f.value);
+        conds.push(`${c} ${f.op} \u0000`);
+      }
+    }
+    this.filterSql = conds.join(' AND ');
+  }
+
+  /** "col" → u."col"; "alias.col" → "alias"."col" (aliases are validated against the joins at start-up). */
+  private ref(column: string): string {
+    const dot = column.indexOf('.');
+    if (dot < 0) return `u.${this.d.quoteIdent(column)}`;
+    return `${this.d.quoteIdent(column.slice(0, dot))}.${this.d.quoteIdent(column.slice(dot + 1))}`;
   }
 
   private col(key: keyof MappingConfig['users']['columns']): string | null {
     const c = this.mapping.users.columns[key];
-    return c ? `u.${this.d.quoteIdent(c)}` : null;
+    return c ? this.ref(c) : null;
+  }
+
+  /** The WHERE clause for a query whose own condition uses `own` bound values: filters are numbered after them. */
+  private where(cond: string | null, own: unknown[]): { sql: string; params: unknown[] } {
+    let n = own.length;
+    const filters = this.filterSql.replace(/\u0000/g, () => this.d.param(++n));
+    const all = [cond, filters].filter((c): c is string => !!c);
+    return { sql: all.length ? ` WHERE ${all.map((c) => `(${c})`).join(' AND ')}` : '', params: [...own, ...this.filterParams] };
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -119,11 +159,13 @@ export class SqlUserStore implements UserStore {
   }
 
   toUser(row: Row): LegacyUser {
-    const meta = (prefix: string, names: string[]) =>
+    // Metadata keys are the column names (without a join alias).
+    const meta = (prefix: string, columns: string[]) =>
       Object.fromEntries(
-        names.flatMap((n) => {
-          const v = row[`${prefix}${n}`];
-          return v === null || v === undefined ? [] : [[n, Buffer.isBuffer(v) ? v.toString('utf8') : v]];
+        columns.flatMap((c, i) => {
+          const v = row[`${prefix}${i}`];
+          const key = c.slice(c.indexOf('.') + 1);
+          return v === null || v === undefined ? [] : [[key, Buffer.isBuffer(v) ? v.toString('utf8') : v instanceof Date ? v.toISOString() : v]];
         }),
       );
     return {
@@ -140,6 +182,8 @@ export class SqlUserStore implements UserStore {
       nickname: str(row.f_nickname),
       picture: str(row.f_picture),
       blocked: row.f_blocked ?? undefined,
+      active: row.f_active ?? undefined,
+      lockedUntil: row.f_locked_until ?? undefined,
       appMetadata: meta('a_', this.mapping.users.app_metadata),
       userMetadata: meta('m_', this.mapping.users.user_metadata),
       migratedAt: toIso(row.f_migrated_at),
@@ -161,6 +205,29 @@ export class SqlUserStore implements UserStore {
     return users;
   }
 
+  /**
+   * A configured query (store.queries) with :name parameters bound, never spliced. Its result columns use the
+   * logical names (id, email, username, password, ...), which are mapped like generated queries' columns.
+   */
+  private async named(sql: string, values: Record<string, unknown>): Promise<Row[]> {
+    const params: unknown[] = [];
+    const text = sql.replace(/(?<!:):([A-Za-z_][A-Za-z0-9_]*)/g, (m, name: string) => {
+      if (!(name in values)) return m;
+      params.push(values[name]);
+      return this.d.param(params.length);
+    });
+    const rows = await this.driver.all(text, params);
+    return rows.map((r) => {
+      const out: Row = {};
+      for (const [k, v] of Object.entries(r)) {
+        const key = k.toLowerCase();
+        if (key in FIELD_KEYS) out[`f_${key}`] = v;
+        else if (key === 'migrated_at') out.f_migrated_at = v;
+      }
+      return out;
+    });
+  }
+
   async findByLogin(login: string): Promise<LegacyUser | null | Ambiguous> {
     const needle = login.trim().toLowerCase();
     const conds: string[] = [];
@@ -172,8 +239,13 @@ export class SqlUserStore implements UserStore {
         conds.push(`${this.d.lower(c)} = ${this.d.param(params.length)}`);
       }
     }
-    const sql = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} WHERE ${conds.join(' OR ')}`, 2);
-    const rows = await this.guard('findByLogin', () => this.driver.all(sql, params));
+    const w = this.where(conds.join(' OR '), params);
+    const custom = this.mapping.queries?.find_by_login;
+    const rows = await this.guard('findByLogin', () =>
+      custom
+        ? this.named(custom, { login: needle })
+        : this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, 2), w.params),
+    );
     if (rows.length > 1) return AMBIGUOUS;
     if (!rows[0]) return null;
     const [user] = await this.withMarks([this.toUser(rows[0])]);
@@ -181,10 +253,12 @@ export class SqlUserStore implements UserStore {
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
-    const sql = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} WHERE ${this.col('id')} = ${this.d.param(1)}`, 2);
+    const w = this.where(`${this.col('id')} = ${this.d.param(1)}`, [id]);
+    const custom = this.mapping.queries?.find_by_id;
     const rows = await this.guard('findById', async () => {
       try {
-        return await this.driver.all(sql, [id]);
+        if (custom) return await this.named(custom, { id });
+        return await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, 2), w.params);
       } catch (e) {
         if (this.d.isInvalidInput?.(e)) return [];
         throw e;
@@ -244,9 +318,11 @@ export class SqlUserStore implements UserStore {
   async migrationStatus(): Promise<MigrationStatus> {
     const rows = await this.guard('migrationStatus', async () => {
       if (this.migColumn) {
-        return this.driver.all(`SELECT COUNT(*) AS total, COUNT(u.${this.d.quoteIdent(this.migColumn)}) AS migrated FROM ${this.fromClause}`, []);
+        const w = this.where(null, []);
+        return this.driver.all(`SELECT COUNT(*) AS total, COUNT(u.${this.d.quoteIdent(this.migColumn)}) AS migrated FROM ${this.fromClause}${w.sql}`, w.params);
       }
-      const [t] = await this.driver.all(`SELECT COUNT(*) AS total FROM ${this.fromClause}`, []);
+      const w = this.where(null, []);
+      const [t] = await this.driver.all(`SELECT COUNT(*) AS total FROM ${this.fromClause}${w.sql}`, w.params);
       const [m] = await this.driver.all(`SELECT COUNT(*) AS migrated FROM ${this.side}`, []);
       return [{ total: t?.total, migrated: m?.migrated }];
     });
@@ -258,11 +334,13 @@ export class SqlUserStore implements UserStore {
   /** Every user in primary-key order, a page at a time (keyset pagination: no long-lived cursor or transaction). */
   async *scan(): AsyncIterable<LegacyUser> {
     const id = this.col('id');
-    const first = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} ORDER BY ${id}`, SCAN_PAGE);
-    const next = this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause} WHERE ${id} > ${this.d.param(1)} ORDER BY ${id}`, SCAN_PAGE);
+    const page = (after: unknown) => {
+      const w = after === undefined ? this.where(null, []) : this.where(`${id} > ${this.d.param(1)}`, [after]);
+      return this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql} ORDER BY ${id}`, SCAN_PAGE), w.params);
+    };
     let last: unknown = undefined;
     for (;;) {
-      const rows = await this.guard('scan', () => (last === undefined ? this.driver.all(first, []) : this.driver.all(next, [last])));
+      const rows = await this.guard('scan', () => page(last));
       const users = await this.withMarks(rows.map((r) => this.toUser(r)));
       for (const u of users) yield u;
       if (rows.length < SCAN_PAGE) return;

@@ -22,6 +22,10 @@ export interface LegacyUser {
   nickname?: string | undefined;
   picture?: string | undefined;
   blocked?: unknown;
+  /** Falsy means blocked (is_active, IsApproved, status). */
+  active?: unknown;
+  /** A time in the future means blocked (LockoutEnd). */
+  lockedUntil?: unknown;
   appMetadata: Record<string, unknown>;
   userMetadata: Record<string, unknown>;
   /** ISO 8601 timestamp of the migration mark, or null when not migrated. */

@@ -5,29 +5,39 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { applyPreset } from './presets.js';
 
 /** SQL/Mongo identifier: letters, digits, underscore; optionally schema-qualified (dbo.users). */
 const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,127}(\.[A-Za-z_][A-Za-z0-9_$]{0,127})?$/;
 const identifier = z.string().regex(IDENT, 'must be a plain identifier (letters, digits, _; optionally schema.name)');
-const optionalIdentifier = identifier.nullable().optional();
+/** A column of the users table ("email") or of a joined table, by its alias ("m.Email"). */
+const columnRef = z.string().regex(IDENT, 'must be a column name, or alias.column for a joined table');
+const optionalColumn = columnRef.nullable().optional();
+const plainName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain name (letters, digits, _)');
 
 export const ALLOWED_ALGORITHMS = ['RS256', 'PS256', 'ES256'] as const;
 
 const columnsSchema = z
   .object({
-    id: identifier,
-    email: optionalIdentifier,
-    username: optionalIdentifier,
-    password: identifier,
-    salt: optionalIdentifier,
-    password_scheme: optionalIdentifier,
-    email_verified: optionalIdentifier,
-    name: optionalIdentifier,
-    given_name: optionalIdentifier,
-    family_name: optionalIdentifier,
-    nickname: optionalIdentifier,
-    picture: optionalIdentifier,
-    blocked: optionalIdentifier,
+    /** The users table's primary key (a column of the users table itself, never of a join). */
+    id: plainName,
+    email: optionalColumn,
+    username: optionalColumn,
+    password: columnRef,
+    salt: optionalColumn,
+    password_scheme: optionalColumn,
+    email_verified: optionalColumn,
+    name: optionalColumn,
+    given_name: optionalColumn,
+    family_name: optionalColumn,
+    nickname: optionalColumn,
+    picture: optionalColumn,
+    /** Truthy → blocked. */
+    blocked: optionalColumn,
+    /** Falsy → blocked (is_active, IsApproved, status). */
+    active: optionalColumn,
+    /** A timestamp in the future → blocked (ASP.NET Identity's LockoutEnd). */
+    locked_until: optionalColumn,
   })
   .strict()
   .superRefine(
@@ -39,6 +49,68 @@ const columnsSchema = z
     },
     { when: () => true },
   );
+
+const joinSchema = z
+  .object({
+    table: identifier,
+    alias: plainName.refine((a) => a.toLowerCase() !== 'u', 'u is the users table itself'),
+    /** users-table column (or alias.column of an earlier join) → column of this table. */
+    on: z.record(columnRef, plainName).refine((o) => Object.keys(o).length > 0, 'needs at least one column pair'),
+    type: z.enum(['inner', 'left']).default('inner'),
+  })
+  .strict();
+
+const filterSchema = z
+  .object({
+    column: columnRef,
+    op: z.enum(['=', '<>', 'is_null', 'is_not_null']).default('='),
+    value: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  })
+  .strict()
+  .refine((f) => (f.op === '=' || f.op === '<>') === (f.value !== undefined), {
+    message: "'=' and '<>' need a value; is_null and is_not_null take none",
+  });
+
+const usersSchema = z
+  .object({
+    table: identifier,
+    joins: z.array(joinSchema).default([]),
+    /** Rows that are not users of this app (other applications, anonymous rows, soft-deleted rows). */
+    filter: z.array(filterSchema).default([]),
+    columns: columnsSchema,
+    app_metadata: z.array(columnRef).default([]),
+    user_metadata: z.array(columnRef).default([]),
+  })
+  .strict()
+  .superRefine((u, ctx) => {
+    const aliases = new Set<string>();
+    const known = (ref: string) => !ref.includes('.') || aliases.has(ref.split('.')[0]!);
+    u.joins.forEach((j, i) => {
+      for (const left of Object.keys(j.on)) {
+        if (!known(left)) ctx.addIssue({ code: 'custom', path: ['joins', i, 'on', left], message: 'refers to an alias not joined before this one' });
+      }
+      if (aliases.has(j.alias)) ctx.addIssue({ code: 'custom', path: ['joins', i, 'alias'], message: 'alias used twice' });
+      aliases.add(j.alias);
+    });
+    const check = (ref: unknown, path: (string | number)[]) => {
+      if (typeof ref === 'string' && !known(ref)) ctx.addIssue({ code: 'custom', path, message: `no join has the alias "${ref.split('.')[0]}"` });
+    };
+    for (const [k, v] of Object.entries(u.columns ?? {})) check(v, ['columns', k]);
+    u.filter.forEach((f, i) => check(f.column, ['filter', i, 'column']));
+    u.app_metadata.forEach((c, i) => check(c, ['app_metadata', i]));
+    u.user_metadata.forEach((c, i) => check(c, ['user_metadata', i]));
+  });
+
+/** Escape hatch for the truly odd schema: named, parameterised SELECTs returning the logical column names. */
+const queriesSchema = z
+  .object({
+    /** Bound parameter :login (already trimmed and lower-cased). */
+    find_by_login: z.string().min(1).optional(),
+    /** Bound parameter :id. */
+    find_by_id: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((q) => Object.values(q).every((s) => !s || !/;\s*\S/.test(s)), 'one statement per query');
 
 const migrationSchema = z.union([
   z.object({ column: identifier }).strict(),
@@ -73,15 +145,12 @@ const configSchema = z
       .object({
         adapter: z.enum(['sqlite', 'postgres', 'mysql', 'mssql', 'mongodb', 'http']),
         url: z.string().min(1),
+        /** A schema preset (see src/presets.ts); store.users then only needs what differs. */
         preset: z.string().optional(),
-        users: z
-          .object({
-            table: identifier,
-            columns: columnsSchema,
-            app_metadata: z.array(identifier).default([]),
-            user_metadata: z.array(identifier).default([]),
-          })
-          .strict(),
+        /** Prepended to the users table and joined tables (WordPress's wp_, ...). */
+        table_prefix: z.string().regex(/^[A-Za-z0-9_]{0,32}$/, 'letters, digits and _ only').default(''),
+        users: usersSchema,
+        queries: queriesSchema.default({}),
         migration: migrationSchema.default({ table: 'legacy_gateway_migrations' }),
         query_timeout_ms: z.number().int().min(1).max(60_000).default(5000),
         pool_max: z.number().int().min(1).max(100).default(10),
@@ -90,10 +159,12 @@ const configSchema = z
     passwords: z
       .object({
         scheme: z.string().min(1).default('auto'),
+        /** Values of columns.password_scheme → scheme names (ASP.NET's PasswordFormat 0/1/2, ...). */
+        scheme_map: z.record(z.string(), z.string()).default({}),
         params: z.record(z.string(), z.unknown()).default({}),
       })
       .strict()
-      .default({ scheme: 'auto', params: {} }),
+      .default({ scheme: 'auto', scheme_map: {}, params: {} }),
     profile: z
       .object({ user_id_prefix: z.string().max(64).default('') })
       .strict()
@@ -156,7 +227,7 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 /** Validate an already-parsed object. Every problem is reported at once. */
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const interpolated = interpolate(raw ?? {}, env, problems);
+  const interpolated = applyPreset(interpolate(raw ?? {}, env, problems), problems);
   const result = configSchema.safeParse(interpolated);
   if (!result.success) {
     // A missing environment variable is already reported for its path; don't report its empty value again.

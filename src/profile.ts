@@ -16,10 +16,16 @@ export interface Profile {
   user_metadata: Record<string, unknown>;
 }
 
-/** Legacy flag columns come as 0/1, 't'/'f', 'Y'/'N', booleans, bit buffers... */
+const DATE_LIKE = /^\d{4}-\d\d-\d\d([ T]\d\d:\d\d(:\d\d(\.\d+)?)?)?(Z|[+-]\d\d:?\d\d)?$/;
+
+/**
+ * Legacy flag columns come as 0/1, 't'/'f', 'Y'/'N', booleans, bit buffers... and as timestamps
+ * (Laravel's email_verified_at, Devise's confirmed_at / locked_at): a set timestamp is true.
+ */
 export function toBool(v: unknown): boolean | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'boolean') return v;
+  if (v instanceof Date) return !Number.isNaN(v.getTime());
   if (typeof v === 'number') return Number.isNaN(v) ? undefined : v !== 0;
   if (typeof v === 'bigint') return v !== 0n;
   if (Buffer.isBuffer(v)) return v.some((b) => b !== 0);
@@ -27,8 +33,21 @@ export function toBool(v: unknown): boolean | undefined {
     const s = v.trim().toLowerCase();
     if (['1', 't', 'true', 'y', 'yes', 'on'].includes(s)) return true;
     if (['0', 'f', 'false', 'n', 'no', 'off', ''].includes(s)) return false;
+    if (DATE_LIKE.test(s)) return true;
   }
   return undefined;
+}
+
+/** A lock-out timestamp that has not yet passed. */
+function lockedNow(v: unknown, now: number): boolean {
+  if (v === null || v === undefined || v === '') return false;
+  const t = v instanceof Date ? v.getTime() : Date.parse(String(v).replace(' ', 'T'));
+  return !Number.isNaN(t) && t > now;
+}
+
+/** Blocked when any of the row's flags says so: blocked set, active unset, or locked until a future time. */
+export function isBlocked(user: Pick<LegacyUser, 'blocked' | 'active' | 'lockedUntil'>, now = Date.now()): boolean {
+  return toBool(user.blocked) === true || toBool(user.active) === false || lockedNow(user.lockedUntil, now);
 }
 
 function text(v: string | undefined): string | undefined {
@@ -51,7 +70,7 @@ export function toProfile(user: LegacyUser, userIdPrefix: string): Profile {
     family_name: text(user.familyName),
     nickname: text(user.nickname),
     picture: text(user.picture),
-    blocked: toBool(user.blocked) ?? false,
+    blocked: isBlocked(user),
     app_metadata: { ...user.appMetadata },
     user_metadata: { ...user.userMetadata },
   };

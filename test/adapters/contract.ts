@@ -45,6 +45,14 @@ export const CONTRACT_COLUMNS = {
   blocked: 'is_disabled',
 } as const;
 
+/** The mapping every adapter's contract fixture is opened with. */
+export function contractMapping(mode: MigrationMode) {
+  return {
+    users: { table: 'users', joins: [], filter: [], columns: { ...CONTRACT_COLUMNS }, app_metadata: ['plan'], user_metadata: [] },
+    migration: mode === 'column' ? { column: 'migrated_at' } : { table: 'legacy_gateway_migrations' },
+  };
+}
+
 export function userStoreContract(
   name: string,
   open: (users: SeedUser[], mode: MigrationMode) => Promise<ContractTarget>,

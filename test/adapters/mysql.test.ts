@@ -1,6 +1,6 @@
 import { createMysqlStore } from '../../adapters/mysql.js';
 import { availability, createMysqlDatabase, lit } from '../helpers/databases.js';
-import { CONTRACT_COLUMNS, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
 
 const skip = await availability('mysql');
 
@@ -20,12 +20,10 @@ async function open(users: SeedUser[], mode: MigrationMode) {
     ),
   ]);
   const store = await createMysqlStore({
-    adapter: 'mysql',
     url: db.url,
     query_timeout_ms: 5000,
     pool_max: 5,
-    users: { table: 'users', columns: CONTRACT_COLUMNS, app_metadata: ['plan'], user_metadata: [] },
-    migration: mode === 'column' ? { column: 'migrated_at' } : { table: 'legacy_gateway_migrations' },
+    ...contractMapping(mode),
   });
   return {
     store,

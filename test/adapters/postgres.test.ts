@@ -1,6 +1,6 @@
 import { createPostgresStore } from '../../adapters/postgres.js';
 import { availability, createPostgresDatabase, lit } from '../helpers/databases.js';
-import { CONTRACT_COLUMNS, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
 
 const skip = await availability('postgres');
 
@@ -20,12 +20,10 @@ async function open(users: SeedUser[], mode: MigrationMode) {
     ),
   ]);
   const store = await createPostgresStore({
-    adapter: 'postgres',
     url: db.url,
     query_timeout_ms: 5000,
     pool_max: 5,
-    users: { table: 'users', columns: CONTRACT_COLUMNS, app_metadata: ['plan'], user_metadata: [] },
-    migration: mode === 'column' ? { column: 'migrated_at' } : { table: 'legacy_gateway_migrations' },
+    ...contractMapping(mode),
   });
   return {
     store,

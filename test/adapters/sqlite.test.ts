@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { createSqliteStore } from '../../adapters/sqlite.js';
-import { CONTRACT_COLUMNS, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
@@ -21,8 +21,7 @@ async function open(users: SeedUser[], mode: MigrationMode) {
   }
   db.close();
   const store = createSqliteStore(file, {
-    users: { table: 'users', columns: CONTRACT_COLUMNS, app_metadata: ['plan'], user_metadata: [] },
-    migration: mode === 'column' ? { column: 'migrated_at' } : { table: 'legacy_gateway_migrations' },
+    ...contractMapping(mode),
   });
   return {
     store,

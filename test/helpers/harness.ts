@@ -43,12 +43,21 @@ function merge(base: unknown, over: unknown): unknown {
   return over;
 }
 
-export async function startTestGateway(opts: { users?: DemoUser[]; config?: DeepPartial<Config>; logLevel?: string } = {}): Promise<TestGateway> {
+/**
+ * users: seed the SQLite demo store with these users (default TEST_USERS).
+ * config: deep-merged over the demo configuration.
+ * store / passwords: REPLACE those sections (for a real PostgreSQL/MariaDB store, a preset, ...), raw as in YAML.
+ */
+export async function startTestGateway(
+  opts: { users?: DemoUser[]; config?: DeepPartial<Config>; store?: Record<string, unknown>; passwords?: Record<string, unknown>; logLevel?: string } = {},
+): Promise<TestGateway> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lg-test-'));
   const dbFile = path.join(dir, 'legacy.sqlite');
   createDemoDatabase(dbFile, opts.users ?? TEST_USERS);
   const issuer = await startLocalIssuer('https://legacy-gateway.test', 'test-client');
-  const base = demoConfig(dbFile, issuer.issuer, issuer.audience, 0);
+  const base = demoConfig(dbFile, issuer.issuer, issuer.audience, 0) as Record<string, unknown>;
+  if (opts.store) base.store = opts.store;
+  if (opts.passwords) base.passwords = opts.passwords;
   const config = parseConfig(merge(base, opts.config), {});
   const logs: string[] = [];
   const logger = createLogger(opts.logLevel ?? 'debug', { write: (s: string) => void logs.push(s) });
