@@ -16,8 +16,12 @@ export async function createStore(store: Config['store']): Promise<UserStore> {
       const { createMysqlStore } = await import('./mysql.js');
       return createMysqlStore(store);
     }
+    case 'mssql': {
+      const { createMssqlStore } = await import('./mssql.js');
+      return createMssqlStore(store);
+    }
     default:
-      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite, postgres, mysql)`);
+      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite, postgres, mysql, mssql)`);
   }
 }
 

@@ -1,9 +1,8 @@
 /** PostgreSQL store (pg). */
-import { createRequire } from 'node:module';
 import type PG from 'pg';
 import type { Config } from '../src/config.js';
 import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
-import { StoreError } from './types.js';
+import { loadDriver } from './driver.js';
 
 export function postgresDialect(foldCollation: string | null): Dialect {
   return {
@@ -25,12 +24,7 @@ export interface PoolOptions {
 }
 
 export async function openPostgresDriver(url: string, opts: PoolOptions): Promise<SqlDriver> {
-  let pg: typeof PG;
-  try {
-    pg = createRequire(import.meta.url)('pg');
-  } catch {
-    throw new StoreError('the postgres adapter needs the "pg" package: npm install pg');
-  }
+  const pg = loadDriver<typeof PG>('pg', 'postgres');
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max,

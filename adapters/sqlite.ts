@@ -1,7 +1,7 @@
 /** Embedded SQLite store (better-sqlite3). Used for the demo and for small legacy apps that really ran on SQLite. */
-import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { loadDriver } from './driver.js';
 import { StoreError } from './types.js';
 
 export const sqliteDialect: Dialect = {
@@ -20,13 +20,7 @@ export function sqlitePath(url: string): string {
 }
 
 export function openSqliteDriver(url: string): SqlDriver {
-  const require = createRequire(import.meta.url);
-  let Database: typeof BetterSqlite3;
-  try {
-    Database = require('better-sqlite3');
-  } catch {
-    throw new StoreError('the sqlite adapter needs the "better-sqlite3" package: npm install better-sqlite3');
-  }
+  const Database = loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqlite');
   let db: BetterSqlite3.Database;
   try {
     db = new Database(sqlitePath(url), { fileMustExist: true, timeout: 5000 });
