@@ -348,6 +348,42 @@ export class SqlUserStore implements UserStore {
     }
   }
 
+  /**
+   * For `legacy-gateway check`: does every configured table and column exist? Each one is probed on its own with
+   * a query that returns no rows, so a report names exactly what is missing.
+   */
+  async probe(): Promise<{ what: string; ok: boolean; error?: string }[]> {
+    const q = (name: string) => name.split('.').map((p) => this.d.quoteIdent(p)).join('.');
+    const checks: [string, string][] = [[`table ${this.mapping.users.table}`, `SELECT 1 AS ok FROM ${this.users} u WHERE 1 = 0`]];
+    for (const j of this.mapping.users.joins) checks.push([`joined table ${j.table}`, `SELECT 1 AS ok FROM ${q(j.table)} ${this.d.quoteIdent(j.alias)} WHERE 1 = 0`]);
+    const cols = this.mapping.users.columns;
+    for (const [key, col] of Object.entries(cols)) {
+      if (col) checks.push([`columns.${key} (${col})`, `SELECT ${this.ref(col)} FROM ${this.fromClause} WHERE 1 = 0`]);
+    }
+    for (const col of [...this.mapping.users.app_metadata, ...this.mapping.users.user_metadata]) {
+      checks.push([`metadata column ${col}`, `SELECT ${this.ref(col)} FROM ${this.fromClause} WHERE 1 = 0`]);
+    }
+    for (const f of this.mapping.users.filter) checks.push([`filter column ${f.column}`, `SELECT ${this.ref(f.column)} FROM ${this.fromClause} WHERE 1 = 0`]);
+    if (this.migColumn) checks.push([`migration column ${this.migColumn}`, `SELECT u.${this.d.quoteIdent(this.migColumn)} FROM ${this.users} u WHERE 1 = 0`]);
+    if (this.side) checks.push([`migration table ${this.side}`, `SELECT user_id, migrated_at FROM ${this.side} WHERE 1 = 0`]);
+    const out: { what: string; ok: boolean; error?: string }[] = [];
+    for (const [what, sql] of checks) {
+      try {
+        await this.driver.all(sql, []);
+        out.push({ what, ok: true });
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        out.push({ what, ok: false, error: typeof code === 'string' ? code : 'error' });
+      }
+    }
+    return out;
+  }
+
+  /** Read-only introspection for `check` (privileges); never reachable from the HTTP API. */
+  async introspect(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return this.guard('introspect', () => this.driver.all(sql, params));
+  }
+
   async ping(): Promise<void> {
     await this.guard('ping', () => this.driver.all('SELECT 1 AS ok', []));
   }

@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseAllowList } from './ipfilter.js';
+import { validatePolicy } from './passwords/index.js';
 import { applyPreset } from './presets.js';
 
 /** SQL/Mongo identifier: letters, digits, underscore; optionally schema-qualified (dbo.users). */
@@ -216,12 +218,43 @@ export function interpolate(value: unknown, env: NodeJS.ProcessEnv, problems: st
   return value;
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let v = root;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const path = issue.path.map(String).join('.') || '(root)';
   let message = issue.message;
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'required';
+  if (issue.code !== 'custom' && issue.code !== 'unrecognized_keys' && valueAt(input, issue.path) === undefined) message = 'required';
   if (issue.code === 'unrecognized_keys') message = `unknown key(s): ${issue.keys.join(', ')}`;
   return `${path}: ${message}`;
+}
+
+/**
+ * Checks beyond the schema (scheme names, scheme params, IP ranges), run on the raw input even when the schema
+ * failed elsewhere, so that every problem is reported at once.
+ */
+function semanticProblems(input: unknown): string[] {
+  const problems: string[] = [];
+  const passwords = valueAt(input, ['passwords']);
+  if (passwords && typeof passwords === 'object') {
+    const p = passwords as { scheme?: unknown; scheme_map?: unknown; params?: unknown };
+    problems.push(
+      ...validatePolicy({
+        scheme: typeof p.scheme === 'string' ? p.scheme : 'auto',
+        scheme_map: p.scheme_map && typeof p.scheme_map === 'object' ? (p.scheme_map as Record<string, string>) : {},
+        params: (p.params ?? {}) as Record<string, unknown>,
+      }),
+    );
+  }
+  const ips = valueAt(input, ['server', 'allow_ips']);
+  if (Array.isArray(ips) && ips.every((x) => typeof x === 'string')) problems.push(...parseAllowList(ips).problems);
+  return problems;
 }
 
 /** Validate an already-parsed object. Every problem is reported at once. */
@@ -232,8 +265,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   if (!result.success) {
     // A missing environment variable is already reported for its path; don't report its empty value again.
     const envPaths = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
-    problems.push(...result.error.issues.map(formatIssue).filter((p) => !envPaths.has(p.slice(0, p.indexOf(':')))));
+    problems.push(...result.error.issues.map((i) => formatIssue(i, interpolated)).filter((p) => !envPaths.has(p.slice(0, p.indexOf(':')))));
   }
+  problems.push(...semanticProblems(interpolated));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }

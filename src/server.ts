@@ -4,12 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { createStore } from '../adapters/index.js';
 import type { UserStore } from '../adapters/types.js';
 import { createApp } from './app.js';
-import { ConfigError, type Config } from './config.js';
+import type { Config } from './config.js';
 import { Gateway } from './gateway.js';
-import { parseAllowList } from './ipfilter.js';
 import { MemoryLoginLimiter } from './limiter.js';
 import type { Logger } from './logger.js';
-import { compilePolicy, validatePolicy } from './passwords/index.js';
+import { compilePolicy } from './passwords/index.js';
 
 export interface Running {
   server: Server;
@@ -19,14 +18,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Checks that need more than the schema (scheme names, IP ranges). Reported together with the schema's. */
-export function semanticProblems(config: Config): string[] {
-  return [...validatePolicy(config.passwords), ...parseAllowList(config.server.allow_ips).problems];
-}
-
 export async function buildGateway(config: Config, logger: Logger, store?: UserStore) {
-  const problems = semanticProblems(config);
-  if (problems.length) throw new ConfigError(problems);
   const s = store ?? (await createStore(config.store));
   const gateway = new Gateway({
     store: s,

@@ -1,0 +1,120 @@
+/** The `legacy-gateway` executable, run as a child process exactly as an operator would. */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createDemoDatabase } from '../../src/demo.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const run = promisify(execFile);
+const dir = mkdtempSync(path.join(tmpdir(), 'lg-main-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+/** Start a long-running command; resolve once stdout matches `ready`. */
+function start(args: string[], ready: RegExp, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const started = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready:\n${out}`)), 20_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)));
+  });
+  return { child, started, output: () => out };
+}
+
+describe('hash identify', () => {
+  test('names the scheme of a stored value, and says unknown (exit 1) otherwise', async () => {
+    const b = await cli(['hash', 'identify', '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy']);
+    assert.equal(b.code, 0);
+    assert.match(b.stdout, /^bcrypt$/m);
+    const d = await cli(['hash', 'identify', 'pbkdf2_sha256$260000$salt$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=']);
+    assert.match(d.stdout, /django_pbkdf2_sha256/);
+    const u = await cli(['hash', 'identify', 'not a hash']);
+    assert.equal(u.code, 1);
+    assert.match(u.stdout, /unknown/);
+  });
+});
+
+describe('serve', () => {
+  test('an invalid config reports every problem with its path and exits non-zero without listening', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'auth:\n  issuer: not-a-url\nstore:\n  adapter: sqlite\n  url: ${LEGACY_DB_URL}\n  users:\n    table: "users; DROP TABLE x"\n    columns: { id: id }\npasswords: { scheme: md6 }\n');
+    const r = await cli(['serve', '--config', file]);
+    assert.notEqual(r.code, 0);
+    for (const p of ['auth.issuer', 'auth.audience: required', 'store.url: environment variable LEGACY_DB_URL is not set', 'store.users.table', 'store.users.columns.password: required', 'store.users.columns.email: required', 'passwords.scheme: unknown scheme "md6"']) {
+      assert.ok(r.stderr.includes(p), `missing "${p}" in:\n${r.stderr}`);
+    }
+    assert.equal(r.stdout.includes('listening'), false);
+  });
+
+  test('an unknown scheme name is a start-up error', async () => {
+    const db = path.join(dir, 'ok.sqlite');
+    createDemoDatabase(db);
+    const file = path.join(dir, 'scheme.yaml');
+    writeFileSync(file, `auth: { issuer: "https://issuer.example/", audience: aud }\nstore:\n  adapter: sqlite\n  url: ${db}\n  users: { table: users, columns: { id: id, email: email, password: password_hash } }\npasswords: { scheme: md6 }\n`);
+    const r = await cli(['serve', '--config', file]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /passwords\.scheme: unknown scheme "md6"/);
+  });
+
+  test('a valid config from LEGACY_GATEWAY_CONFIG listens and serves /healthz; ${ENV} reaches the config', async () => {
+    const db = path.join(dir, 'serve.sqlite');
+    createDemoDatabase(db);
+    const file = path.join(dir, 'good.yaml');
+    writeFileSync(file, 'server: { host: 127.0.0.1, port: 0 }\nauth: { issuer: "https://issuer.example/", audience: aud }\nstore:\n  adapter: sqlite\n  url: ${LEGACY_DB_URL}\n  users: { table: users, columns: { id: id, email: email, password: password_hash } }\n');
+    const s = start(['serve'], /"msg":"legacy-gateway listening"/, { LEGACY_GATEWAY_CONFIG: file, LEGACY_DB_URL: db });
+    try {
+      const out = await s.started;
+      const url = /"listen":"([^"]+)"/.exec(out)![1]!;
+      const r = await fetch(`${url}/healthz`);
+      assert.equal(r.status, 200);
+      const v = await fetch(`${url}/v1/migration/status`);
+      assert.equal(v.status, 401, 'no token, no entry');
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('demo', () => {
+  test('the printed curl verifies a demo user with the printed token, on loopback only', async () => {
+    const s = start(['demo', '--port', '0', '--dir', path.join(dir, 'demo')], /Ctrl-C to stop/);
+    try {
+      const out = await s.started;
+      assert.match(out, /DEMO MODE — not for production/);
+      const token = /export TOKEN='([^']+)'/.exec(out)![1]!;
+      const curl = /curl -s -X POST (http:\/\/127\.0\.0\.1:\d+)\/v1\/credentials\/verify .* -d '([^']+)'/.exec(out)!;
+      const r = await fetch(`${curl[1]}/v1/credentials/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: curl[2],
+      });
+      assert.equal(r.status, 200);
+      const body = (await r.json()) as { user: { email: string } };
+      assert.equal(body.user.email, 'alice@example.com');
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+  });
+});
