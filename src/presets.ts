@@ -8,16 +8,24 @@ type Obj = Record<string, unknown>;
 
 export interface Preset {
   description: string;
+  /** The framework's own default table prefix (WordPress's wp_), used when store.table_prefix is not set. */
+  table_prefix?: string;
   users: Obj;
   passwords?: Obj;
 }
 
 export const PRESETS: Record<string, Preset> = {
   'aspnet-membership': {
-    description: 'ASP.NET Membership (SqlMembershipProvider): aspnet_Users + aspnet_Membership',
+    description:
+      'ASP.NET Membership (SqlMembershipProvider): aspnet_Users + aspnet_Membership + aspnet_Applications ' +
+      '(several applications in one database: filter [{ column: a.LoweredApplicationName, value: /yourapp }])',
     users: {
       table: 'aspnet_Users',
-      joins: [{ table: 'aspnet_Membership', alias: 'm', on: { UserId: 'UserId' } }],
+      // Anonymous-profile rows (IsAnonymous = 1) have no aspnet_Membership row and drop out of the inner join.
+      joins: [
+        { table: 'aspnet_Membership', alias: 'm', on: { UserId: 'UserId' } },
+        { table: 'aspnet_Applications', alias: 'a', on: { ApplicationId: 'ApplicationId' } },
+      ],
       columns: {
         id: 'UserId', username: 'UserName', email: 'm.Email', password: 'm.Password', salt: 'm.PasswordSalt',
         password_scheme: 'm.PasswordFormat', active: 'm.IsApproved', blocked: 'm.IsLockedOut',
@@ -28,10 +36,15 @@ export const PRESETS: Record<string, Preset> = {
     passwords: { scheme_map: { '0': 'plaintext', '1': 'aspnet_membership_sha1' } },
   },
   'aspnet-universal': {
-    description: 'ASP.NET Universal Providers (System.Web.Providers): Users + Memberships',
+    description:
+      'ASP.NET Universal Providers (System.Web.Providers): Users + Memberships + Applications ' +
+      '(several applications in one database: filter [{ column: a.ApplicationName, value: /yourapp }])',
     users: {
       table: 'Users',
-      joins: [{ table: 'Memberships', alias: 'm', on: { UserId: 'UserId' } }],
+      joins: [
+        { table: 'Memberships', alias: 'm', on: { UserId: 'UserId' } },
+        { table: 'Applications', alias: 'a', on: { ApplicationId: 'ApplicationId' } },
+      ],
       columns: {
         id: 'UserId', username: 'UserName', email: 'm.Email', password: 'm.Password', salt: 'm.PasswordSalt',
         password_scheme: 'm.PasswordFormat', active: 'm.IsApproved', blocked: 'm.IsLockedOut',
@@ -49,7 +62,11 @@ export const PRESETS: Record<string, Preset> = {
     passwords: { scheme: 'aspnet_simple_membership' },
   },
   'aspnet-identity': {
-    description: 'ASP.NET Identity 2 / ASP.NET Core Identity: AspNetUsers',
+    description:
+      'ASP.NET Core Identity: AspNetUsers (for ASP.NET Identity 2 on EF6 the lock-out column is LockoutEndDateUtc: ' +
+      'set columns.locked_until: LockoutEndDateUtc)',
+    // Identity ignores LockoutEnd while LockoutEnabled is false; the gateway cannot combine two columns, so such a
+    // row (lock-out switched off after a lock was set) counts as locked until LockoutEnd passes.
     users: {
       table: 'AspNetUsers',
       columns: {
@@ -59,7 +76,9 @@ export const PRESETS: Record<string, Preset> = {
     },
   },
   wordpress: {
-    description: 'WordPress: wp_users (set table_prefix for another prefix); login by user_login or user_email',
+    description: 'WordPress: wp_users (set table_prefix for another $table_prefix); login by user_login or user_email',
+    // WordPress's wp-config.php default; an empty store.table_prefix ('') selects plain "users".
+    table_prefix: 'wp_',
     users: {
       table: 'users',
       columns: {
@@ -94,7 +113,10 @@ export const PRESETS: Record<string, Preset> = {
     },
   },
   devise: {
-    description: 'Rails Devise: users.encrypted_password (set passwords.params.pepper if config.pepper was used)',
+    description:
+      'Rails Devise: users.encrypted_password (set passwords.params.pepper if config.pepper was used). locked_at set = ' +
+      'blocked, as with unlock_strategy :email; under :time or :both (Devise\'s default, unlock_in 1 hour) a lock ' +
+      'expires: set columns.blocked: null',
     users: {
       table: 'users',
       columns: { id: 'id', email: 'email', password: 'encrypted_password', email_verified: 'confirmed_at', blocked: 'locked_at' },
@@ -127,20 +149,23 @@ function prefixed(users: Obj, prefix: string): Obj {
 export function applyPreset(raw: unknown, problems: string[]): unknown {
   if (!isObj(raw) || !isObj(raw.store)) return raw;
   const store = raw.store;
-  const prefix = typeof store.table_prefix === 'string' ? store.table_prefix : '';
+  const configured = typeof store.table_prefix === 'string' ? store.table_prefix : undefined;
   if (store.preset === undefined) {
+    const prefix = configured ?? '';
     return prefix && isObj(store.users) ? { ...raw, store: { ...store, users: prefixed(store.users, prefix) } } : raw;
   }
   const name = String(store.preset);
-  const preset = PRESETS[name];
+  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
   if (!preset) {
     problems.push(`store.preset: unknown preset "${name}" (known: ${Object.keys(PRESETS).join(', ')})`);
     return raw;
   }
+  // A table_prefix that is not a string is left for the schema to report.
+  const prefix = configured ?? (store.table_prefix === undefined ? (preset.table_prefix ?? '') : '');
   const users = merge(prefixed(preset.users, prefix), store.users) as Obj;
   return {
     ...raw,
-    store: { ...store, users },
+    store: { ...store, ...(store.table_prefix === undefined ? { table_prefix: prefix } : {}), users },
     passwords: merge(preset.passwords ?? {}, raw.passwords),
   };
 }
