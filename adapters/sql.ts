@@ -57,12 +57,19 @@ const FIELD_KEYS = {
 /** Rows per page when scanning (keyset pagination on the primary key). */
 const SCAN_PAGE = 500;
 
+/** A valid Date, or undefined (MySQL's zero date '0000-00-00' arrives as an invalid Date). */
+function validDate(v: Date): Date | undefined {
+  return Number.isNaN(v.getTime()) ? undefined : v;
+}
+
 function toIso(v: unknown): string | null {
   if (v === null || v === undefined) return null;
+  if (v instanceof Date) return validDate(v)?.toISOString() ?? null;
   let s = String(v);
   // A zone-less "YYYY-MM-DD HH:MM:SS" written by the gateway is UTC.
   if (!(v instanceof Date) && /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?$/.test(s)) s = `${s.replace(' ', 'T')}Z`;
-  const d = v instanceof Date ? v : new Date(s);
+  const d = new Date(s);
+  // A value that is not a date is still a mark (someone wrote it): keep it as text rather than lose it.
   return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
 }
 
@@ -165,7 +172,9 @@ export class SqlUserStore implements UserStore {
         columns.flatMap((c, i) => {
           const v = row[`${prefix}${i}`];
           const key = c.slice(c.indexOf('.') + 1);
-          return v === null || v === undefined ? [] : [[key, Buffer.isBuffer(v) ? v.toString('utf8') : v instanceof Date ? v.toISOString() : v]];
+          if (v === null || v === undefined) return [];
+          if (v instanceof Date) return validDate(v) ? [[key, v.toISOString()]] : [];
+          return [[key, Buffer.isBuffer(v) ? v.toString('utf8') : v]];
         }),
       );
     return {
@@ -365,7 +374,7 @@ export class SqlUserStore implements UserStore {
     }
     for (const f of this.mapping.users.filter) checks.push([`filter column ${f.column}`, `SELECT ${this.ref(f.column)} FROM ${this.fromClause} WHERE 1 = 0`]);
     if (this.migColumn) checks.push([`migration column ${this.migColumn}`, `SELECT u.${this.d.quoteIdent(this.migColumn)} FROM ${this.users} u WHERE 1 = 0`]);
-    if (this.side) checks.push([`migration table ${this.side}`, `SELECT user_id, migrated_at FROM ${this.side} WHERE 1 = 0`]);
+    if (this.side) checks.push([`migration table ${'table' in this.mapping.migration ? this.mapping.migration.table : ''}`, `SELECT user_id, migrated_at FROM ${this.side} WHERE 1 = 0`]);
     const out: { what: string; ok: boolean; error?: string }[] = [];
     for (const [what, sql] of checks) {
       try {

@@ -87,6 +87,8 @@ export async function createMysqlDatabase(): Promise<TestDatabase> {
     async exec(statements) {
       const c = await mysql.createConnection({ uri: url, charset: 'utf8mb4', timezone: 'Z' });
       try {
+        // Standard SQL string literals, as in PostgreSQL: a backslash is just a backslash (see lit()).
+        await c.query("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')");
         for (const s of statements) await c.query(s);
       } finally {
         await c.end();
@@ -100,10 +102,14 @@ export async function createMysqlDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** A SQL string literal for seeding fixtures (test data only; the gateway itself always binds values). */
+/**
+ * A standard SQL string literal for seeding fixtures through TestDatabase.exec (test data only; the gateway itself
+ * always binds values). Quotes are doubled; backslashes are literal on both servers (MariaDB sessions opened by
+ * exec() use NO_BACKSLASH_ESCAPES).
+ */
 export function lit(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
   if (typeof v === 'number') return String(v);
-  return `'${String(v).replaceAll("'", "''").replaceAll('\\', '\\\\')}'`;
+  return `'${String(v).replaceAll("'", "''")}'`;
 }
