@@ -1,41 +1,125 @@
-/** `legacy-gateway check`: config, connection, user count, schemes seen in a sample, and the DBA's DDL. */
+/**
+ * `legacy-gateway check`: validates the config, connects, confirms every configured table and column exists,
+ * counts users, reports which password schemes a sample of rows uses, reports what the database user may do,
+ * and prints the least-privilege GRANTs, the migration DDL and useful indexes for the DBA.
+ */
 import type { Writable } from 'node:stream';
 import { createStore } from '../adapters/index.js';
+import type { SqlUserStore } from '../adapters/sql.js';
 import type { Config } from './config.js';
-import { resolveScheme } from './passwords/index.js';
+import { grantStatements, indexSuggestions, migrationDdl, readTables } from './dba.js';
+import { isCleartextScheme, resolveScheme } from './passwords/index.js';
 
 const SAMPLE = 500;
 
-export function migrationDdl(config: Config): string {
+type Privileges = { table: string; select: boolean; insert: boolean; update: boolean; delete: boolean };
+
+/** What the connected database user may do on the tables the gateway touches (where the engine can tell). */
+async function privileges(config: Config, store: SqlUserStore): Promise<Privileges[] | string[]> {
   const m = config.store.migration;
-  const t = config.store.users.table;
-  if ('column' in m) return `ALTER TABLE ${t} ADD COLUMN ${m.column} TIMESTAMP NULL;`;
-  return `CREATE TABLE ${m.table} (\n  user_id VARCHAR(255) PRIMARY KEY,\n  migrated_at VARCHAR(40) NOT NULL\n);`;
+  const tables = [...readTables(config), ...('table' in m ? [m.table] : [])];
+  switch (config.store.adapter) {
+    case 'postgres': {
+      const out: Privileges[] = [];
+      for (const t of tables) {
+        const name = t.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.');
+        const [r] = await store.introspect(
+          `SELECT has_table_privilege(current_user, $1, 'SELECT') AS s, has_table_privilege(current_user, $1, 'INSERT') AS i,
+                  has_table_privilege(current_user, $1, 'UPDATE') AS u, has_table_privilege(current_user, $1, 'DELETE') AS d`,
+          [name],
+        );
+        out.push({ table: t, select: !!r?.s, insert: !!r?.i, update: !!r?.u, delete: !!r?.d });
+      }
+      return out;
+    }
+    case 'mysql':
+      return (await store.introspect('SHOW GRANTS FOR CURRENT_USER()')).map((r) => String(Object.values(r)[0]));
+    case 'mssql': {
+      const out: Privileges[] = [];
+      for (const t of tables) {
+        const rows = await store.introspect(`SELECT permission_name AS p FROM fn_my_permissions(@p1, 'OBJECT')`, [t]);
+        const has = (p: string) => rows.some((r) => String(r.p).toUpperCase() === p);
+        out.push({ table: t, select: has('SELECT'), insert: has('INSERT'), update: has('UPDATE'), delete: has('DELETE') });
+      }
+      return out;
+    }
+    default:
+      return ['(file permissions only: make the SQLite file readable, and writable only if the migration state lives in it)'];
+  }
 }
 
 export async function runCheck(config: Config, out: Writable): Promise<number> {
-  out.write(`config: ok (adapter ${config.store.adapter}, table ${config.store.users.table})\n`);
+  const say = (s = '') => out.write(`${s}\n`);
+  let failures = 0;
+  say(`config: ok (adapter ${config.store.adapter}${config.store.preset ? `, preset ${config.store.preset}` : ''}, table ${config.store.users.table})`);
   const store = await createStore(config.store);
   try {
-    await store.ping();
-    out.write('connection: ok\n');
-    const status = await store.migrationStatus();
-    out.write(`users: ${status.total} (migrated ${status.migrated}, remaining ${status.remaining})\n`);
-    const schemes = new Map<string, number>();
-    let n = 0;
-    for await (const u of store.scan()) {
-      const r = resolveScheme(u, config.passwords);
-      const key = r.scheme ? r.scheme.name : `(none: ${r.reason})`;
-      schemes.set(key, (schemes.get(key) ?? 0) + 1);
-      if (++n >= SAMPLE) break;
+    try {
+      await store.ping();
+      say('connection: ok');
+    } catch (e) {
+      say(`connection: FAILED (${(e as Error).message})`);
+      return 1;
     }
-    out.write(`password schemes in a sample of ${n}:\n`);
-    for (const [k, v] of [...schemes].sort((a, b) => b[1] - a[1])) out.write(`  ${k}: ${v}\n`);
-    out.write(`\nmigration state DDL for the DBA (the gateway never alters the users table itself):\n${migrationDdl(config)}\n`);
-    return 0;
-  } catch (e) {
-    out.write(`connection: FAILED (${(e as Error).message})\n`);
-    return 1;
+
+    const sql = 'probe' in store ? (store as SqlUserStore) : null;
+    if (sql) {
+      say('\nschema:');
+      for (const p of await sql.probe()) {
+        say(`  ${p.ok ? 'ok     ' : 'MISSING'} ${p.what}${p.error ? ` (${p.error})` : ''}`);
+        if (!p.ok) failures++;
+      }
+    }
+    if (failures) {
+      say(`\n${failures} configured table(s)/column(s) not found: fix store.users or the preset before serving.`);
+    } else {
+      const status = await store.migrationStatus();
+      say(`\nusers: ${status.total} (migrated ${status.migrated}, remaining ${status.remaining})`);
+      const schemes = new Map<string, number>();
+      let n = 0;
+      for await (const u of store.scan()) {
+        const r = resolveScheme(u, config.passwords);
+        const key = r.scheme ? r.scheme.name : `(none: ${r.reason})`;
+        schemes.set(key, (schemes.get(key) ?? 0) + 1);
+        if (++n >= SAMPLE) break;
+      }
+      say(`password schemes in a sample of ${n}:`);
+      for (const [k, v] of [...schemes].sort((a, b) => b[1] - a[1])) {
+        say(`  ${k}: ${v}${isCleartextScheme(k) ? '   WARNING: stored in clear text' : k.startsWith('(none') ? '   these users cannot be verified' : ''}`);
+      }
+    }
+
+    if (sql) {
+      say('\nwhat this database user may do:');
+      try {
+        const p = await privileges(config, sql);
+        const m = config.store.migration;
+        for (const row of p) {
+          if (typeof row === 'string') {
+            say(`  ${row}`);
+            continue;
+          }
+          // Needed: SELECT everywhere; INSERT/DELETE on the side table, or UPDATE (of one column) on the users table.
+          const allowed = 'table' in m && row.table === m.table ? ['INSERT', 'DELETE'] : 'column' in m && row.table === config.store.users.table ? ['UPDATE'] : [];
+          const writes = (['INSERT', 'UPDATE', 'DELETE'] as const).filter((w) => row[w.toLowerCase() as 'insert' | 'update' | 'delete']);
+          const extra = writes.filter((w) => !allowed.includes(w));
+          say(`  ${row.table}: SELECT ${row.select ? 'yes' : 'NO'}; writes: ${writes.join(', ') || 'none'}${extra.length ? `   MORE THAN NEEDED: ${extra.join(', ')}` : ''}`);
+        }
+      } catch (e) {
+        say(`  could not be read (${(e as Error).message})`);
+      }
+    }
+
+    say('\nleast-privilege grants (role name is an example):');
+    for (const g of grantStatements(config)) say(`  ${g}`);
+    say('\nmigration state DDL (the gateway never alters the users table\'s structure itself):');
+    say(migrationDdl(config).replace(/^/gm, '  '));
+    const idx = indexSuggestions(config);
+    if (idx.length) {
+      say('\nindexes for case-insensitive login lookups:');
+      for (const i of idx) say(`  ${i}`);
+    }
+    return failures ? 1 : 0;
   } finally {
     await store.close().catch(() => {});
   }

@@ -1,0 +1,83 @@
+/**
+ * What the DBA runs: the migration column or side table, the least-privilege grants, and indexes that make
+ * case-insensitive login lookups fast. Printed by `legacy-gateway check`; the gateway never runs DDL itself.
+ */
+import type { Config } from './config.js';
+
+type SqlAdapter = 'sqlite' | 'postgres' | 'mysql' | 'mssql';
+
+const QUOTE: Record<SqlAdapter, (p: string) => string> = {
+  sqlite: (p) => `"${p.replaceAll('"', '""')}"`,
+  postgres: (p) => `"${p.replaceAll('"', '""')}"`,
+  mysql: (p) => `\`${p.replaceAll('`', '``')}\``,
+  mssql: (p) => `[${p.replaceAll(']', ']]')}]`,
+};
+
+const TYPES: Record<SqlAdapter, { id: string; ts: string; tail: string }> = {
+  sqlite: { id: 'TEXT', ts: 'TEXT', tail: '' },
+  postgres: { id: 'varchar(255)', ts: 'timestamptz', tail: '' },
+  mysql: { id: 'VARCHAR(255)', ts: 'DATETIME(3)', tail: ' ENGINE=InnoDB' },
+  mssql: { id: 'NVARCHAR(255)', ts: 'DATETIME2(3)', tail: '' },
+};
+
+function isSql(a: string): a is SqlAdapter {
+  return a in QUOTE;
+}
+
+function qualified(a: SqlAdapter, name: string): string {
+  return name.split('.').map(QUOTE[a]).join('.');
+}
+
+/** Tables the gateway reads: the users table and every joined table. */
+export function readTables(config: Config): string[] {
+  return [config.store.users.table, ...config.store.users.joins.map((j) => j.table)];
+}
+
+export function migrationDdl(config: Config): string {
+  const a = config.store.adapter;
+  if (!isSql(a)) return `-- store.adapter ${a}: no SQL DDL`;
+  const t = TYPES[a];
+  const m = config.store.migration;
+  if ('column' in m) {
+    const add = a === 'mssql' ? 'ADD' : 'ADD COLUMN';
+    return `ALTER TABLE ${qualified(a, config.store.users.table)} ${add} ${QUOTE[a](m.column)} ${t.ts} NULL;`;
+  }
+  return `CREATE TABLE ${qualified(a, m.table)} (\n  user_id ${t.id} NOT NULL PRIMARY KEY,\n  migrated_at ${t.ts} NOT NULL\n)${t.tail};`;
+}
+
+/** Least privilege: SELECT on what is read; writes only to the migration column or side table. */
+export function grantStatements(config: Config, role = 'legacy_gateway'): string[] {
+  const a = config.store.adapter;
+  if (!isSql(a) || a === 'sqlite') return [`-- store.adapter ${a}: file or service permissions, no GRANTs`];
+  const who = a === 'mysql' ? `'${role}'@'%'` : QUOTE[a](role);
+  const out = readTables(config).map((t) => `GRANT SELECT ON ${qualified(a, t)} TO ${who};`);
+  const m = config.store.migration;
+  if ('column' in m) {
+    const users = qualified(a, config.store.users.table);
+    const col = QUOTE[a](m.column);
+    out.push(a === 'mssql' ? `GRANT UPDATE ON ${users} (${col}) TO ${who};` : `GRANT UPDATE (${col}) ON ${users} TO ${who};`);
+  } else {
+    // MySQL's INSERT ... ON DUPLICATE KEY UPDATE (the idempotent mark) needs UPDATE on the gateway's own table.
+    out.push(`GRANT SELECT, INSERT, ${a === 'mysql' ? 'UPDATE, ' : ''}DELETE ON ${qualified(a, m.table)} TO ${who};`);
+  }
+  return out;
+}
+
+/** Indexes for lower(email) / lower(username) lookups, where the engine supports expression indexes. */
+export function indexSuggestions(config: Config): string[] {
+  const a = config.store.adapter;
+  if (!isSql(a)) return [];
+  const out: string[] = [];
+  for (const key of ['email', 'username'] as const) {
+    const col = config.store.users.columns[key];
+    if (!col || col.includes('.')) continue;
+    const t = qualified(a, config.store.users.table);
+    const c = QUOTE[a](col);
+    const name = QUOTE[a](`lg_lower_${key}`);
+    if (a === 'postgres') out.push(`CREATE INDEX ${name} ON ${t} (lower(${c}));  -- the gateway folds with COLLATE "und-x-icu" when ICU is present: index lower(${c} COLLATE "und-x-icu") then`);
+    else if (a === 'mysql') out.push(`CREATE INDEX ${name} ON ${t} ((LOWER(${c})));  -- MySQL 8.0.13+; on MariaDB, a case-insensitive collation on ${c} plus a plain index`);
+    else if (a === 'sqlite') return [`-- SQLite: lookups use a Unicode lower() function and scan the table`];
+    else out.push(`-- SQL Server: a case-insensitive collation on ${c} plus a plain index`);
+  }
+  return out;
+}

@@ -1,0 +1,145 @@
+/**
+ * `legacy-gateway check` against real PostgreSQL and MariaDB: the printed GRANTs really are enough (a role given
+ * exactly those can serve every operation) and check reports a role with more as having more than needed.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { runCheck } from '../../src/check.js';
+import { parseConfig, type Config } from '../../src/config.js';
+import { grantStatements, migrationDdl } from '../../src/dba.js';
+import { availability, createMysqlDatabase, createPostgresDatabase, env, uniqueName, type TestDatabase } from '../helpers/databases.js';
+import { createStore } from '../../adapters/index.js';
+
+async function capture(config: Config): Promise<{ code: number; text: string }> {
+  let text = '';
+  const out = new Writable({ write(chunk, _enc, cb) { text += String(chunk); cb(); } });
+  const code = await runCheck(config, out);
+  return { code, text };
+}
+
+function configFor(adapter: 'postgres' | 'mysql', url: string, extra: Record<string, unknown> = {}): Config {
+  return parseConfig({
+    auth: { issuer: 'https://issuer.example/', audience: 'aud' },
+    store: {
+      adapter, url,
+      users: { table: 'users', columns: { id: 'id', email: 'email', password: 'password_hash', name: 'full_name' } },
+      migration: { table: 'legacy_gateway_migrations' },
+      ...extra,
+    },
+  }, {});
+}
+
+const HASH = '$2b$04$abcdefghijklmnopqrstuuJ1vZ5c1VPnN2cH9m1GxZ6K2Z4n3Xq4W';
+
+for (const dialect of ['postgres', 'mysql'] as const) {
+  const skip = await availability(dialect);
+  describe(`check on ${dialect}`, { skip }, () => {
+    let db: TestDatabase;
+    const role = uniqueName('lg_role');
+    before(async () => {
+      db = dialect === 'postgres' ? await createPostgresDatabase() : await createMysqlDatabase();
+      const ddl = migrationDdl(configFor(dialect, db.url));
+      await db.exec([
+        'CREATE TABLE users (id integer PRIMARY KEY, email varchar(255), password_hash varchar(255), full_name varchar(255), pw_plain varchar(255))',
+        ddl,
+        `INSERT INTO users (id, email, password_hash, full_name, pw_plain) VALUES (1, 'a@example.com', '${HASH}', 'A', 'secret'), (2, 'b@example.com', 'pbkdf2_sha256$1000$s$aGFzaA==', 'B', 'other')`,
+      ]);
+      // A role with exactly the printed grants.
+      const grants = grantStatements(configFor(dialect, db.url), role);
+      if (dialect === 'postgres') {
+        await db.exec([`CREATE ROLE ${role} LOGIN`, ...grants]);
+      } else {
+        const admin = await mysql.createConnection({ uri: env.mysqlUrl });
+        await admin.query(`CREATE USER '${role}'@'%'`);
+        await admin.query(`CREATE USER '${role}'@'localhost'`);
+        for (const g of grants) {
+          const qualified = g.replace(/ON `/, `ON \`${db.name}\`.\``);
+          await admin.query(qualified);
+          await admin.query(qualified.replace(`'${role}'@'%'`, `'${role}'@'localhost'`));
+        }
+        await admin.end();
+      }
+    });
+    after(async () => {
+      await db?.drop();
+      if (dialect === 'postgres') {
+        const c = new pg.Client({ connectionString: env.postgresUrl });
+        await c.connect();
+        await c.query(`DROP ROLE IF EXISTS ${role}`);
+        await c.end();
+      } else {
+        const admin = await mysql.createConnection({ uri: env.mysqlUrl });
+        await admin.query(`DROP USER IF EXISTS '${role}'@'%', '${role}'@'localhost'`);
+        await admin.end();
+      }
+    });
+
+    const asRole = () => {
+      const u = new URL(db.url);
+      u.username = role;
+      u.password = '';
+      return u.toString();
+    };
+
+    test('all tables and columns found; counts, schemes, grants and DDL printed; exit 0', async () => {
+      const r = await capture(configFor(dialect, db.url));
+      assert.equal(r.code, 0, r.text);
+      assert.match(r.text, /connection: ok/);
+      assert.match(r.text, /ok {6}columns\.email \(email\)/);
+      assert.match(r.text, /users: 2 \(migrated 0, remaining 2\)/);
+      assert.match(r.text, /bcrypt: 1/);
+      assert.match(r.text, /django_pbkdf2_sha256: 1/);
+      assert.match(r.text, /GRANT SELECT ON .users. TO/);
+      assert.match(r.text, /GRANT SELECT, INSERT, (UPDATE, )?DELETE ON .legacy_gateway_migrations. TO/);
+      assert.match(r.text, /CREATE TABLE .legacy_gateway_migrations./);
+    });
+
+    test('a missing column is named and the exit code is 1', async () => {
+      const cfg = configFor(dialect, db.url);
+      cfg.store.users.columns.name = 'no_such_column';
+      const r = await capture(cfg);
+      assert.equal(r.code, 1);
+      assert.match(r.text, /MISSING columns\.name \(no_such_column\)/);
+    });
+
+    test('a clear-text password column is flagged', async () => {
+      const cfg = configFor(dialect, db.url);
+      cfg.store.users.columns.password = 'pw_plain';
+      cfg.passwords.scheme = 'plaintext';
+      const r = await capture(cfg);
+      assert.match(r.text, /plaintext: 2 {3}WARNING: stored in clear text/);
+    });
+
+    test('the printed grants are enough: a role with exactly them verifies, looks up, marks and unmarks', async () => {
+      const cfg = configFor(dialect, asRole());
+      const r = await capture(cfg);
+      assert.equal(r.code, 0, r.text);
+      if (dialect === 'postgres') {
+        assert.match(r.text, /users: SELECT yes; writes: none\n/);
+        assert.match(r.text, /legacy_gateway_migrations: SELECT yes; writes: INSERT, DELETE\n/);
+        assert.doesNotMatch(r.text, /MORE THAN NEEDED/);
+      } else {
+        assert.match(r.text, new RegExp(`GRANT SELECT ON \`${db.name}\`.\`users\``));
+        assert.doesNotMatch(r.text, /ALL PRIVILEGES/);
+      }
+      const store = await createStore(cfg.store);
+      try {
+        assert.equal((await store.findById('1'))?.email, 'a@example.com');
+        const at = await store.markMigrated('1');
+        assert.ok(at);
+        assert.equal(await store.unmarkMigrated('1'), true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('a superuser connection is reported as having more than needed (postgres) / all privileges (mysql)', async () => {
+      const r = await capture(configFor(dialect, db.url));
+      if (dialect === 'postgres') assert.match(r.text, /users: SELECT yes; writes: INSERT, UPDATE, DELETE {3}MORE THAN NEEDED: INSERT, UPDATE, DELETE/);
+      else assert.match(r.text, /ALL PRIVILEGES/);
+    });
+  });
+}
