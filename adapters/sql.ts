@@ -96,6 +96,7 @@ export class SqlUserStore implements UserStore {
   ) {
     this.d = driver.dialect;
     const q = (name: string) => name.split('.').map((p) => this.d.quoteIdent(p)).join('.');
+    if (!mapping.users.table || !mapping.users.columns.password) throw new StoreError('store.users.table and columns.password are required');
     this.users = q(mapping.users.table);
     const cols = mapping.users.columns;
     const migration = mapping.migration;

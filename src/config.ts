@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { httpStoreConfig } from '../adapters/http-config.js';
+import { mongodbStoreConfig } from '../adapters/mongodb-config.js';
 import { parseAllowList } from './ipfilter.js';
 import { validatePolicy } from './passwords/index.js';
 import { applyPreset } from './presets.js';
@@ -12,8 +14,13 @@ import { applyPreset } from './presets.js';
 /** SQL/Mongo identifier: letters, digits, underscore; optionally schema-qualified (dbo.users). */
 const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,127}(\.[A-Za-z_][A-Za-z0-9_$]{0,127})?$/;
 const identifier = z.string().regex(IDENT, 'must be a plain identifier (letters, digits, _; optionally schema.name)');
-/** A column of the users table ("email") or of a joined table, by its alias ("m.Email"). */
-const columnRef = z.string().regex(IDENT, 'must be a column name, or alias.column for a joined table');
+/**
+ * A column of the users table ("email"), of a joined table by its alias ("m.Email"), or for mongodb a field path
+ * ("profile.email"). Relational stores allow at most one dot (checked with the adapter).
+ */
+const columnRef = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,127}(\.[A-Za-z_][A-Za-z0-9_$]{0,127}){0,7}$/, 'must be a column name, or alias.column for a joined table');
 const optionalColumn = columnRef.nullable().optional();
 const plainName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain name (letters, digits, _)');
 
@@ -25,7 +32,8 @@ const columnsSchema = z
     id: plainName,
     email: optionalColumn,
     username: optionalColumn,
-    password: columnRef,
+    /** Required for every store that keeps hashes (not for http, where the legacy service checks passwords). */
+    password: optionalColumn,
     salt: optionalColumn,
     password_scheme: optionalColumn,
     email_verified: optionalColumn,
@@ -75,7 +83,8 @@ const filterSchema = z
 
 const usersSchema = z
   .object({
-    table: identifier,
+    /** The users table (the collection for mongodb; unused by http). */
+    table: identifier.optional(),
     joins: z.array(joinSchema).default([]),
     /** Rows that are not users of this app (other applications, anonymous rows, soft-deleted rows). */
     filter: z.array(filterSchema).default([]),
@@ -83,25 +92,37 @@ const usersSchema = z
     app_metadata: z.array(columnRef).default([]),
     user_metadata: z.array(columnRef).default([]),
   })
-  .strict()
-  .superRefine((u, ctx) => {
+  .strict();
+
+type UsersConfig = z.infer<typeof usersSchema>;
+const SQL_ADAPTERS = ['sqlite', 'postgres', 'mysql', 'mssql', 'oracle'];
+
+/** Relational stores: a table, a password column, and every alias.column reference naming an earlier join. */
+function checkSqlUsers(u: UsersConfig, ctx: z.RefinementCtx): void {
+  const at = (...p: (string | number)[]) => ['users', ...p];
+  if (!u.table) ctx.addIssue({ code: 'custom', path: at('table'), message: 'required' });
+  if (!u.columns.password) ctx.addIssue({ code: 'custom', path: at('columns', 'password'), message: 'required' });
+  {
     const aliases = new Set<string>();
     const known = (ref: string) => !ref.includes('.') || aliases.has(ref.split('.')[0]!);
     u.joins.forEach((j, i) => {
       for (const left of Object.keys(j.on)) {
-        if (!known(left)) ctx.addIssue({ code: 'custom', path: ['joins', i, 'on', left], message: 'refers to an alias not joined before this one' });
+        if (!known(left)) ctx.addIssue({ code: 'custom', path: at('joins', i, 'on', left), message: 'refers to an alias not joined before this one' });
       }
-      if (aliases.has(j.alias)) ctx.addIssue({ code: 'custom', path: ['joins', i, 'alias'], message: 'alias used twice' });
+      if (aliases.has(j.alias)) ctx.addIssue({ code: 'custom', path: at('joins', i, 'alias'), message: 'alias used twice' });
       aliases.add(j.alias);
     });
     const check = (ref: unknown, path: (string | number)[]) => {
-      if (typeof ref === 'string' && !known(ref)) ctx.addIssue({ code: 'custom', path, message: `no join has the alias "${ref.split('.')[0]}"` });
+      if (typeof ref !== 'string') return;
+      if (ref.split('.').length > 2) ctx.addIssue({ code: 'custom', path: at(...path), message: 'a column is "name" or "alias.name"' });
+      else if (!known(ref)) ctx.addIssue({ code: 'custom', path: at(...path), message: `no join has the alias "${ref.split('.')[0]}"` });
     };
     for (const [k, v] of Object.entries(u.columns ?? {})) check(v, ['columns', k]);
     u.filter.forEach((f, i) => check(f.column, ['filter', i, 'column']));
     u.app_metadata.forEach((c, i) => check(c, ['app_metadata', i]));
     u.user_metadata.forEach((c, i) => check(c, ['user_metadata', i]));
-  });
+  }
+}
 
 /** Escape hatch for the truly odd schema: named, parameterised SELECTs returning the logical column names. */
 const queriesSchema = z
@@ -145,19 +166,44 @@ const configSchema = z
       .strict(),
     store: z
       .object({
-        adapter: z.enum(['sqlite', 'postgres', 'mysql', 'mssql', 'mongodb', 'http']),
+        adapter: z.enum(['sqlite', 'postgres', 'mysql', 'mssql', 'oracle', 'mongodb', 'http']),
         url: z.string().min(1),
+        /** adapter http: the legacy web service's endpoints, auth and response mapping (adapters/http-config.ts). */
+        http: httpStoreConfig.optional(),
+        /** adapter mongodb: driver-specific options (adapters/mongodb-config.ts). */
+        mongodb: mongodbStoreConfig.optional(),
         /** A schema preset (see src/presets.ts); store.users then only needs what differs. */
         preset: z.string().optional(),
         /** Prepended to the users table and joined tables (WordPress's wp_, ...). */
         table_prefix: z.string().regex(/^[A-Za-z0-9_]{0,32}$/, 'letters, digits and _ only').default(''),
-        users: usersSchema,
+        users: usersSchema.default({ joins: [], filter: [], columns: { id: 'id' }, app_metadata: [], user_metadata: [] }),
         queries: queriesSchema.default({}),
         migration: migrationSchema.default({ table: 'legacy_gateway_migrations' }),
         query_timeout_ms: z.number().int().min(1).max(60_000).default(5000),
         pool_max: z.number().int().min(1).max(100).default(10),
       })
-      .strict(),
+      .strict()
+      .superRefine(
+        (s, ctx) => {
+          // Runs even when other store keys are invalid (every problem at once), so read defensively.
+          if (!s || typeof s !== 'object') return;
+          const users = (s.users ?? {}) as Partial<UsersConfig>;
+          const u: UsersConfig = { joins: [], filter: [], app_metadata: [], user_metadata: [], ...users, columns: { id: '', ...(users.columns ?? {}) } } as UsersConfig;
+          for (const k of ['joins', 'filter', 'app_metadata', 'user_metadata'] as const) if (!Array.isArray(u[k])) (u as Record<string, unknown>)[k] = [];
+          if (!SQL_ADAPTERS.includes(s.adapter) && s.adapter !== 'mongodb' && s.adapter !== 'http') {
+            // Unknown adapter (reported by the enum): still report the mapping's own problems.
+            if (!u.columns.password) ctx.addIssue({ code: 'custom', path: ['users', 'columns', 'password'], message: 'required' });
+          }
+          if (SQL_ADAPTERS.includes(s.adapter)) checkSqlUsers(u, ctx);
+          if (s.adapter === 'mongodb') {
+            if (!u.table) ctx.addIssue({ code: 'custom', path: ['users', 'table'], message: 'required (the collection)' });
+            if (!u.columns.password) ctx.addIssue({ code: 'custom', path: ['users', 'columns', 'password'], message: 'required' });
+            if (u.joins.length) ctx.addIssue({ code: 'custom', path: ['users', 'joins'], message: 'not supported for mongodb' });
+          }
+          if (s.adapter === 'http' && !s.http) ctx.addIssue({ code: 'custom', path: ['http'], message: 'required for adapter http' });
+        },
+        { when: () => true },
+      ),
     passwords: z
       .object({
         scheme: z.string().min(1).default('auto'),

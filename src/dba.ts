@@ -20,6 +20,11 @@ const TYPES: Record<SqlAdapter, { id: string; ts: string; tail: string }> = {
   mssql: { id: 'NVARCHAR(255)', ts: 'DATETIME2(3)', tail: '' },
 };
 
+/** Validated to be present for every relational adapter (src/config.ts). */
+function usersTable(config: Config): string {
+  return config.store.users.table ?? '';
+}
+
 function isSql(a: string): a is SqlAdapter {
   return a in QUOTE;
 }
@@ -30,7 +35,7 @@ function qualified(a: SqlAdapter, name: string): string {
 
 /** Tables the gateway reads: the users table and every joined table. */
 export function readTables(config: Config): string[] {
-  return [config.store.users.table, ...config.store.users.joins.map((j) => j.table)];
+  return [usersTable(config), ...config.store.users.joins.map((j) => j.table)];
 }
 
 export function migrationDdl(config: Config): string {
@@ -40,7 +45,7 @@ export function migrationDdl(config: Config): string {
   const m = config.store.migration;
   if ('column' in m) {
     const add = a === 'mssql' ? 'ADD' : 'ADD COLUMN';
-    return `ALTER TABLE ${qualified(a, config.store.users.table)} ${add} ${QUOTE[a](m.column)} ${t.ts} NULL;`;
+    return `ALTER TABLE ${qualified(a, usersTable(config))} ${add} ${QUOTE[a](m.column)} ${t.ts} NULL;`;
   }
   return `CREATE TABLE ${qualified(a, m.table)} (\n  user_id ${t.id} NOT NULL PRIMARY KEY,\n  migrated_at ${t.ts} NOT NULL\n)${t.tail};`;
 }
@@ -53,7 +58,7 @@ export function grantStatements(config: Config, role = 'legacy_gateway'): string
   const out = readTables(config).map((t) => `GRANT SELECT ON ${qualified(a, t)} TO ${who};`);
   const m = config.store.migration;
   if ('column' in m) {
-    const users = qualified(a, config.store.users.table);
+    const users = qualified(a, usersTable(config));
     const col = QUOTE[a](m.column);
     out.push(a === 'mssql' ? `GRANT UPDATE ON ${users} (${col}) TO ${who};` : `GRANT UPDATE (${col}) ON ${users} TO ${who};`);
   } else {
@@ -71,7 +76,7 @@ export function indexSuggestions(config: Config): string[] {
   for (const key of ['email', 'username'] as const) {
     const col = config.store.users.columns[key];
     if (!col || col.includes('.')) continue;
-    const t = qualified(a, config.store.users.table);
+    const t = qualified(a, usersTable(config));
     const c = QUOTE[a](col);
     const name = QUOTE[a](`lg_lower_${key}`);
     if (a === 'postgres') out.push(`CREATE INDEX ${name} ON ${t} (lower(${c}));  -- the gateway folds with COLLATE "und-x-icu" when ICU is present: index lower(${c} COLLATE "und-x-icu") then`);

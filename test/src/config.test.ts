@@ -144,7 +144,7 @@ describe('parseConfig: ${VAR} interpolation', () => {
   test('the secret value itself never appears in problems', () => {
     const raw = minimal();
     raw.store.url = '${LEGACY_DB_URL}';
-    raw.store.adapter = 'oracle';
+    raw.store.adapter = 'db2';
     const problems = problemsOf(raw, { LEGACY_DB_URL: 'postgres://user:Sup3rS3cret@db/x' });
     assert.ok(!problems.join('\n').includes('Sup3rS3cret'));
   });
@@ -155,7 +155,7 @@ describe('parseConfig: every problem at once', () => {
     const raw = minimal();
     raw.auth.issuer = 'not a url';
     raw.auth.algorithms = ['HS256'];
-    raw.store.adapter = 'oracle';
+    raw.store.adapter = 'db2';
     delete raw.store.users.columns.password;
     raw.store.users.table = 'users; DROP TABLE x';
     raw.server = { port: 70000 };
@@ -174,7 +174,7 @@ describe('parseConfig: every problem at once', () => {
   test('missing env var and schema errors are reported together', () => {
     const raw = minimal();
     raw.store.url = '${NOPE_URL}';
-    raw.store.adapter = 'oracle';
+    raw.store.adapter = 'db2';
     const problems = problemsOf(raw, {});
     hasProblem(problems, 'store.url: ', /NOPE_URL/);
     hasProblem(problems, 'store.adapter: ');
@@ -255,16 +255,31 @@ describe('parseConfig: refusals', () => {
 
   test('an unknown adapter is refused', () => {
     const raw = minimal();
-    raw.store.adapter = 'oracle';
+    raw.store.adapter = 'db2';
     hasProblem(problemsOf(raw, {}), 'store.adapter: ', /sqlite/);
   });
 
   test('every documented adapter is accepted', () => {
-    for (const adapter of ['sqlite', 'postgres', 'mysql', 'mssql', 'mongodb', 'http']) {
+    for (const adapter of ['sqlite', 'postgres', 'mysql', 'mssql', 'oracle', 'mongodb']) {
       const raw = minimal();
       raw.store.adapter = adapter;
       assert.equal(parseConfig(raw, {}).store.adapter, adapter);
     }
+  });
+
+  test('adapter http needs store.http instead of a table and a password column', () => {
+    const raw = minimal() as any;
+    raw.store.adapter = 'http';
+    hasProblem(problemsOf(raw, {}), 'store.http: ', /required/);
+  });
+
+  test('a relational store needs a table and a password column', () => {
+    const raw = minimal() as any;
+    delete raw.store.users.table;
+    delete raw.store.users.columns.password;
+    const problems = problemsOf(raw, {});
+    hasProblem(problems, 'store.users.table: ', /required/);
+    hasProblem(problems, 'store.users.columns.password: ', /required/);
   });
 
   test('algorithms outside the allow-list (HS256, none) are refused', () => {
@@ -355,7 +370,7 @@ describe('loadConfigFile', () => {
     const file = path.join(dir, 'bad.yaml');
     writeFileSync(
       file,
-      ['auth:', '  issuer: nope', '  audience: x', 'store:', '  adapter: oracle', '  url: ${DB}', '  users: { table: "a b", columns: { id: id, email: email } }', ''].join('\n'),
+      ['auth:', '  issuer: nope', '  audience: x', 'store:', '  adapter: db2', '  url: ${DB}', '  users: { table: "a b", columns: { id: id, email: email } }', ''].join('\n'),
     );
     assert.throws(
       () => loadConfigFile(file, {}),
