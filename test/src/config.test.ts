@@ -386,3 +386,14 @@ describe('loadConfigFile', () => {
     );
   });
 });
+
+describe('config.example.yaml (the README points newcomers at it)', () => {
+  test('parses, with LEGACY_DB_URL from the environment', async () => {
+    const { loadConfigFile } = await import('../../src/config.js');
+    const path = await import('node:path');
+    const c = loadConfigFile(path.resolve(process.cwd(), 'config.example.yaml'), { LEGACY_DB_URL: 'postgres://gw@db/legacy' });
+    assert.equal(c.store.adapter, 'postgres');
+    assert.equal(c.store.url, 'postgres://gw@db/legacy');
+    assert.equal(c.profile.user_id_prefix, 'legacy|');
+  });
+});
