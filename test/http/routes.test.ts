@@ -230,3 +230,28 @@ describe('failed-login limit', () => {
     }
   });
 });
+
+describe('a stored value no scheme recognises', () => {
+  test('verifies false (401, never a 500) and is logged once, without the value', async () => {
+    const { createRequire } = await import('node:module');
+    const Database = createRequire(import.meta.url)('better-sqlite3');
+    const odd = await startTestGateway();
+    try {
+      const db = new Database(odd.dbFile);
+      db.prepare('UPDATE users SET password_hash = ? WHERE id = 2').run('weird-format:c2VjcmV0LXZhbHVl');
+      db.close();
+      const t = await odd.token();
+      for (let i = 0; i < 3; i++) {
+        const r = await call(odd.url, 'POST', '/v1/credentials/verify', { token: t, body: { login: 'bob', password: 'weird-format:c2VjcmV0LXZhbHVl' } });
+        assert.equal(r.status, 401);
+        assert.equal(r.json.error, 'invalid_credentials');
+      }
+      const warnings = odd.logs.filter((l) => l.includes('matched no configured scheme'));
+      assert.equal(warnings.length, 1, 'logged once');
+      assert.match(warnings[0]!, /"reason":"unrecognised"/);
+      assert.equal(odd.logs.join('\n').includes('c2VjcmV0LXZhbHVl'), false, 'the stored value never reaches the log');
+    } finally {
+      await odd.close();
+    }
+  });
+});
