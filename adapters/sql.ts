@@ -23,6 +23,13 @@ export interface Dialect {
   timestamp(d: Date): unknown;
   /** The driver error means "this value can't be compared with that column" (e.g. 'abc' for an integer key). */
   isInvalidInput?(e: unknown): boolean;
+  /**
+   * The driver error is a unique-key violation. Where insertIfAbsent can still lose a race to a concurrent insert
+   * of the same key (Oracle's MERGE), that error means "already marked".
+   */
+  isDuplicateKey?(e: unknown): boolean;
+  /** The health-check query, where 'SELECT 1 AS ok' is not valid SQL (Oracle before 23ai needs FROM dual). */
+  pingSql?: string;
 }
 
 export type MappingConfig = Pick<Config['store'], 'users' | 'migration'> & Partial<Pick<Config['store'], 'queries'>>;
@@ -294,10 +301,15 @@ export class SqlUserStore implements UserStore {
           [now, user.id],
         );
       } else {
-        await this.driver.run(
-          this.d.insertIfAbsent(this.side!, ['user_id', 'migrated_at'], [this.d.param(1), this.d.param(2)], 'user_id'),
-          [user.id, now],
-        );
+        try {
+          await this.driver.run(
+            this.d.insertIfAbsent(this.side!, ['user_id', 'migrated_at'], [this.d.param(1), this.d.param(2)], 'user_id'),
+            [user.id, now],
+          );
+        } catch (e) {
+          // A concurrent mark of the same user won the race: the read-back below returns its timestamp.
+          if (!this.d.isDuplicateKey?.(e)) throw e;
+        }
       }
     });
     // Read back: under concurrent marks, the first writer's timestamp is the one that stays.
@@ -395,7 +407,7 @@ export class SqlUserStore implements UserStore {
   }
 
   async ping(): Promise<void> {
-    await this.guard('ping', () => this.driver.all('SELECT 1 AS ok', []));
+    await this.guard('ping', () => this.driver.all(this.d.pingSql ?? 'SELECT 1 AS ok', []));
   }
 
   async close(): Promise<void> {

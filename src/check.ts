@@ -43,15 +43,31 @@ async function privileges(config: Config, store: SqlUserStore): Promise<Privileg
       }
       return out;
     }
-    default:
+    case 'oracle': {
+      const out: Privileges[] = [];
+      for (const t of tables) {
+        const name = t.split('.').pop()!;
+        const [own] = await store.introspect('SELECT COUNT(*) AS n FROM user_tables WHERE table_name = :1', [name]);
+        const rows = Number(own?.n ?? 0) > 0
+          ? [{ p: 'SELECT' }, { p: 'INSERT' }, { p: 'UPDATE' }, { p: 'DELETE' }]
+          : await store.introspect("SELECT privilege AS p FROM all_tab_privs WHERE table_name = :1 AND grantee IN (USER, 'PUBLIC')", [name]);
+        const has = (p: string) => rows.some((r) => String(r.p).toUpperCase() === p);
+        out.push({ table: t, select: has('SELECT'), insert: has('INSERT'), update: has('UPDATE'), delete: has('DELETE') });
+      }
+      return out;
+    }
+    case 'sqlite':
       return ['(file permissions only: make the SQLite file readable, and writable only if the migration state lives in it)'];
+    default:
+      return [`(not reported for store.adapter ${config.store.adapter})`];
   }
 }
 
 export async function runCheck(config: Config, out: Writable): Promise<number> {
   const say = (s = '') => out.write(`${s}\n`);
   let failures = 0;
-  say(`config: ok (adapter ${config.store.adapter}${config.store.preset ? `, preset ${config.store.preset}` : ''}, table ${config.store.users.table})`);
+  const where = config.store.users.table ? `, ${config.store.adapter === 'mongodb' ? 'collection' : 'table'} ${config.store.users.table}` : '';
+  say(`config: ok (adapter ${config.store.adapter}${config.store.preset ? `, preset ${config.store.preset}` : ''}${where})`);
   const store = await createStore(config.store);
   try {
     try {

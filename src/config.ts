@@ -346,6 +346,8 @@ export function testEnvironment(env: NodeJS.ProcessEnv = process.env) {
     postgresUrl: env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     mysqlUrl: env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/mysql',
     mssqlUrl: env.TEST_MSSQL_URL,
+    oracleUrl: env.TEST_ORACLE_URL,
+    mongodbUrl: env.TEST_MONGODB_URL,
     redisUrl: env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   };
 }

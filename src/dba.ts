@@ -4,13 +4,15 @@
  */
 import type { Config } from './config.js';
 
-type SqlAdapter = 'sqlite' | 'postgres' | 'mysql' | 'mssql';
+type SqlAdapter = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
 
 const QUOTE: Record<SqlAdapter, (p: string) => string> = {
   sqlite: (p) => `"${p.replaceAll('"', '""')}"`,
   postgres: (p) => `"${p.replaceAll('"', '""')}"`,
   mysql: (p) => `\`${p.replaceAll('`', '``')}\``,
   mssql: (p) => `[${p.replaceAll(']', ']]')}]`,
+  // Quoted, so case-sensitive: names as the data dictionary has them (USERS, EMAIL for unquoted DDL).
+  oracle: (p) => `"${p}"`,
 };
 
 const TYPES: Record<SqlAdapter, { id: string; ts: string; tail: string }> = {
@@ -18,6 +20,7 @@ const TYPES: Record<SqlAdapter, { id: string; ts: string; tail: string }> = {
   postgres: { id: 'varchar(255)', ts: 'timestamptz', tail: '' },
   mysql: { id: 'VARCHAR(255)', ts: 'DATETIME(3)', tail: ' ENGINE=InnoDB' },
   mssql: { id: 'NVARCHAR(255)', ts: 'DATETIME2(3)', tail: '' },
+  oracle: { id: 'VARCHAR2(255)', ts: 'TIMESTAMP WITH TIME ZONE', tail: '' },
 };
 
 /** Validated to be present for every relational adapter (src/config.ts). */
@@ -44,7 +47,7 @@ export function migrationDdl(config: Config): string {
   const t = TYPES[a];
   const m = config.store.migration;
   if ('column' in m) {
-    const add = a === 'mssql' ? 'ADD' : 'ADD COLUMN';
+    const add = a === 'mssql' || a === 'oracle' ? 'ADD' : 'ADD COLUMN';
     return `ALTER TABLE ${qualified(a, usersTable(config))} ${add} ${QUOTE[a](m.column)} ${t.ts} NULL;`;
   }
   return `CREATE TABLE ${qualified(a, m.table)} (\n  user_id ${t.id} NOT NULL PRIMARY KEY,\n  migrated_at ${t.ts} NOT NULL\n)${t.tail};`;
@@ -54,7 +57,8 @@ export function migrationDdl(config: Config): string {
 export function grantStatements(config: Config, role = 'legacy_gateway'): string[] {
   const a = config.store.adapter;
   if (!isSql(a) || a === 'sqlite') return [`-- store.adapter ${a}: file or service permissions, no GRANTs`];
-  const who = a === 'mysql' ? `'${role}'@'%'` : QUOTE[a](role);
+  // An Oracle user or role created without quotes is stored in upper case: leave the name unquoted to match it.
+  const who = a === 'mysql' ? `'${role}'@'%'` : a === 'oracle' ? role : QUOTE[a](role);
   const out = readTables(config).map((t) => `GRANT SELECT ON ${qualified(a, t)} TO ${who};`);
   const m = config.store.migration;
   if ('column' in m) {
@@ -62,8 +66,10 @@ export function grantStatements(config: Config, role = 'legacy_gateway'): string
     const col = QUOTE[a](m.column);
     out.push(a === 'mssql' ? `GRANT UPDATE ON ${users} (${col}) TO ${who};` : `GRANT UPDATE (${col}) ON ${users} TO ${who};`);
   } else {
-    // MySQL's INSERT ... ON DUPLICATE KEY UPDATE (the idempotent mark) needs UPDATE on the gateway's own table.
-    out.push(`GRANT SELECT, INSERT, ${a === 'mysql' ? 'UPDATE, ' : ''}DELETE ON ${qualified(a, m.table)} TO ${who};`);
+    // MySQL's INSERT ... ON DUPLICATE KEY UPDATE and Oracle's MERGE (the idempotent mark) need UPDATE on the
+    // gateway's own table.
+    const update = a === 'mysql' || a === 'oracle' ? 'UPDATE, ' : '';
+    out.push(`GRANT SELECT, INSERT, ${update}DELETE ON ${qualified(a, m.table)} TO ${who};`);
   }
   return out;
 }
@@ -81,6 +87,7 @@ export function indexSuggestions(config: Config): string[] {
     const name = QUOTE[a](`lg_lower_${key}`);
     if (a === 'postgres') out.push(`CREATE INDEX ${name} ON ${t} (lower(${c}));  -- the gateway folds with COLLATE "und-x-icu" when ICU is present: index lower(${c} COLLATE "und-x-icu") then`);
     else if (a === 'mysql') out.push(`CREATE INDEX ${name} ON ${t} ((LOWER(${c})));  -- MySQL 8.0.13+; on MariaDB, a case-insensitive collation on ${c} plus a plain index`);
+    else if (a === 'oracle') out.push(`CREATE INDEX ${name} ON ${t} (LOWER(${c}));  -- a function-based index: the gateway compares LOWER(${c})`);
     else if (a === 'sqlite') return [`-- SQLite: lookups use a Unicode lower() function and scan the table`];
     else out.push(`-- SQL Server: a case-insensitive collation on ${c} plus a plain index`);
   }

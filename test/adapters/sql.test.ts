@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { mssqlDialect } from '../../adapters/mssql.js';
 import { mysqlDialect } from '../../adapters/mysql.js';
+import { oracleDialect } from '../../adapters/oracle.js';
 import { postgresDialect } from '../../adapters/postgres.js';
 import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from '../../adapters/sql.js';
 import { sqliteDialect } from '../../adapters/sqlite.js';
@@ -55,6 +56,10 @@ interface Expect {
   /** The bound "now" is a Date object (else an ISO 8601 string). */
   dateParam: boolean;
   numbered: boolean;
+  /** Numbered placeholders as they appear in SQL text (group 1 is the number). */
+  placeholders?: RegExp;
+  /** The engine has no way to escape its quote character inside an identifier: quoteIdent refuses it. */
+  refusesQuoteChar?: boolean;
 }
 
 const DIALECTS: Record<string, Expect> = {
@@ -108,6 +113,21 @@ const DIALECTS: Record<string, Expect> = {
       `INSERT INTO ${t} (user_id, migrated_at) SELECT @p1, @p2 WHERE NOT EXISTS (SELECT 1 FROM ${t} WITH (UPDLOCK, HOLDLOCK) WHERE user_id = @p1)`,
     dateParam: true,
     numbered: true,
+    placeholders: /@p(\d+)/g,
+  },
+  oracle: {
+    dialect: oracleDialect,
+    q: (s) => `"${s}"`,
+    p: (n) => `:${n}`,
+    lower: (e) => `LOWER(${e})`,
+    limit: (s, n) => `${s} FETCH FIRST ${n} ROWS ONLY`,
+    insertIfAbsent: (t) =>
+      `MERGE INTO ${t} t USING (SELECT :1 AS user_id, :2 AS migrated_at FROM dual) s ON (t.user_id = s.user_id)` +
+      ' WHEN NOT MATCHED THEN INSERT (user_id, migrated_at) VALUES (s.user_id, s.migrated_at)',
+    dateParam: true,
+    numbered: true,
+    placeholders: /:(\d+)/g,
+    refusesQuoteChar: true,
   },
 };
 
@@ -138,7 +158,7 @@ const FILTERS: MappingConfig['users']['filter'] = [
 /** Placeholders and bound values agree: "?" count = params, or $1..$n / @p1..@pn with n = params. */
 function assertPlaceholders(x: Expect, c: Call): void {
   if (x.numbered) {
-    const used = [...c.sql.matchAll(x.dialect === mssqlDialect ? /@p(\d+)/g : /\$(\d+)/g)].map((m) => Number(m[1]));
+    const used = [...c.sql.matchAll(x.placeholders ?? /\$(\d+)/g)].map((m) => Number(m[1]));
     const max = used.length ? Math.max(...used) : 0;
     assert.equal(max, c.params.length, `placeholders of ${c.sql}`);
     for (let i = 1; i <= max; i++) assert.ok(used.includes(i), `${x.p(i)} missing in ${c.sql}`);
@@ -268,7 +288,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
         x.dialect,
         (sql) => (sql.startsWith('SELECT user_id') ? (mark ? [{ user_id: '42', migrated_at: mark }] : []) : [{ f_id: 42 }]),
         (sql, params) => {
-          mark = sql.startsWith('INSERT') ? params[1] : null;
+          mark = /^(INSERT|MERGE)/.test(sql) ? params[1] : null;
         },
       );
       const store = new SqlUserStore(f.driver, mapping('table'));
@@ -432,6 +452,12 @@ for (const [name, x] of Object.entries(DIALECTS)) {
     test('identifiers are quoted with the quote character escaped (even though configuration refuses such names)', async () => {
       const quote = q('x').slice(-1);
       const evil = `we${quote}ird`;
+      if (x.refusesQuoteChar) {
+        // No escape exists (Oracle: no identifier may contain a double quote): refused, never spliced.
+        assert.throws(() => x.dialect.quoteIdent(evil), StoreError);
+        assert.throws(() => new SqlUserStore(fake(x.dialect).driver, mapping('column', { columns: { id: 'id', email: `e${quote}; DROP TABLE users; --`, password: 'pw' } })), StoreError);
+        return;
+      }
       const quoted = x.dialect.quoteIdent(evil);
       assert.equal(quoted, q(`we${quote}${quote}ird`));
       const f = fake(x.dialect);
@@ -496,6 +522,9 @@ describe('SQL generation: invalid input for the key column is "not found"', () =
     ['mssql 245', mssqlDialect, Object.assign(new Error("Conversion failed when converting the nvarchar value 'abc' to data type int."), { code: 'EREQUEST', number: 245 })],
     ['mssql 8114', mssqlDialect, Object.assign(new Error('Error converting data type nvarchar to bigint.'), { code: 'EREQUEST', number: 8114 })],
     ['mssql 8169 (uniqueidentifier), nested', mssqlDialect, Object.assign(new Error('x'), { code: 'EREQUEST', originalError: { info: { number: 8169 } } })],
+    ['oracle ORA-01722', oracleDialect, Object.assign(new Error('ORA-01722: invalid number'), { code: 'ORA-01722', errorNum: 1722 })],
+    ['oracle ORA-01858', oracleDialect, Object.assign(new Error('ORA-01858: a non-numeric character was found where a numeric was expected'), { code: 'ORA-01858', errorNum: 1858 })],
+    ['oracle ORA-01465 (RAW key)', oracleDialect, Object.assign(new Error('ORA-01465: invalid hex number'), { code: 'ORA-01465', errorNum: 1465 })],
   ];
   for (const [name, dialect, err] of cases) {
     test(name, async () => {
@@ -554,6 +583,81 @@ describe('mssql dialect', () => {
     const d = new Date('2024-01-02T03:04:05.678Z');
     assert.equal(mssqlDialect.timestamp(d), d);
     assert.equal(mssqlDialect.lower('u.[email]'), 'LOWER(u.[email])');
+  });
+});
+
+describe('oracle dialect', () => {
+  test('quoteIdent double-quotes (case-sensitive) and refuses a double quote: Oracle has no escape for it', () => {
+    assert.equal(oracleDialect.quoteIdent('USERS'), '"USERS"');
+    assert.equal(oracleDialect.quoteIdent('users'), '"users"');
+    assert.throws(() => oracleDialect.quoteIdent('a"b'), StoreError);
+    assert.throws(() => oracleDialect.quoteIdent('a\u0000b'), StoreError);
+  });
+
+  test('bind variables are :1..:n; limit is FETCH FIRST n ROWS ONLY after ORDER BY; LOWER()', () => {
+    assert.deepEqual([1, 2, 10].map((n) => oracleDialect.param(n)), [':1', ':2', ':10']);
+    assert.equal(oracleDialect.limit('SELECT a FROM t ORDER BY a', 500), 'SELECT a FROM t ORDER BY a FETCH FIRST 500 ROWS ONLY');
+    assert.equal(oracleDialect.lower('u."EMAIL"'), 'LOWER(u."EMAIL")');
+    const d = new Date('2024-01-02T03:04:05.678Z');
+    assert.equal(oracleDialect.timestamp(d), d);
+  });
+
+  test('insertIfAbsent is a MERGE from dual, each bind used once and in order', () => {
+    assert.equal(
+      oracleDialect.insertIfAbsent('"M"', ['migrated_at', 'user_id'], [':1', ':2'], 'user_id'),
+      'MERGE INTO "M" t USING (SELECT :1 AS migrated_at, :2 AS user_id FROM dual) s ON (t.user_id = s.user_id) WHEN NOT MATCHED THEN INSERT (migrated_at, user_id) VALUES (s.migrated_at, s.user_id)',
+    );
+    assert.throws(() => oracleDialect.insertIfAbsent('"M"', ['a'], [':1'], 'b'), StoreError);
+  });
+
+  test('ORA-00001 is a duplicate key; other errors are not', () => {
+    assert.equal(oracleDialect.isDuplicateKey!(Object.assign(new Error('ORA-00001: unique constraint violated'), { code: 'ORA-00001', errorNum: 1 })), true);
+    assert.equal(oracleDialect.isDuplicateKey!({ errorNum: 1 }), true);
+    for (const e of [{ code: 'ORA-01722', errorNum: 1722 }, { code: 'NJS-500' }, { code: 'ORA-00942' }, { number: 1 }, null, undefined, 'x']) {
+      assert.equal(oracleDialect.isDuplicateKey!(e), false, JSON.stringify(e));
+    }
+  });
+
+  test('other Oracle errors are failures, not invalid input', () => {
+    for (const e of [{ code: 'ORA-00942', errorNum: 942 }, { code: 'ORA-00001', errorNum: 1 }, { code: 'NJS-503' }, { code: '22P02' }, { number: 245 }, null, undefined, 'x']) {
+      assert.equal(oracleDialect.isInvalidInput!(e), false, JSON.stringify(e));
+    }
+  });
+
+  test('ping runs SELECT 1 AS ok FROM dual (the other dialects keep SELECT 1 AS ok)', async () => {
+    const f = fake(oracleDialect);
+    await new SqlUserStore(f.driver, mapping('table')).ping();
+    assert.deepEqual(f.calls.map((c) => c.sql), ['SELECT 1 AS ok FROM dual']);
+    for (const d of [sqliteDialect, postgresDialect(null), mysqlDialect, mssqlDialect]) {
+      const g = fake(d);
+      await new SqlUserStore(g.driver, mapping('table')).ping();
+      assert.deepEqual(g.calls.map((c) => c.sql), ['SELECT 1 AS ok']);
+    }
+  });
+
+  test('a concurrent MERGE that loses the race (ORA-00001) counts as already marked: the winner\'s timestamp is returned', async () => {
+    const winner = new Date('2024-05-06T07:08:09.123Z');
+    let marked = false;
+    const f = fake(
+      oracleDialect,
+      (sql) => (sql.startsWith('SELECT user_id') ? (marked ? [{ user_id: '42', migrated_at: winner }] : []) : [{ f_id: 42 }]),
+      () => {
+        marked = true;
+        throw Object.assign(new Error('ORA-00001: unique constraint (X.SYS_C001) violated'), { code: 'ORA-00001', errorNum: 1 });
+      },
+    );
+    assert.equal(await new SqlUserStore(f.driver, mapping('table')).markMigrated('42'), winner.toISOString());
+  });
+
+  test('a duplicate-key error is still a failure where the dialect does not declare it harmless', async () => {
+    const f = fake(
+      postgresDialect(null),
+      (sql) => (sql.startsWith('SELECT user_id') ? [] : [{ f_id: 42 }]),
+      () => {
+        throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
+      },
+    );
+    await assert.rejects(new SqlUserStore(f.driver, mapping('table')).markMigrated('42'), /markMigrated failed \(23505\)/);
   });
 });
 
