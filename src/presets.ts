@@ -122,6 +122,18 @@ export const PRESETS: Record<string, Preset> = {
       columns: { id: 'id', email: 'email', password: 'encrypted_password', email_verified: 'confirmed_at', blocked: 'locked_at' },
     },
   },
+  'passport-local-mongoose': {
+    description:
+      'passport-local-mongoose (Express + Mongoose; adapter mongodb): collection users (the User model), fields username, ' +
+      'hash, salt: PBKDF2-HMAC-SHA256, 25000 iterations, 512-byte key, hex, the hex salt used as text. Hashes written ' +
+      'before version 2.0 (2015) use SHA-1: set passwords.scheme: passport_local_mongoose_sha1. With usernameField: ' +
+      "'email' set columns: { username: null, email: email }",
+    users: {
+      table: 'users',
+      columns: { id: '_id', username: 'username', password: 'hash', salt: 'salt' },
+    },
+    passwords: { scheme: 'passport_local_mongoose' },
+  },
 };
 
 function isObj(v: unknown): v is Obj {

@@ -6,6 +6,7 @@ import type { LegacyUser } from '../../adapters/types.js';
 import { bcrypt } from './bcrypt.js';
 import { isCleartextScheme, ldapCrypt, schemes as digestSchemes } from './digest.js';
 import { schemes as kdfSchemes } from './kdf.js';
+import { schemes as plmSchemes } from './plm.js';
 import { schemes as unixSchemes } from './unix.js';
 import { parseSchemeParams, type SchemeParams } from './params.js';
 import type { PasswordScheme, VerifyContext } from './types.js';
@@ -24,6 +25,7 @@ const ALL: PasswordScheme[] = [
   bcrypt,
   ...unixSchemes,
   ...kdfSchemes,
+  ...plmSchemes,
   ldapCrypt((stored) => CRYPT_LIKE.find((s) => s.detect?.(stored))),
   ...digestSchemes,
 ];

@@ -27,6 +27,15 @@ export const schemeParamsSchema = z
     digest_encoding: z.enum(['auto', 'hex', 'base64']).default('auto'),
     /** How the password's characters become bytes (ASP.NET uses utf16le). */
     password_encoding: z.enum(['utf8', 'utf16le', 'latin1']).default('utf8'),
+    /** passport-local-mongoose's plugin options, when the app changed them (defaults: 25000, sha256, hex). */
+    passport_local_mongoose: z
+      .object({
+        iterations: z.number().int().min(1).optional(),
+        digest: z.enum(['sha1', 'sha256', 'sha512']).optional(),
+        encoding: z.enum(['hex', 'base64']).optional(),
+      })
+      .strict()
+      .optional(),
     /** Firebase's modified scrypt: the project's hash parameters (base64 as Firebase shows them). */
     firebase: z
       .object({
