@@ -20,8 +20,20 @@ export async function createStore(store: Config['store']): Promise<UserStore> {
       const { createMssqlStore } = await import('./mssql.js');
       return createMssqlStore(store);
     }
+    case 'oracle': {
+      const { createOracleStore } = await import('./oracle.js');
+      return createOracleStore(store);
+    }
+    case 'mongodb': {
+      const { createMongoStore } = await import('./mongodb.js');
+      return createMongoStore(store);
+    }
+    case 'http': {
+      const { createHttpStore } = await import('./http.js');
+      return createHttpStore(store);
+    }
     default:
-      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite, postgres, mysql, mssql)`);
+      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite, postgres, mysql, mssql, oracle, mongodb, http)`);
   }
 }
 

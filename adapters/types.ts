@@ -58,6 +58,13 @@ export interface UserStore {
   /** false when no such user. */
   unmarkMigrated(id: string): Promise<boolean>;
   migrationStatus(): Promise<MigrationStatus>;
+  /**
+   * Optional, for stores that check passwords themselves (a legacy web service): the user when the store accepts
+   * these credentials, null when it refuses them (unknown user and wrong password alike), AMBIGUOUS when the login
+   * names more than one user. Migrated and blocked users are returned like any other; the gateway decides.
+   * When present, Gateway.verify uses it instead of findByLogin + a local hash check.
+   */
+  verifyCredentials?(login: string, password: string): Promise<LegacyUser | null | Ambiguous>;
   /** Streams every user (for sampling, audit and export). */
   scan(): AsyncIterable<LegacyUser>;
   ping(): Promise<void>;

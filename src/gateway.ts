@@ -28,7 +28,17 @@ export interface GatewayOptions {
   limiter: LoginLimiter;
 }
 
-export type VerifyOutcome = 'success' | 'unknown_user' | 'wrong_password' | 'migrated' | 'blocked' | 'ambiguous' | 'no_scheme' | 'rate_limited';
+/** 'rejected': a store that checks passwords itself refused the login (unknown user or wrong password: it can't tell). */
+export type VerifyOutcome =
+  | 'success'
+  | 'unknown_user'
+  | 'wrong_password'
+  | 'rejected'
+  | 'migrated'
+  | 'blocked'
+  | 'ambiguous'
+  | 'no_scheme'
+  | 'rate_limited';
 
 export class Gateway {
   private decoy: Decoy | null = null;
@@ -43,7 +53,9 @@ export class Gateway {
     const counts = new Map<string, { n: number; decoy: Decoy }>();
     let seen = 0;
     try {
-      for await (const u of this.o.store.scan()) {
+      // A store that checks passwords itself has no hashes to sample (and its decoy is never spent).
+      const sample: AsyncIterable<LegacyUser> | LegacyUser[] = this.o.store.verifyCredentials ? [] : this.o.store.scan();
+      for await (const u of sample) {
         const r = resolveScheme(u, this.o.passwords);
         if (r.scheme && u.password) {
           const c = counts.get(r.scheme.name) ?? { n: 0, decoy: { scheme: r.scheme, stored: u.password, row: { salt: u.salt, username: u.username, email: u.email } } };
@@ -102,33 +114,38 @@ export class Gateway {
         'Retry-After': String(wait),
       });
     }
-    const found = await this.call(() => this.o.store.findByLogin(login));
+    // A store that checks passwords itself (a legacy web service) decides in one call: an unknown user costs that
+    // same call, so there is no local hash to check and no decoy to spend.
+    const remote = this.o.store.verifyCredentials?.bind(this.o.store);
+    const found = await this.call(() => (remote ? remote(login, password) : this.o.store.findByLogin(login)));
     const fail = async (outcome: VerifyOutcome, spend: boolean): Promise<never> => {
-      if (spend) await this.spendDecoy();
+      if (spend && !remote) await this.spendDecoy();
       this.o.limiter.fail(key);
       this.onVerify(outcome);
       throw invalidCredentials();
     };
     if (isAmbiguous(found)) {
-      await this.spendDecoy();
+      if (!remote) await this.spendDecoy();
       this.onVerify('ambiguous');
       throw ambiguousLogin();
     }
-    if (!found) return fail('unknown_user', true);
+    if (!found) return fail(remote ? 'rejected' : 'unknown_user', true);
     if (found.migratedAt) return fail('migrated', true);
-    const r = resolveScheme(found, this.o.passwords);
-    if (!r.scheme) {
-      this.warnOnce(`scheme:${r.reason}`, 'a stored password matched no configured scheme; it verifies false', {
-        reason: r.reason,
-        user_id: found.id,
+    if (!remote) {
+      const r = resolveScheme(found, this.o.passwords);
+      if (!r.scheme) {
+        this.warnOnce(`scheme:${r.reason}`, 'a stored password matched no configured scheme; it verifies false', {
+          reason: r.reason,
+          user_id: found.id,
+        });
+        return fail('no_scheme', true);
+      }
+      const ok = await verifyWith(r.scheme, password, found.password!, {
+        row: { salt: found.salt, username: found.username, email: found.email },
+        params: this.o.passwords.params,
       });
-      return fail('no_scheme', true);
+      if (!ok) return fail('wrong_password', false);
     }
-    const ok = await verifyWith(r.scheme, password, found.password!, {
-      row: { salt: found.salt, username: found.username, email: found.email },
-      params: this.o.passwords.params,
-    });
-    if (!ok) return fail('wrong_password', false);
     this.o.limiter.reset(key);
     const profile = this.profile(found);
     if (profile.blocked) {

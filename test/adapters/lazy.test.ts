@@ -17,7 +17,7 @@ import { StoreError } from '../../adapters/types.js';
 
 const run = promisify(execFile);
 const INDEX = new URL('../../adapters/index.js', import.meta.url);
-const DRIVERS = ['better-sqlite3', 'pg', 'mysql2', 'mssql', 'tedious'] as const;
+const DRIVERS = ['better-sqlite3', 'pg', 'mysql2', 'mssql', 'tedious', 'oracledb', 'mongodb'] as const;
 
 /**
  * In a fresh process: import the compiled adapters/index.js, create a store of one kind (or none), and report
@@ -94,6 +94,18 @@ describe('drivers are loaded lazily', () => {
     const r = await loadedBy(storeConfig('mssql', 'mssql://sa:pw@127.0.0.1:1/legacy?encrypt=false'));
     assert.equal(r.error, null);
     assert.deepEqual(r.loaded, ['mssql', 'tedious']);
+  });
+
+  test('an oracle store (server unreachable) loads oracledb only, and opening it connects to nothing', async () => {
+    const r = await loadedBy(storeConfig('oracle', 'oracle://app:pw@127.0.0.1:1/FREEPDB1'));
+    assert.equal(r.error, null);
+    assert.deepEqual(r.loaded, ['oracledb']);
+  });
+
+  test('a mongodb store (server unreachable) loads mongodb only', async () => {
+    const r = await loadedBy({ ...storeConfig('mongodb', 'mongodb://127.0.0.1:1/legacy'), users: { table: 'users', joins: [], filter: [], columns: { id: '_id', email: 'email', password: 'hash' }, app_metadata: [], user_metadata: [] } });
+    assert.equal(r.error, null);
+    assert.deepEqual(r.loaded, ['mongodb']);
   });
 });
 
