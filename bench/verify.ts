@@ -26,9 +26,15 @@ const CONCURRENCY = Number(values.concurrency);
 const SAMPLES = Number(values.samples);
 const PASSWORD = 'benchmark-password-1';
 
+/**
+ * monitorEventLoopDelay records the time between its sampling timer's callbacks, which includes the sampling
+ * interval itself (an idle loop reads ≈ RESOLUTION_MS). The delay reported here is the excess over that interval.
+ */
+const RESOLUTION_MS = 2;
+
 /** Run `op` with `concurrency` loops for `seconds`; report ops/s and event-loop delay. */
 async function storm(op: () => Promise<unknown>, seconds: number, concurrency: number) {
-  const h = monitorEventLoopDelay({ resolution: 5 });
+  const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   h.enable();
   const end = performance.now() + seconds * 1000;
   let done = 0;
@@ -48,7 +54,8 @@ async function storm(op: () => Promise<unknown>, seconds: number, concurrency: n
   );
   const elapsed = (performance.now() - t0) / 1000;
   h.disable();
-  return { rate: done / elapsed, failed, p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+  const excess = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
+  return { rate: done / elapsed, failed, p50: excess(h.percentile(50)), p99: excess(h.percentile(99)), max: excess(h.max) };
 }
 
 function median(xs: number[]): number {
@@ -108,9 +115,10 @@ async function main() {
 
   const f = (n: number, d = 1) => n.toFixed(d);
   console.log('');
-  console.log('throughput (bcrypt cost 10)                 ops/s    loop p50 ms  loop p99 ms  loop max ms');
-  console.log(`  baseline: raw native bcrypt.verify      ${f(raw.rate).padStart(8)}  ${f(raw.p50, 2).padStart(11)}  ${f(raw.p99, 2).padStart(11)}  ${f(raw.max, 2).padStart(11)}`);
-  console.log(`  gateway:  HTTP POST /v1/credentials/verify ${f(http.rate).padStart(5)}  ${f(http.p50, 2).padStart(11)}  ${f(http.p99, 2).padStart(11)}  ${f(http.max, 2).padStart(11)}   (${http.failed} failed)`);
+  console.log('throughput (bcrypt cost 10)                 ops/s   event-loop delay ms: p50      p99      max');
+  const row = (label: string, r: typeof raw) => `  ${label}${f(r.rate).padStart(8)}  ${' '.repeat(19)}${f(r.p50, 2).padStart(6)}  ${f(r.p99, 2).padStart(7)}  ${f(r.max, 2).padStart(7)}`;
+  console.log(row('baseline: raw native bcrypt.verify        ', raw));
+  console.log(`${row('gateway:  HTTP POST /v1/credentials/verify', http)}   (${http.failed} failed)`);
   console.log(`  ratio gateway/raw: ${f(ratio, 3)}   target ≥ 0.9 → ${ratio >= 0.9 ? 'MET' : 'NOT MET'};  loop p99 ${f(http.p99, 2)} ms, target < 20 → ${http.p99 < 20 ? 'MET' : 'NOT MET'}`);
   console.log('');
   console.log(`timing (${SAMPLES} each, sequential)          median ms`);

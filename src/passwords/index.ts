@@ -2,6 +2,8 @@
  * Password scheme registry (DESIGN.md §4). Verification is closed by default:
  * an unknown scheme, an unrecognised stored value or any error verifies false.
  */
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
 import type { LegacyUser } from '../../adapters/types.js';
 import { bcrypt } from './bcrypt.js';
 import { isCleartextScheme, ldapCrypt, schemes as digestSchemes } from './digest.js';
@@ -102,11 +104,21 @@ export function resolveScheme(user: Pick<LegacyUser, 'password' | 'passwordSchem
   return detected ? { scheme: detected } : { scheme: null, reason: 'unrecognised' };
 }
 
+/**
+ * At most cores + 1 hash verifications at a time. Slow hashes run on the libuv pool (4 threads by default); on a
+ * small machine, more concurrent hashes than cores only make them compete with the event loop for the CPU, which
+ * shows as latency spikes for every request, without adding throughput. The one extra keeps a core busy while
+ * the event loop hands the next queued verification over. (bench/verify.ts measures both effects.)
+ */
+const hashSlots = pLimit(availableParallelism() + 1);
+
 /** Verify with an already-resolved scheme; any exception is a false. */
 export async function verifyWith(scheme: PasswordScheme, password: string, stored: string, ctx: VerifyContext): Promise<boolean> {
-  try {
-    return (await scheme.verify(password, stored, ctx)) === true;
-  } catch {
-    return false;
-  }
+  return hashSlots(async () => {
+    try {
+      return (await scheme.verify(password, stored, ctx)) === true;
+    } catch {
+      return false;
+    }
+  });
 }
