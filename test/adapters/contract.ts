@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test as nodeTest } from 'node:test';
 import { isAmbiguous, type LegacyUser, type UserStore } from '../../adapters/types.js';
+import { lit, type TestDatabase } from '../helpers/databases.js';
 
 export interface SeedUser {
   id: number;
@@ -44,6 +45,36 @@ export const CONTRACT_COLUMNS = {
   name: 'full_name',
   blocked: 'is_disabled',
 } as const;
+
+/**
+ * For relational servers: create the fixture tables on a fresh test database, seed SEED, open the store with the
+ * contract mapping, and drop the database on cleanup. Only the CREATE TABLE statements differ per dialect.
+ */
+export async function openOnDatabase(
+  db: TestDatabase,
+  createTables: string[],
+  users: SeedUser[],
+  mode: MigrationMode,
+  create: (store: { url: string; query_timeout_ms: number; pool_max: number } & ReturnType<typeof contractMapping>) => Promise<UserStore>,
+): Promise<ContractTarget> {
+  await db.exec([
+    ...createTables,
+    ...users.map(
+      (u) =>
+        `INSERT INTO users (id, email, username, password_hash, full_name, email_confirmed, is_disabled, plan) VALUES (${[
+          u.id, u.email, u.username, u.password_hash, u.full_name, u.email_confirmed, u.is_disabled ?? false, u.plan,
+        ].map(lit).join(', ')})`,
+    ),
+  ]);
+  const store = await create({ url: db.url, query_timeout_ms: 5000, pool_max: 5, ...contractMapping(mode) });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await db.drop();
+    },
+  };
+}
 
 /** The mapping every adapter's contract fixture is opened with. */
 export function contractMapping(mode: MigrationMode) {

@@ -4,27 +4,15 @@
  * written by scripts/fixtures/digest.py (each vector's `source` names the exact call).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { bcrypt } from '../../../src/passwords/bcrypt.js';
 import { isCleartextScheme, ldapCrypt, md4, schemes } from '../../../src/passwords/digest.js';
 import { parseSchemeParams } from '../../../src/passwords/params.js';
 import type { PasswordScheme, VerifyContext } from '../../../src/passwords/types.js';
+import { loadVectors, type Vector } from '../../helpers/vectors.js';
 
-interface Vector {
-  scheme: string;
-  password: string;
-  stored: string;
-  expected: boolean;
-  params?: Record<string, unknown>;
-  row?: { salt?: string; username?: string; email?: string };
-  source: string;
-  note?: string;
-}
 
-const FIXTURE = path.resolve(process.cwd(), 'test/fixtures/passwords/digest.json');
-const vectors = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Vector[];
+const vectors = loadVectors('digest');
 
 /** {CRYPT} wired to bcrypt only (unix.ts's crypt(3) family is wired in index.ts). */
 const ldapCryptBcrypt = ldapCrypt((stored) => (bcrypt.detect?.(stored) ? bcrypt : undefined));

@@ -3,27 +3,14 @@
  * test/fixtures/passwords/kdf.json, written by scripts/fixtures/kdf.py (each vector records its source).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-import * as kdf from '../../../src/passwords/kdf.js';
 import { KDF_LIMITS, pbkdf2Bounded, schemes, scryptBounded } from '../../../src/passwords/kdf.js';
 import { parseSchemeParams } from '../../../src/passwords/params.js';
 import type { PasswordScheme, VerifyContext } from '../../../src/passwords/types.js';
+import { loadVectors, maxLoopGap, type Vector } from '../../helpers/vectors.js';
 
-interface Vector {
-  scheme: string;
-  password: string;
-  stored: string;
-  expected: boolean;
-  params?: Record<string, unknown>;
-  row?: { salt?: string };
-  source: string;
-  note?: string;
-}
 
-const FIXTURE = path.resolve(process.cwd(), 'test/fixtures/passwords/kdf.json');
-const vectors = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Vector[];
+const vectors = loadVectors('kdf');
 const byName = new Map(schemes.map((s) => [s.name, s]));
 
 const EXPECTED_NAMES = [
@@ -73,24 +60,6 @@ async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> 
   return { value, ms: performance.now() - t0 };
 }
 
-/** Runs f while measuring the longest gap between event-loop turns. */
-async function maxLoopGap<T>(f: () => Promise<T>): Promise<{ value: T; gap: number }> {
-  let gap = 0;
-  let last = performance.now();
-  let done = false;
-  const ticker = (async () => {
-    while (!done) {
-      await new Promise((r) => setTimeout(r, 1));
-      const now = performance.now();
-      gap = Math.max(gap, now - last);
-      last = now;
-    }
-  })();
-  const value = await f();
-  done = true;
-  await ticker;
-  return { value, gap };
-}
 
 describe('kdf: registry', () => {
   test('exports exactly the family, with unique names', () => {

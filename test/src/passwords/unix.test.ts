@@ -6,25 +6,16 @@
  * Run from the repository root (the fixture is read relative to the working directory).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { bcrypt } from '../../../src/passwords/bcrypt.js';
 import { aspnetIdentityV2, aspnetIdentityV3, djangoPbkdf2Sha256 } from '../../../src/passwords/kdf.js';
 import type { PasswordScheme, VerifyContext } from '../../../src/passwords/types.js';
 import { schemes } from '../../../src/passwords/unix.js';
+import { loadVectors, type Vector } from '../../helpers/vectors.js';
 
-interface Vector {
-  scheme: string;
-  password: string;
-  stored: string;
-  expected: boolean;
-  source: string;
-}
 
 const ctx: VerifyContext = { row: {}, params: {} } as unknown as VerifyContext;
-const FIXTURE = path.resolve(process.cwd(), 'test/fixtures/passwords/unix.json');
-const vectors: Vector[] = JSON.parse(readFileSync(FIXTURE, 'utf8'));
+const vectors = loadVectors('unix');
 
 const NAMES = [
   'wordpress_bcrypt',
