@@ -22,6 +22,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../helpers/databases.js';
 import { call, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
+import type { Profile } from '../../src/profile.js';
 
 type Dialect = 'postgres' | 'mysql';
 type Row = Record<string, unknown>;
@@ -204,19 +205,6 @@ function presetSuite(
   });
 }
 
-interface Profile {
-  user_id: string;
-  email?: string;
-  email_verified?: boolean;
-  username?: string;
-  name?: string;
-  given_name?: string;
-  family_name?: string;
-  nickname?: string;
-  blocked: boolean;
-  app_metadata: Row;
-  user_metadata: Row;
-}
 
 function profile(p: Partial<Profile> & { user_id: string }): Profile {
   return { blocked: false, app_metadata: {}, user_metadata: {}, ...p };
