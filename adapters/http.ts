@@ -370,11 +370,12 @@ export class HttpUserStore implements UserStore {
 
   /**
    * A login with "@" goes to by_email, then (not found there) to by_username; one without "@" to by_username only.
-   * The service decides how it matches (case, normalisation); the login is sent trimmed, as typed.
+   * The service finds the user however it matches (case, normalisation); the login is sent trimmed, as typed, and
+   * the gateway keeps the answer only when it names the login under its own rule (src/matching.ts).
    */
-  async findByLogin(login: string): Promise<LegacyUser | null | Ambiguous> {
+  async findCandidates(login: string): Promise<LegacyUser[] | Ambiguous> {
     const needle = login.trim();
-    if (!needle) return null;
+    if (!needle) return [];
     const { by_email, by_username } = this.cfg.lookup;
     const order: [HttpLookupEndpoint | undefined, 'email' | 'username'][] = needle.includes('@')
       ? [[by_email, 'email'], [by_username, 'username']]
@@ -382,9 +383,10 @@ export class HttpUserStore implements UserStore {
     for (const [ep, name] of order) {
       if (!ep) continue;
       const found = await this.lookupVia(ep, name, needle);
-      if (found) return this.marked(found);
+      if (isAmbiguous(found)) return AMBIGUOUS;
+      if (found) return [this.marked(found)];
     }
-    return null;
+    return [];
   }
 
   async findById(id: string): Promise<LegacyUser | null> {

@@ -1,7 +1,7 @@
 /**
  * MongoDB store (the official `mongodb` driver, loaded lazily). Same semantics as the relational stores
- * (adapters/sql.ts): canonical string ids, the same field mapping into LegacyUser, AMBIGUOUS for a login that names
- * two documents, idempotent marks that keep the first timestamp under concurrency, counts done by the server.
+ * (adapters/sql.ts): canonical string ids, the same field mapping into LegacyUser, candidate documents for a login
+ * (narrowed by the gateway's matching rule), idempotent marks that keep the first timestamp under concurrency, counts done by the server.
  *
  * Query BUILDING is pure and exported (build*Query, build*Update, idCandidates, canonicalId, docToUser) so that it is
  * unit-tested without a server. The one rule that makes operator injection impossible: a value that came from a
@@ -44,7 +44,8 @@ import type * as Mongo from 'mongodb';
 import type { Config } from '../src/config.js';
 import { loadDriver } from './driver.js';
 import type { MongodbStoreConfig } from './mongodb-config.js';
-import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
+import { CANDIDATE_LIMIT } from '../src/matching.js';
+import { StoreError, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
 
 export type Doc = Record<string, unknown>;
 export type Filter = Record<string, unknown>;
@@ -350,8 +351,10 @@ export function loginPlan(m: MongoMapping): { paths: string[]; collation: Collat
 }
 
 /**
- * findByLogin: the trimmed, lower-cased login as the $eq operand of every login field, ORed, ANDed with the
- * configured filters; at most 2 documents (2 = ambiguous). The collation (if any) goes in the options.
+ * findCandidates: the trimmed, lower-cased login as the $eq operand of every login field, ORed, ANDed with the
+ * configured filters; at most CANDIDATE_LIMIT documents, which the gateway narrows with its own matching rule
+ * (src/matching.ts: an ICU collation's wider folding, ß = ss, never widens a match). The collation (if any) goes
+ * in the options.
  */
 export function buildLoginQuery(m: MongoMapping, login: string): FindQuery {
   if (typeof login !== 'string') throw new TypeError('login must be a string');
@@ -359,7 +362,7 @@ export function buildLoginQuery(m: MongoMapping, login: string): FindQuery {
   const plan = loginPlan(m);
   const ors = plan.paths.map((p) => ({ [p]: eq(needle) }));
   const filter = and([ors.length === 1 ? ors[0]! : { $or: ors }, ...baseConditions(m)]);
-  return { filter, options: { projection: buildProjection(m), limit: 2, ...(plan.collation ? { collation: plan.collation } : {}) } };
+  return { filter, options: { projection: buildProjection(m), limit: CANDIDATE_LIMIT, ...(plan.collation ? { collation: plan.collation } : {}) } };
 }
 
 /** findById: every reading of the id (idCandidates) in one $in; the canonical check happens on the results. */
@@ -619,16 +622,12 @@ export class MongoUserStore implements UserStore {
     return users;
   }
 
-  async findByLogin(login: string): Promise<LegacyUser | null | Ambiguous> {
+  async findCandidates(login: string): Promise<LegacyUser[]> {
     // Defence in depth: the HTTP layer only passes strings, but nothing else may ever become part of a filter.
-    if (typeof login !== 'string' || login.trim() === '') return null;
+    if (typeof login !== 'string' || login.trim() === '') return [];
     const q = buildLoginQuery(this.mapping, login);
     const docs = await this.guard('findByLogin', () => this.find(q));
-    if (docs.length > 1) return AMBIGUOUS;
-    const user = docs[0] ? docToUser(this.mapping, docs[0]) : null;
-    if (!user) return null;
-    const [u] = await this.withMarks([user]);
-    return u!;
+    return this.withMarks(docs.map((d) => docToUser(this.mapping, d)).filter((u): u is LegacyUser => u !== null));
   }
 
   /** The document and its stored id (for updates), or null. */

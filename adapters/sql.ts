@@ -4,7 +4,8 @@
  * Identifiers come from validated configuration and are always quoted; values are always bound.
  */
 import type { Config } from '../src/config.js';
-import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
+import { CANDIDATE_LIMIT, normaliseLogin } from '../src/matching.js';
+import { StoreError, type LegacyUser, type MigrationStatus, type ProbeResult, type UserStore } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -23,6 +24,12 @@ export interface Dialect {
   timestamp(d: Date): unknown;
   /** The driver error means "this value can't be compared with that column" (e.g. 'abc' for an integer key). */
   isInvalidInput?(e: unknown): boolean;
+  /**
+   * The driver error means "this text can't be held in that column's character set" (Cyrillic against a latin1
+   * column: MySQL's illegal mix of collations, PostgreSQL's untranslatable character). Such a login names nobody;
+   * it is never a store failure.
+   */
+  isUnrepresentable?(e: unknown): boolean;
   /**
    * The driver error is a unique-key violation. Where insertIfAbsent can still lose a race to a concurrent insert
    * of the same key (Oracle's MERGE), that error means "already marked".
@@ -78,6 +85,12 @@ function toIso(v: unknown): string | null {
   const d = new Date(s);
   // A value that is not a date is still a mark (someone wrote it): keep it as text rather than lose it.
   return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
+}
+
+/** A driver error's code (never its message, which may quote values). */
+function errorCode(e: unknown): string {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' ? code : typeof code === 'number' ? String(code) : 'error';
 }
 
 function str(v: unknown): string | undefined {
@@ -245,8 +258,8 @@ export class SqlUserStore implements UserStore {
     });
   }
 
-  async findByLogin(login: string): Promise<LegacyUser | null | Ambiguous> {
-    const needle = login.trim().toLowerCase();
+  async findCandidates(login: string): Promise<LegacyUser[]> {
+    const needle = normaliseLogin(login);
     const conds: string[] = [];
     const params: unknown[] = [];
     for (const key of ['email', 'username'] as const) {
@@ -258,15 +271,17 @@ export class SqlUserStore implements UserStore {
     }
     const w = this.where(conds.join(' OR '), params);
     const custom = this.mapping.queries?.find_by_login;
-    const rows = await this.guard('findByLogin', () =>
-      custom
-        ? this.named(custom, { login: needle })
-        : this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, 2), w.params),
-    );
-    if (rows.length > 1) return AMBIGUOUS;
-    if (!rows[0]) return null;
-    const [user] = await this.withMarks([this.toUser(rows[0])]);
-    return user!;
+    const rows = await this.guard('findByLogin', async () => {
+      try {
+        if (custom) return (await this.named(custom, { login: needle })).slice(0, CANDIDATE_LIMIT);
+        return await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, CANDIDATE_LIMIT), w.params);
+      } catch (e) {
+        // A login the column's character set can't hold (Cyrillic against latin1) names nobody: it is not an outage.
+        if (this.d.isUnrepresentable?.(e)) return [];
+        throw e;
+      }
+    });
+    return this.withMarks(rows.map((r) => this.toUser(r)));
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
@@ -374,7 +389,12 @@ export class SqlUserStore implements UserStore {
    * For `legacy-gateway check`: does every configured table and column exist? Each one is probed on its own with
    * a query that returns no rows, so a report names exactly what is missing.
    */
-  async probe(): Promise<{ what: string; ok: boolean; error?: string }[]> {
+  async probe(): Promise<ProbeResult[]> {
+    try {
+      await this.driver.all(this.d.pingSql ?? 'SELECT 1 AS ok', []);
+    } catch (e) {
+      return [{ what: 'connection', ok: false, error: errorCode(e), connection: true }];
+    }
     const q = (name: string) => name.split('.').map((p) => this.d.quoteIdent(p)).join('.');
     const checks: [string, string][] = [[`table ${this.mapping.users.table}`, `SELECT 1 AS ok FROM ${this.users} u WHERE 1 = 0`]];
     for (const j of this.mapping.users.joins) checks.push([`joined table ${j.table}`, `SELECT 1 AS ok FROM ${q(j.table)} ${this.d.quoteIdent(j.alias)} WHERE 1 = 0`]);
@@ -388,14 +408,13 @@ export class SqlUserStore implements UserStore {
     for (const f of this.mapping.users.filter) checks.push([`filter column ${f.column}`, `SELECT ${this.ref(f.column)} FROM ${this.fromClause} WHERE 1 = 0`]);
     if (this.migColumn) checks.push([`migration column ${this.migColumn}`, `SELECT u.${this.d.quoteIdent(this.migColumn)} FROM ${this.users} u WHERE 1 = 0`]);
     if (this.side) checks.push([`migration table ${'table' in this.mapping.migration ? this.mapping.migration.table : ''}`, `SELECT user_id, migrated_at FROM ${this.side} WHERE 1 = 0`]);
-    const out: { what: string; ok: boolean; error?: string }[] = [];
+    const out: ProbeResult[] = [];
     for (const [what, sql] of checks) {
       try {
         await this.driver.all(sql, []);
         out.push({ what, ok: true });
       } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        out.push({ what, ok: false, error: typeof code === 'string' ? code : 'error' });
+        out.push({ what, ok: false, error: errorCode(e) });
       }
     }
     return out;
@@ -406,8 +425,16 @@ export class SqlUserStore implements UserStore {
     return this.guard('introspect', () => this.driver.all(sql, params));
   }
 
+  /**
+   * Readiness: the connection AND the configured mapping. The users query's own select list, joins and filters,
+   * and the migration side table, each with a condition that reads no row; any missing table or column fails it.
+   */
   async ping(): Promise<void> {
-    await this.guard('ping', () => this.driver.all(this.d.pingSql ?? 'SELECT 1 AS ok', []));
+    await this.guard('ping', async () => {
+      const w = this.where('1 = 0', []);
+      await this.driver.all(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, w.params);
+      if (this.side) await this.driver.all(`SELECT user_id, migrated_at FROM ${this.side} WHERE 1 = 0`, []);
+    });
   }
 
   async close(): Promise<void> {

@@ -49,9 +49,25 @@ export interface MigrationStatus {
   remaining: number;
 }
 
+/** One item of a schema probe: a configured table or column, the migration state, or the connection itself. */
+export interface ProbeResult {
+  what: string;
+  ok: boolean;
+  /** The driver's error code when not ok (never its message). */
+  error?: string;
+  /** The store could not be reached at all: nothing else was probed. */
+  connection?: boolean;
+}
+
 export interface UserStore {
-  /** Email or username, matched case-insensitively. Migrated users are returned too (with migratedAt). */
-  findByLogin(login: string): Promise<LegacyUser | null | Ambiguous>;
+  /**
+   * The rows that may answer to this login (email or username), found with whatever index or collation the store
+   * has, at most CANDIDATE_LIMIT of them (src/matching.ts). Rows that a collation merely considers equal may be
+   * among them: the gateway keeps only the rows that match under its own rule (matchLogin). Migrated users are
+   * returned too (with migratedAt). AMBIGUOUS only from a store that can't list candidates (a web service's 409).
+   * A login the store can't even compare (a character its character set can't hold) has no candidates: [].
+   */
+  findCandidates(login: string): Promise<LegacyUser[] | Ambiguous>;
   findById(id: string): Promise<LegacyUser | null>;
   /** Idempotent: returns the first timestamp. null when no such user. */
   markMigrated(id: string): Promise<string | null>;
@@ -67,7 +83,10 @@ export interface UserStore {
   verifyCredentials?(login: string, password: string): Promise<LegacyUser | null | Ambiguous>;
   /** Streams every user (for sampling, audit and export). */
   scan(): AsyncIterable<LegacyUser>;
+  /** Readiness: throws (StoreError) when the store can't serve requests, including a configured table or column missing. */
   ping(): Promise<void>;
+  /** Optional, for stores with a schema: every configured table and column, probed one by one (check, start-up). */
+  probe?(): Promise<ProbeResult[]>;
   close(): Promise<void>;
 }
 

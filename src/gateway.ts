@@ -4,11 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { isAmbiguous, StoreError, type LegacyUser, type UserStore } from '../adapters/types.js';
+import { isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../adapters/types.js';
 import { ambiguousLogin, ApiError, invalidCredentials, storeUnavailable, userNotFound } from './errors.js';
-import type { LoginLimiter } from './limiter.js';
+import { limiterKey, type LoginLimiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { getScheme, resolveScheme, verifyWith, type PasswordPolicy, type PasswordScheme } from './passwords/index.js';
+import { findByLogin, normaliseLogin, rowMatches } from './matching.js';
 import { legacyIdFrom, toProfile, type Profile } from './profile.js';
 
 /** A stored value of the store's dominant scheme, verified against a random password when there is no real user. */
@@ -78,9 +79,13 @@ export class Gateway {
     return decoy;
   }
 
-  private async spendDecoy(): Promise<void> {
+  /**
+   * One verification of the decoy with the SUBMITTED password: an unknown login then costs what a known one costs,
+   * for every scheme and every password length (sha-crypt, md5-crypt and phpass cost more as the password grows).
+   */
+  private async spendDecoy(password: string): Promise<void> {
     const d = this.decoy ?? (await this.prepareDecoy());
-    await verifyWith(d.scheme, randomBytes(18).toString('base64'), d.stored, { row: d.row, params: this.o.passwords.params });
+    await verifyWith(d.scheme, password, d.stored, { row: d.row, params: this.o.passwords.params });
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -105,31 +110,51 @@ export class Gateway {
     return toProfile(u, this.o.userIdPrefix);
   }
 
+  private tooMany(wait: number): ApiError {
+    this.onVerify('rate_limited');
+    return new ApiError(429, 'too_many_attempts', 'Too many failed attempts for this login. Try again later.', {
+      'Retry-After': String(wait),
+    });
+  }
+
   async verify(login: string, password: string): Promise<Profile> {
-    const key = login.trim().toLowerCase();
-    const wait = this.o.limiter.retryAfter(key);
-    if (wait > 0) {
-      this.onVerify('rate_limited');
-      throw new ApiError(429, 'too_many_attempts', 'Too many failed attempts for this login. Try again later.', {
-        'Retry-After': String(wait),
-      });
-    }
+    const limiter = this.o.limiter;
+    // Reserve the attempt before anything is checked: concurrent attempts can't all pass a limit read too early.
+    const keys = [limiterKey.login(normaliseLogin(login))];
+    const wait = await limiter.take(keys[0]!);
+    if (wait > 0) throw this.tooMany(wait);
     // A store that checks passwords itself (a legacy web service) decides in one call: an unknown user costs that
     // same call, so there is no local hash to check and no decoy to spend.
     const remote = this.o.store.verifyCredentials?.bind(this.o.store);
-    const found = await this.call(() => (remote ? remote(login, password) : this.o.store.findByLogin(login)));
+    let found: LegacyUser | null | Ambiguous;
+    try {
+      found = await this.call(async () => {
+        if (!remote) return findByLogin(this.o.store, login);
+        // The service may match more widely than the gateway's rule (a collation): its answer counts only for the
+        // user the login really names.
+        const r = await remote(login, password);
+        return r && !isAmbiguous(r) && !rowMatches(r, normaliseLogin(login)) ? null : r;
+      });
+    } catch (e) {
+      // Not an attempt at this login: the store could not be asked.
+      await Promise.all(keys.map((k) => limiter.refund(k)));
+      throw e;
+    }
     const fail = async (outcome: VerifyOutcome, spend: boolean): Promise<never> => {
-      if (spend && !remote) await this.spendDecoy();
-      this.o.limiter.fail(key);
+      if (spend && !remote) await this.spendDecoy(password);
       this.onVerify(outcome);
       throw invalidCredentials();
     };
     if (isAmbiguous(found)) {
-      if (!remote) await this.spendDecoy();
+      if (!remote) await this.spendDecoy(password);
       this.onVerify('ambiguous');
       throw ambiguousLogin();
     }
     if (!found) return fail(remote ? 'rejected' : 'unknown_user', true);
+    // The account's own budget, shared by its email, its username and every spelling of them.
+    keys.push(limiterKey.account(found.id));
+    const accountWait = await limiter.take(keys[1]!);
+    if (accountWait > 0) throw this.tooMany(accountWait);
     if (found.migratedAt) return fail('migrated', true);
     if (!remote) {
       const r = resolveScheme(found, this.o.passwords);
@@ -146,7 +171,7 @@ export class Gateway {
       });
       if (!ok) return fail('wrong_password', false);
     }
-    this.o.limiter.reset(key);
+    await Promise.all(keys.map((k) => limiter.reset(k)));
     const profile = this.profile(found);
     if (profile.blocked) {
       this.onVerify('blocked');
@@ -157,7 +182,7 @@ export class Gateway {
   }
 
   async lookup(login: string): Promise<Profile> {
-    const found = await this.call(() => this.o.store.findByLogin(login));
+    const found = await this.call(() => findByLogin(this.o.store, login));
     if (isAmbiguous(found)) throw ambiguousLogin();
     if (!found || found.migratedAt) throw userNotFound();
     return this.profile(found);

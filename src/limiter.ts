@@ -1,65 +1,57 @@
 /**
- * Failed-login limiter (limits.login_failures): after `max` failures for one login within `window_s`,
- * verify answers 429 too_many_attempts with Retry-After until the window ends.
- * In memory, per process. (A shared Redis-backed limiter is a separate piece of work.)
+ * Failed-login limiter (limits.login_failures): at most `max` attempts that did not succeed per key within
+ * `window_s`; then verify answers 429 too_many_attempts with Retry-After until the window ends.
+ *
+ * An attempt is RESERVED before the password is checked (rate-limiter-flexible's consume(), atomic per key), so
+ * a burst of concurrent wrong passwords can't all slip past a limit that was read before any of them finished.
+ * A success gives the reservations back (reset); a failure keeps them; a store outage refunds them.
+ *
+ * Keys are the normalised login and, once the row is known, the legacy account itself: an account's email, its
+ * username and every case variant of them share one budget.
+ * In memory, per process. (A limiter shared by several replicas is a separate piece of work.)
  */
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
 export interface LoginLimiter {
-  /** Seconds until the login may try again, or 0 when it may try now. */
-  retryAfter(key: string): number;
-  fail(key: string): void;
-  reset(key: string): void;
+  /**
+   * Reserve one attempt against this key. 0: allowed, and the attempt now counts; otherwise the seconds until the
+   * key may try again (nothing was reserved that matters: the key is already at its limit).
+   */
+  take(key: string): Promise<number>;
+  /** Give back one reservation (the attempt could not be checked: the store was unavailable). */
+  refund(key: string): Promise<void>;
+  /** Forget every attempt of this key (after a success). */
+  reset(key: string): Promise<void>;
 }
 
-const MAX_KEYS = 100_000;
+/** Limiter keys: one namespace per kind, so that a login string can never collide with an account id. */
+export const limiterKey = {
+  login: (normalised: string) => `login:${normalised}`,
+  account: (id: string) => `account:${id}`,
+};
 
 export class MemoryLoginLimiter implements LoginLimiter {
-  private readonly entries = new Map<string, { count: number; resetAt: number }>();
+  private readonly rl: RateLimiterMemory;
 
-  constructor(
-    private readonly max: number,
-    private readonly windowS: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(max: number, windowS: number) {
+    this.rl = new RateLimiterMemory({ points: max, duration: windowS });
+  }
 
-  retryAfter(key: string): number {
-    const e = this.entries.get(key);
-    if (!e) return 0;
-    const t = this.now();
-    if (e.resetAt <= t) {
-      this.entries.delete(key);
+  async take(key: string): Promise<number> {
+    try {
+      await this.rl.consume(key, 1);
       return 0;
+    } catch (e) {
+      if (e instanceof RateLimiterRes) return Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+      throw e;
     }
-    return e.count >= this.max ? Math.ceil((e.resetAt - t) / 1000) : 0;
   }
 
-  fail(key: string): void {
-    const t = this.now();
-    const e = this.entries.get(key);
-    if (e && e.resetAt > t) {
-      e.count += 1;
-      return;
-    }
-    // Delete first so the map stays in expiry order (every window has the same length).
-    this.entries.delete(key);
-    if (this.entries.size >= MAX_KEYS) this.sweep(t);
-    this.entries.set(key, { count: 1, resetAt: t + this.windowS * 1000 });
+  async refund(key: string): Promise<void> {
+    await this.rl.reward(key, 1);
   }
 
-  reset(key: string): void {
-    this.entries.delete(key);
-  }
-
-  private sweep(t: number): void {
-    // Entries are in expiry order: stop at the first live one.
-    for (const [k, e] of this.entries) {
-      if (e.resetAt > t) break;
-      this.entries.delete(k);
-    }
-    // Still full of live entries: drop the oldest rather than grow without bound.
-    while (this.entries.size >= MAX_KEYS) {
-      const first = this.entries.keys().next().value;
-      if (first === undefined) break;
-      this.entries.delete(first);
-    }
+  async reset(key: string): Promise<void> {
+    await this.rl.delete(key);
   }
 }

@@ -18,6 +18,7 @@ import { isAmbiguous, StoreError, type LegacyUser, type UserStore } from '../../
 import { ConfigError, parseConfig, type Config } from '../../src/config.js';
 import { toProfile } from '../../src/profile.js';
 import { SEED, type SeedUser } from './contract.js';
+import { findByLogin } from '../../src/matching.js';
 
 // ---- the legacy web service ----------------------------------------------------------------------------------------
 
@@ -234,7 +235,7 @@ function problems(http: Record<string, unknown>, over: Record<string, unknown> =
 }
 
 const one = async (store: UserStore, login: string): Promise<LegacyUser> => {
-  const u = await store.findByLogin(login);
+  const u = await findByLogin(store, login);
   assert.ok(u && !isAmbiguous(u), `expected one user for ${login}`);
   return u;
 };
@@ -449,11 +450,11 @@ describe('http store: lookups and the mapping', () => {
   });
 
   test('404 is null; two users in the answer, or a 409, are ambiguous', async () => {
-    assert.equal(await store.findByLogin('nobody@example.com'), null);
-    assert.equal(await store.findByLogin('nobody'), null);
-    assert.ok(isAmbiguous(await store.findByLogin('dup@example.com')));
+    assert.equal(await findByLogin(store, 'nobody@example.com'), null);
+    assert.equal(await findByLogin(store, 'nobody'), null);
+    assert.ok(isAmbiguous(await findByLogin(store, 'dup@example.com')));
     const conflict = await open({ lookup: { by_username: { path: '/conflict/{username}' } } });
-    assert.ok(isAmbiguous(await conflict.findByLogin('bob')));
+    assert.ok(isAmbiguous(await findByLogin(conflict, 'bob')));
   });
 
   test('null JSON values are absent', async () => {
@@ -471,12 +472,12 @@ describe('http store: lookups and the mapping', () => {
       ['x#frag', '/users/by-name/x%23frag'],
       ["' OR '1'='1", "/users/by-name/'%20OR%20'1'%3D'1"],
     ] as const) {
-      assert.equal(await store.findByLogin(login), null, login);
+      assert.equal(await findByLogin(store, login), null, login);
       assert.equal(lastSeen().url, url);
     }
-    assert.equal(await store.findByLogin('x@y/../../stats'), null);
+    assert.equal(await findByLogin(store, 'x@y/../../stats'), null);
     assert.equal(svc.seen[svc.seen.length - 2]!.url, '/users-by-email/x%40y%2F..%2F..%2Fstats');
-    assert.equal(await store.findByLogin('bad\ud800'), null, 'not well-formed Unicode: no call, no crash');
+    assert.equal(await findByLogin(store, 'bad\ud800'), null, 'not well-formed Unicode: no call, no crash');
   });
 
   test('findById reads by_id; ids are canonical ("01" is not user 1)', async () => {
@@ -490,21 +491,21 @@ describe('http store: lookups and the mapping', () => {
   test('failures of a lookup are StoreErrors: 500, a dropped connection, invalid JSON, too large, a timeout, a refused port', async () => {
     for (const prefix of ['fail', 'drop', 'garbage', 'huge', 'halfway', 'teapot']) {
       const s = await open({ lookup: { by_username: { path: `/${prefix}/users/by-name/{username}` } } });
-      await rejectsStore(s.findByLogin('alice'));
+      await rejectsStore(findByLogin(s, 'alice'));
     }
     const slow = await open({ lookup: { by_username: { path: '/slow/users/by-name/{username}' } } });
     const t0 = Date.now();
-    await rejectsStore(slow.findByLogin('alice'), /^legacy service GET \/slow\/users\/by-name\/\{username\}: timed out after 500 ms$/);
+    await rejectsStore(findByLogin(slow, 'alice'), /^legacy service GET \/slow\/users\/by-name\/\{username\}: timed out after 500 ms$/);
     assert.ok(Date.now() - t0 < 1500);
     const refused = await open({}, {}, 'http://127.0.0.1:1');
-    await rejectsStore(refused.findByLogin('alice'), /request failed \(ECONNREFUSED\)/);
+    await rejectsStore(findByLogin(refused, 'alice'), /request failed \(ECONNREFUSED\)/);
   });
 
   test('a response without the configured user path is a StoreError naming the path', async () => {
     const s = await open({ lookup: { by_username: { path: '/users/by-name/{username}', user_path: 'result.user' } } });
-    await rejectsStore(s.findByLogin('alice'), /no user at response path "result\.user"/);
+    await rejectsStore(findByLogin(s, 'alice'), /no user at response path "result\.user"/);
     const noId = await open({}, { users: { columns: { ...COLUMNS, id: 'uid' } } });
-    await rejectsStore(noId.findByLogin('alice'), /no usable id at "uid"/);
+    await rejectsStore(findByLogin(noId, 'alice'), /no usable id at "uid"/);
   });
 });
 
@@ -690,9 +691,9 @@ describe('http store: mTLS to an https service', () => {
   test('without a client certificate, or without trusting the CA, calls fail as StoreErrors', async (t) => {
     if (!ok) return t.skip('openssl is not available');
     const noCert = await open({ ...mtls(), auth: { type: 'none' } }, {}, tls!.url);
-    await rejectsStore(noCert.findByLogin('bob'), /failed/);
+    await rejectsStore(findByLogin(noCert, 'bob'), /failed/);
     const { ca_file: _ca, ...untrusted } = mtls();
     const noCa = await open(untrusted, {}, tls!.url);
-    await rejectsStore(noCa.findByLogin('bob'), /request failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    await rejectsStore(findByLogin(noCa, 'bob'), /request failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
   });
 });

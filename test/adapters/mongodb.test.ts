@@ -62,6 +62,7 @@ import { getScheme } from '../../src/passwords/index.js';
 import { passportLocalMongoose } from '../../src/passwords/plm.js';
 import { PRESETS } from '../../src/presets.js';
 import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { CANDIDATE_LIMIT, findByLogin } from '../../src/matching.js';
 
 const mongodb = createRequire(import.meta.url)('mongodb') as typeof Mongo;
 const { ObjectId, UUID, Long, Decimal128, Binary, Int32 } = mongodb;
@@ -118,7 +119,7 @@ describe('mongodb: login queries', () => {
     const q = buildLoginQuery(mapping(), '  Alice@Example.COM ');
     assert.deepEqual(q.filter, { $or: [{ email: { $eq: 'alice@example.com' } }, { username: { $eq: 'alice@example.com' } }] });
     assert.deepEqual(q.options.collation, { locale: 'en', strength: 2 });
-    assert.equal(q.options.limit, 2, 'two documents are enough to know the login is ambiguous');
+    assert.equal(q.options.limit, CANDIDATE_LIMIT, 'candidates, narrowed by the gateway\'s rule');
     assert.deepEqual(q.options.projection, { _id: 1, email: 1, hash: 1, migrated_at: 1, username: 1 });
   });
 
@@ -206,24 +207,24 @@ describe('mongodb: a login can never become an operator', () => {
     const fake = fakeHandles();
     const store = new MongoUserStore(fake.handles, mapping(), { maxTimeMS: 1000 });
     for (const bad of [{ $ne: null }, { $gt: '' }, { $where: 'sleep(100)' }, ['a'], 42, null, '']) {
-      assert.equal(await store.findByLogin(bad as unknown as string), null);
+      assert.deepEqual(await store.findCandidates(bad as unknown as string), []);
       assert.equal(await store.findById(bad as unknown as string), null);
       assert.equal(await store.markMigrated(bad as unknown as string), null);
       assert.equal(await store.unmarkMigrated(bad as unknown as string), false);
     }
-    assert.equal(await store.findByLogin('   '), null, 'a blank login names nobody');
+    assert.deepEqual(await store.findCandidates('   '), [], 'a blank login names nobody');
     assert.equal(fake.calls.length, 0, `driver called: ${JSON.stringify(fake.calls)}`);
   });
 
   test('what the store hands the driver for operator-looking strings is exactly the built filter', async () => {
     const fake = fakeHandles();
     const store = new MongoUserStore(fake.handles, mapping(), { maxTimeMS: 1234 });
-    await store.findByLogin('{"$ne":null}');
+    await findByLogin(store, '{"$ne":null}');
     await store.findById('$where');
     assert.deepEqual(fake.calls[0], {
       op: 'find',
       filter: { $or: [{ email: { $eq: '{"$ne":null}' } }, { username: { $eq: '{"$ne":null}' } }] },
-      options: { projection: { _id: 1, email: 1, hash: 1, migrated_at: 1, username: 1 }, limit: 2, collation: { locale: 'en', strength: 2 }, maxTimeMS: 1234 },
+      options: { projection: { _id: 1, email: 1, hash: 1, migrated_at: 1, username: 1 }, limit: CANDIDATE_LIMIT, collation: { locale: 'en', strength: 2 }, maxTimeMS: 1234 },
     });
     assert.deepEqual(fake.calls[1]?.filter, { _id: { $in: ['$where'] } });
   });
@@ -594,7 +595,7 @@ describe('mongodb: configuration and connection', () => {
   test('an unreachable server is an error of the queries, not of opening the store; close() works', async () => {
     const store = await createMongoStore({ url: 'mongodb://u:secret@127.0.0.1:1/legacy', query_timeout_ms: 500, pool_max: 2, ...mapping() });
     await assert.rejects(store.ping(), (e: Error) => e instanceof StoreError && /^ping failed/.test(e.message) && !e.message.includes('secret'));
-    await assert.rejects(store.findByLogin('alice'), StoreError);
+    await assert.rejects(findByLogin(store, 'alice'), StoreError);
     await assert.rejects(store.migrationStatus(), StoreError);
     await store.close();
     await assert.rejects(store.ping(), /closed/);
@@ -757,11 +758,11 @@ describe('mongodb on a real server: beyond the contract', { skip }, () => {
   test('nested paths and case-insensitive collation; operator-looking logins and ids are plain values', async () => {
     const store = await openStore(m({}, { table: 'mixed' }));
     try {
-      assert.equal((await store.findByLogin('OID@example.COM') as { id: string }).id, oid.toHexString());
-      assert.equal((await store.findByLogin('oid2') as { id: string }).id, oid2.toHexString());
-      const byOperatorText = await store.findByLogin('{"$ne":null}');
+      assert.equal((await findByLogin(store, 'OID@example.COM') as { id: string }).id, oid.toHexString());
+      assert.equal((await findByLogin(store, 'oid2') as { id: string }).id, oid2.toHexString());
+      const byOperatorText = await findByLogin(store, '{"$ne":null}');
       assert.ok(byOperatorText && !isAmbiguous(byOperatorText) && byOperatorText.id === '$where', 'the string matches only the document holding that exact text');
-      for (const evil of ['$where', '{"$gt": ""}', '.*', 'a.b', '$gt']) assert.equal(await store.findByLogin(evil), null, evil);
+      for (const evil of ['$where', '{"$gt": ""}', '.*', 'a.b', '$gt']) assert.equal(await findByLogin(store, evil), null, evil);
       assert.equal((await store.findById('$where'))?.password, 'h9');
     } finally {
       await store.close();
@@ -772,8 +773,8 @@ describe('mongodb on a real server: beyond the contract', { skip }, () => {
     const seen: { commandName: string; command: Doc }[] = [];
     const store = await openStore(m({}, { table: 'mixed' }), { onCommand: (e: { commandName: string; command: Doc }) => seen.push(e) });
     try {
-      await store.findByLogin('$where');
-      await store.findByLogin('{"$ne":null}');
+      await findByLogin(store, '$where');
+      await findByLogin(store, '{"$ne":null}');
       await store.findById('{"$gt":""}');
       const finds = seen.filter((e) => e.commandName === 'find');
       assert.equal(finds.length, 3);
@@ -793,9 +794,9 @@ describe('mongodb on a real server: beyond the contract', { skip }, () => {
       onCommand: (e: { commandName: string; command: Doc }) => seen.push(e),
     });
     try {
-      assert.equal((await store.findByLogin('  STRING@example.com ') as { id: string }).id, 'legacy-7');
-      assert.equal(await store.findByLogin('OID2'), null, 'login field "login" holds "OID2": not normalized, so no match for oid2');
-      assert.equal((await store.findByLogin('oid') as { id: string }).id, oid.toHexString());
+      assert.equal((await findByLogin(store, '  STRING@example.com ') as { id: string }).id, 'legacy-7');
+      assert.equal(await findByLogin(store, 'OID2'), null, 'login field "login" holds "OID2": not normalized, so no match for oid2');
+      assert.equal((await findByLogin(store, 'oid') as { id: string }).id, oid.toHexString());
       assert.equal(seen.find((e) => e.commandName === 'find')?.command.collation, undefined);
     } finally {
       await store.close();
@@ -838,7 +839,7 @@ describe('mongodb on a real server: beyond the contract', { skip }, () => {
         const stamps = await Promise.all(Array.from({ length: 20 }, () => store.markMigrated(id)));
         assert.equal(new Set(stamps).size, 1, JSON.stringify(migration));
         assert.equal((await store.findById(id))?.migratedAt, stamps[0]);
-        assert.equal((await store.findByLogin('oid@example.com') as { migratedAt: string }).migratedAt, stamps[0]);
+        assert.equal((await findByLogin(store, 'oid@example.com') as { migratedAt: string }).migratedAt, stamps[0]);
         assert.equal((await store.migrationStatus()).migrated, 1);
         assert.equal(await store.unmarkMigrated(id), true);
         assert.equal((await store.findById(id))?.migratedAt, null);
@@ -865,7 +866,7 @@ describe('mongodb on a real server: beyond the contract', { skip }, () => {
     const preset = PRESETS['passport-local-mongoose']!.users as { table: string; columns: Users['columns'] };
     const store = await openStore({ users: { table: preset.table, joins: [], filter: [], app_metadata: [], user_metadata: [], columns: preset.columns }, migration: { table: 'legacy_gateway_migrations' } });
     try {
-      const u = await store.findByLogin('hugo');
+      const u = await findByLogin(store, 'hugo');
       assert.ok(u && !isAmbiguous(u));
       assert.equal(u.id, id.toHexString());
       assert.equal(u.username, 'Hugo');

@@ -13,6 +13,7 @@ import { createMssqlStore, mssqlConfig } from '../../adapters/mssql.js';
 import { StoreError } from '../../adapters/types.js';
 import { testEnvironment } from '../../src/config.js';
 import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { findByLogin } from '../../src/matching.js';
 
 const sql = createRequire(import.meta.url)('mssql') as typeof MSSQL;
 const env = testEnvironment();
@@ -80,7 +81,7 @@ describe('mssql store URL', () => {
       ...contractMapping('table'),
     });
     await assert.rejects(store.ping(), (e: Error) => e instanceof StoreError && /^ping failed/.test(e.message));
-    await assert.rejects(store.findByLogin('alice'), StoreError);
+    await assert.rejects(findByLogin(store, 'alice'), StoreError);
     await store.close();
     await assert.rejects(store.ping(), /closed/);
   });

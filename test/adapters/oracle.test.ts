@@ -23,6 +23,7 @@ import { StoreError } from '../../adapters/types.js';
 import { parseConfig, testEnvironment } from '../../src/config.js';
 import { indexSuggestions, migrationDdl } from '../../src/dba.js';
 import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { findByLogin } from '../../src/matching.js';
 
 const oracledb = createRequire(import.meta.url)('oracledb') as OracleDb & {
   thin: boolean;
@@ -88,7 +89,7 @@ describe('oracle store URL', () => {
       ...contractMapping('table'),
     });
     await assert.rejects(store.ping(), (e: Error) => e instanceof StoreError && /^ping failed \(NJS-\d+\)$/.test(e.message) && !e.message.includes('zq-secret'));
-    await assert.rejects(store.findByLogin('alice'), StoreError);
+    await assert.rejects(findByLogin(store, 'alice'), StoreError);
     await store.close();
     await assert.rejects(store.ping(), /closed/);
   });

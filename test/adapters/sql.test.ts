@@ -12,6 +12,7 @@ import { postgresDialect } from '../../adapters/postgres.js';
 import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from '../../adapters/sql.js';
 import { sqliteDialect } from '../../adapters/sqlite.js';
 import { isAmbiguous, StoreError, type LegacyUser } from '../../adapters/types.js';
+import { CANDIDATE_LIMIT, findByLogin } from '../../src/matching.js';
 
 interface Call {
   kind: 'all' | 'run';
@@ -191,15 +192,15 @@ for (const [name, x] of Object.entries(DIALECTS)) {
   const filterSql = (from: number) => `(u.${q('app')} = ${p(from)} AND u.${q('deleted_at')} IS NULL AND u.${q('kind')} <> ${p(from + 1)})`;
 
   describe(`SQL generation: ${name}`, () => {
-    test('findByLogin: lower() on email and username, login trimmed and lower-cased, at most 2 rows', async () => {
+    test(`findByLogin: lower() on email and username, login trimmed and lower-cased, at most ${CANDIDATE_LIMIT} candidates`, async () => {
       const f = fake(x.dialect, () => [{ f_id: 7, f_email: 'Alice@Example.com', f_username: 'Alice', f_password: 'h', a_0: 'gold', f_migrated_at: null }]);
       const store = new SqlUserStore(f.driver, mapping('column'));
-      const u = (await store.findByLogin('  Alice@Example.COM ')) as LegacyUser;
+      const u = (await findByLogin(store, '  Alice@Example.COM ')) as LegacyUser;
       assert.equal(f.calls.length, 1);
       const [c] = f.calls;
       assert.equal(
         c!.sql,
-        limit(`SELECT ${selectList('column')} FROM ${q('users')} u WHERE (${lower(`u.${q('email')}`)} = ${p(1)} OR ${lower(`u.${q('username')}`)} = ${p(2)})`, 2),
+        limit(`SELECT ${selectList('column')} FROM ${q('users')} u WHERE (${lower(`u.${q('email')}`)} = ${p(1)} OR ${lower(`u.${q('username')}`)} = ${p(2)})`, CANDIDATE_LIMIT),
       );
       assert.deepEqual(c!.params, ['alice@example.com', 'alice@example.com']);
       assertPlaceholders(x, c!);
@@ -212,13 +213,13 @@ for (const [name, x] of Object.entries(DIALECTS)) {
     test('findByLogin: filters come after the login with their own numbered params', async () => {
       const f = fake(x.dialect);
       const store = new SqlUserStore(f.driver, mapping('column', { filter: FILTERS }));
-      assert.equal(await store.findByLogin('zq-login@example.com'), null);
+      assert.equal(await findByLogin(store, 'zq-login@example.com'), null);
       const [c] = f.calls;
       assert.equal(
         c!.sql,
         limit(
           `SELECT ${selectList('column')} FROM ${q('users')} u WHERE (${lower(`u.${q('email')}`)} = ${p(1)} OR ${lower(`u.${q('username')}`)} = ${p(2)}) AND ${filterSql(3)}`,
-          2,
+          CANDIDATE_LIMIT,
         ),
       );
       assert.deepEqual(c!.params, ['zq-login@example.com', 'zq-login@example.com', 'zq-filter-shop', 'zq-filter-robot']);
@@ -226,10 +227,11 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assertNotSpliced(f.calls, ['zq-login', 'zq-filter-shop', 'zq-filter-robot']);
     });
 
-    test('findByLogin: only the configured login column; two rows are ambiguous', async () => {
-      const f = fake(x.dialect, () => [{ f_id: 1 }, { f_id: 2 }]);
+    test('findByLogin: only the configured login column; two rows that both match the rule are ambiguous, a look-alike is not', async () => {
+      const f = fake(x.dialect, () => [{ f_id: 1, f_username: 'Bob' }, { f_id: 2, f_username: 'bob' }, { f_id: 3, f_username: 'bób' }]);
       const store = new SqlUserStore(f.driver, mapping('column', { columns: { id: 'id', username: 'login_name', password: 'pw' } }));
-      assert.ok(isAmbiguous(await store.findByLogin('bob')));
+      assert.ok(isAmbiguous(await findByLogin(store, 'bob')));
+      assert.equal(((await findByLogin(store, 'BÓB')) as LegacyUser).id, '3', 'the collation returned all three; the rule keeps one');
       const [c] = f.calls;
       assert.match(c!.sql, new RegExp(`WHERE \\(${escapeRe(lower(`u.${q('login_name')}`))} = ${escapeRe(p(1))}\\)`));
       assert.ok(!c!.sql.includes(q('email')));
@@ -402,7 +404,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
           app_metadata: ['pr.Plan'],
         }),
       );
-      const u = (await store.findByLogin('a@x')) as LegacyUser;
+      const u = (await findByLogin(store, 'a@x')) as LegacyUser;
       assert.deepEqual(u.appMetadata, { Plan: 'gold' });
       const [c] = f.calls;
       const from =
@@ -433,7 +435,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
           },
         ),
       );
-      const u = (await store.findByLogin(' Zq-Needle@Example.COM ')) as LegacyUser;
+      const u = (await store.findCandidates(' Zq-Needle@Example.COM '))[0] as LegacyUser;
       assert.deepEqual([u.id, u.email, u.password, u.migratedAt], ['9', 'Nine@Example.com', 'h9', '2024-01-02T03:04:05.000Z']);
       const [c] = f.calls;
       assert.equal(
@@ -462,7 +464,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.equal(quoted, q(`we${quote}${quote}ird`));
       const f = fake(x.dialect);
       const store = new SqlUserStore(f.driver, mapping('column', { table: `s.${evil}`, columns: { id: 'id', email: `e${quote}; DROP TABLE users; --`, password: 'pw' } }));
-      await store.findByLogin('a');
+      await findByLogin(store, 'a');
       const [c] = f.calls;
       assert.ok(c!.sql.includes(`FROM ${q('s')}.${quoted} u`), c!.sql);
       assert.ok(c!.sql.includes(`u.${q(`e${quote}${quote}; DROP TABLE users; --`)} AS ${q('f_email')}`), c!.sql);
@@ -471,7 +473,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
     test('SQL injection payloads as login or id never change the SQL text', async () => {
       const f = fake(x.dialect);
       const store = new SqlUserStore(f.driver, mapping('table', { filter: FILTERS }));
-      await store.findByLogin('alice');
+      await findByLogin(store, 'alice');
       await store.findById('1');
       const [baseLogin, baseId] = f.calls.map((c) => c.sql);
       const payloads = [
@@ -492,7 +494,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       ];
       for (const evil of payloads) {
         f.calls.length = 0;
-        await store.findByLogin(evil);
+        await findByLogin(store, evil);
         await store.findById(evil);
         assert.equal(f.calls[0]!.sql, baseLogin, evil);
         assert.equal(f.calls[1]!.sql, baseId, evil);
@@ -507,7 +509,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
         throw Object.assign(new Error("syntax error near 'zq-secret-login'"), { code: 'EWHATEVER', number: 102 });
       };
       const store = new SqlUserStore(f.driver, mapping('column'));
-      await assert.rejects(store.findByLogin('zq-secret-login'), (e: Error) => {
+      await assert.rejects(findByLogin(store, 'zq-secret-login'), (e: Error) => {
         assert.ok(e instanceof StoreError);
         assert.equal(e.message, 'findByLogin failed (EWHATEVER)');
         return true;
@@ -535,7 +537,7 @@ describe('SQL generation: invalid input for the key column is "not found"', () =
       const store = new SqlUserStore(f.driver, mapping('column'));
       assert.equal(await store.findById('abc'), null);
       // Elsewhere the same error is a failure.
-      await assert.rejects(store.findByLogin('abc'), StoreError);
+      await assert.rejects(findByLogin(store, 'abc'), StoreError);
     });
   }
 
@@ -624,14 +626,25 @@ describe('oracle dialect', () => {
     }
   });
 
-  test('ping runs SELECT 1 AS ok FROM dual (the other dialects keep SELECT 1 AS ok)', async () => {
+  test('the connection probe runs SELECT 1 AS ok FROM dual (the other dialects keep SELECT 1 AS ok)', async () => {
     const f = fake(oracleDialect);
-    await new SqlUserStore(f.driver, mapping('table')).ping();
-    assert.deepEqual(f.calls.map((c) => c.sql), ['SELECT 1 AS ok FROM dual']);
+    await new SqlUserStore(f.driver, mapping('table')).probe();
+    assert.equal(f.calls[0]!.sql, 'SELECT 1 AS ok FROM dual');
     for (const d of [sqliteDialect, postgresDialect(null), mysqlDialect, mssqlDialect]) {
       const g = fake(d);
+      await new SqlUserStore(g.driver, mapping('table')).probe();
+      assert.equal(g.calls[0]!.sql, 'SELECT 1 AS ok');
+    }
+  });
+
+  test('ping (readiness) reads the configured mapping and the migration side table, and no row', async () => {
+    for (const d of [oracleDialect, sqliteDialect, postgresDialect(null), mysqlDialect, mssqlDialect]) {
+      const g = fake(d);
       await new SqlUserStore(g.driver, mapping('table')).ping();
-      assert.deepEqual(g.calls.map((c) => c.sql), ['SELECT 1 AS ok']);
+      const sqls = g.calls.map((c) => c.sql);
+      assert.equal(sqls.length, 2, sqls.join(' | '));
+      assert.match(sqls[0]!, /^SELECT .*password_hash.* FROM .*users.* WHERE \(1 = 0\)/);
+      assert.match(sqls[1]!, /^SELECT user_id, migrated_at FROM .* WHERE 1 = 0$/);
     }
   });
 

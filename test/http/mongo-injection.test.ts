@@ -47,7 +47,7 @@ function assertInvalid(r: ApiResponse, field: string, what: string): void {
 /** Count every store call (the gateway's store is the one the server opened). */
 function spyStore(store: UserStore): { calls: string[] } {
   const calls: string[] = [];
-  for (const m of ['findByLogin', 'findById', 'markMigrated', 'unmarkMigrated'] as const) {
+  for (const m of ['findCandidates', 'findById', 'markMigrated', 'unmarkMigrated'] as const) {
     const orig = store[m].bind(store) as (x: string) => Promise<unknown>;
     (store as unknown as Record<string, unknown>)[m] = (x: string) => {
       calls.push(`${m}(${JSON.stringify(x)})`);
@@ -111,7 +111,7 @@ describe('operator objects as login or password: 400 before any store call (SQLi
       assert.equal(r.status, 404, r.text);
       assert.equal(r.json.error, 'user_not_found');
     }
-    assert.deepEqual(spy.calls, ['findByLogin("$where")', 'findByLogin("{\\"$ne\\":null}")', 'findByLogin("{\\"$gt\\": \\"\\"}")']);
+    assert.deepEqual(spy.calls, ['findCandidates("$where")', 'findCandidates("{\\"$ne\\":null}")', 'findCandidates("{\\"$gt\\": \\"\\"}")']);
     spy.calls.length = 0;
   });
 

@@ -678,7 +678,7 @@ describe('live: rate limit, store outage, internal error (second gateway)', () =
 
   /** Make every store call fail with err; returns a function that restores the store. */
   function breakStore(store: UserStore, err: () => Error): () => void {
-    const names = ['findByLogin', 'findById', 'markMigrated', 'unmarkMigrated', 'migrationStatus', 'ping'] as const;
+    const names = ['findCandidates', 'findById', 'markMigrated', 'unmarkMigrated', 'migrationStatus', 'ping'] as const;
     const s = store as unknown as Record<string, unknown>;
     for (const n of names) s[n] = async () => { throw err(); };
     return () => { for (const n of names) delete s[n]; };

@@ -1,0 +1,208 @@
+/**
+ * The use cases' security properties, with an in-memory store and a spy on the password scheme: what is verified,
+ * with which password, how often. No timing is measured here.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, mock, test } from 'node:test';
+import { hashSync } from '@node-rs/bcrypt';
+import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../../adapters/types.js';
+import { ApiError } from '../../src/errors.js';
+import { Gateway } from '../../src/gateway.js';
+import { MemoryLoginLimiter } from '../../src/limiter.js';
+import { createLogger } from '../../src/logger.js';
+import { compilePolicy, getScheme } from '../../src/passwords/index.js';
+
+const ALICE_PW = 'correct horse';
+const ALICE_HASH = hashSync(ALICE_PW, 4);
+const OTHER_HASH = hashSync('decoy-source', 4);
+
+function user(id: string, email: string, username: string, password = ALICE_HASH, extra: Partial<LegacyUser> = {}): LegacyUser {
+  return { id, email, username, password, appMetadata: {}, userMetadata: {}, migratedAt: null, ...extra };
+}
+
+/**
+ * A store whose "collation" is as wide as it gets: every row is a candidate for every login, as a case- and
+ * accent-insensitive collation would return look-alikes. The gateway's rule alone must pick the row.
+ */
+class WideStore implements UserStore {
+  failing = false;
+  constructor(public rows: LegacyUser[]) {}
+  private check() {
+    if (this.failing) throw new StoreError('findByLogin failed (ECONNREFUSED)');
+  }
+  async findCandidates(): Promise<LegacyUser[] | Ambiguous> {
+    this.check();
+    return this.rows.map((r) => ({ ...r }));
+  }
+  async findById(id: string) {
+    this.check();
+    return this.rows.find((r) => r.id === id) ?? null;
+  }
+  async markMigrated() {
+    return null;
+  }
+  async unmarkMigrated() {
+    return false;
+  }
+  async migrationStatus() {
+    return { total: this.rows.length, migrated: 0, remaining: this.rows.length };
+  }
+  async *scan() {
+    yield user('decoy', 'x@example.com', 'x', OTHER_HASH);
+  }
+  async ping() {}
+  async close() {}
+}
+
+const bcrypt = getScheme('bcrypt')!;
+
+function gateway(store: UserStore, max = 3) {
+  return new Gateway({
+    store,
+    passwords: compilePolicy({ scheme: 'auto', params: {} }),
+    userIdPrefix: '',
+    logger: createLogger('silent'),
+    limiter: new MemoryLoginLimiter(max, 60),
+  });
+}
+
+/** The outcome of one verify as a short string: 'ok:<id>' or the error code. */
+async function attempt(g: Gateway, login: string, password: string): Promise<string> {
+  try {
+    return `ok:${(await g.verify(login, password)).user_id}`;
+  } catch (e) {
+    if (e instanceof ApiError) return e.code;
+    throw e;
+  }
+}
+
+/** Spy on bcrypt: every verification, with the stored value it was checked against and the password. */
+function spyOnBcrypt() {
+  return mock.method(bcrypt, 'verify');
+}
+const storedOf = (spy: ReturnType<typeof spyOnBcrypt>) => spy.mock.calls.map((c) => c.arguments[1]);
+
+afterEach(() => mock.restoreAll());
+
+describe('Gateway: the timing decoy', () => {
+  for (const [name, rows, login] of [
+    ['an unknown login', [user('1', 'alice@example.com', 'alice')], 'nobody@example.com'],
+    ['a migrated user', [user('1', 'alice@example.com', 'alice', ALICE_HASH, { migratedAt: '2026-01-01T00:00:00.000Z' })], 'alice'],
+    ['a user with no usable hash', [user('1', 'alice@example.com', 'alice', 'not-a-hash')], 'alice'],
+    ['an ambiguous login', [user('1', 'dup@example.com', 'd1'), user('2', 'DUP@example.com', 'd2')], 'dup@example.com'],
+  ] as const) {
+    test(`${name} costs exactly one verification of the decoy, with the submitted password`, async () => {
+      const g = gateway(new WideStore([...rows]));
+      await g.prepareDecoy();
+      const spy = spyOnBcrypt();
+      const submitted = `submitted-${name}-漢字`.repeat(3);
+      const outcome = await attempt(g, login, submitted);
+      assert.notEqual(outcome.slice(0, 3), 'ok:');
+      assert.equal(spy.mock.callCount(), 1, 'one verification');
+      assert.equal(spy.mock.calls[0]!.arguments[0], submitted, 'spent on the submitted password');
+      assert.equal(spy.mock.calls[0]!.arguments[1], OTHER_HASH, "the decoy's stored value, never a real user's");
+    });
+  }
+
+  test('a known user with a wrong password costs one verification of that user\'s hash and no decoy', async () => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]));
+    await g.prepareDecoy();
+    const spy = spyOnBcrypt();
+    assert.equal(await attempt(g, 'alice', 'wrong'), 'invalid_credentials');
+    assert.deepEqual(storedOf(spy), [ALICE_HASH]);
+  });
+});
+
+describe('Gateway: the matching rule is the gateway\'s, whatever the store returns', () => {
+  const rows = [user('1', 'alice@example.com', 'alice'), user('2', 'rené@example.com', 'rene2', hashSync('rene-pw', 4)), user('3', 'rene@example.com', 'rene', hashSync('rene-pw', 4))];
+
+  for (const lookalike of ['ａｌｉｃｅ', 'alicé', 'a\u0301lice', 'al\u200dice', 'ali\u00adce', 'ALİCE', 'аlice', 'alice@exаmple.com', '𝐚𝐥𝐢𝐜𝐞']) {
+    test(`${JSON.stringify(lookalike)} does not select alice: 401, alice's hash never checked`, async () => {
+      const g = gateway(new WideStore(rows), 100);
+      await g.prepareDecoy();
+      const spy = spyOnBcrypt();
+      assert.equal(await attempt(g, lookalike, ALICE_PW), 'invalid_credentials');
+      assert.ok(!storedOf(spy).includes(ALICE_HASH));
+      await assert.rejects(g.lookup(lookalike), (e: ApiError) => e.code === 'user_not_found');
+    });
+  }
+
+  test('trim and toLowerCase() are the whole rule: " ALICE@Example.COM " is alice', async () => {
+    const g = gateway(new WideStore(rows));
+    assert.equal(await attempt(g, ' ALICE@Example.COM ', ALICE_PW), 'ok:1');
+    assert.equal((await g.lookup('\u00a0Alice\u3000')).user_id, '1', 'Unicode spaces are trimmed too');
+  });
+
+  test('rows that differ by an accent are two users, not an ambiguous login', async () => {
+    const g = gateway(new WideStore(rows));
+    assert.equal(await attempt(g, 'rene@example.com', 'rene-pw'), 'ok:3');
+    assert.equal(await attempt(g, 'RENÉ@example.com', 'rene-pw'), 'ok:2');
+  });
+
+  test('a store that answers with as many candidates as the limit allows is ambiguous (fail closed)', async () => {
+    const many = Array.from({ length: 20 }, (_, i) => user(String(i + 10), `u${i}@example.com`, `u${i}`));
+    const g = gateway(new WideStore([...many]));
+    await assert.rejects(g.lookup('nobody-in-the-first-twenty'), (e: ApiError) => e.code === 'ambiguous_login');
+  });
+
+  test('a password-checking store whose answer is another user counts as a refusal', async () => {
+    const store = new WideStore([]);
+    const alice = user('1', 'alice@example.com', 'alice');
+    (store as UserStore).verifyCredentials = async () => alice;
+    const g = gateway(store);
+    assert.equal(await attempt(g, 'ａｌｉｃｅ', 'whatever'), 'invalid_credentials');
+    assert.equal(await attempt(g, 'Alice', 'whatever'), 'ok:1');
+  });
+
+  test('AMBIGUOUS from a store that cannot list candidates is 409', async () => {
+    const store = new WideStore([]);
+    store.findCandidates = async () => AMBIGUOUS;
+    await assert.rejects(gateway(store).lookup('x'), (e: ApiError) => e.code === 'ambiguous_login');
+  });
+});
+
+describe('Gateway: the failed-login limit', () => {
+  test('a burst of 20 concurrent wrong passwords gets exactly max of them checked', async () => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 3);
+    await g.prepareDecoy();
+    const spy = spyOnBcrypt();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => attempt(g, 'alice', `wrong-${i}`)));
+    assert.equal(outcomes.filter((o) => o === 'invalid_credentials').length, 3, outcomes.join(','));
+    assert.equal(outcomes.filter((o) => o === 'too_many_attempts').length, 17);
+    assert.equal(spy.mock.callCount(), 3, 'only the reserved attempts reach the hash');
+  });
+
+  test('the account shares one budget across its email, its username and their case variants', async () => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 3);
+    assert.equal(await attempt(g, 'alice', 'wrong-1'), 'invalid_credentials');
+    assert.equal(await attempt(g, 'ALICE@example.com', 'wrong-2'), 'invalid_credentials');
+    assert.equal(await attempt(g, 'Alice', 'wrong-3'), 'invalid_credentials');
+    assert.equal(await attempt(g, 'alice@EXAMPLE.com', ALICE_PW), 'too_many_attempts', 'a fourth spelling is the same account');
+  });
+
+  test('a success resets the count: fail, fail, ok, fail, fail, ok with max 3', async () => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 3);
+    const seq = [];
+    for (const pw of ['w1', 'w2', ALICE_PW, 'w3', 'w4', ALICE_PW]) seq.push(await attempt(g, 'alice', pw));
+    assert.deepEqual(seq, ['invalid_credentials', 'invalid_credentials', 'ok:1', 'invalid_credentials', 'invalid_credentials', 'ok:1']);
+  });
+
+  test('an attempt the store could not answer is refunded, not counted', async () => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+    const g = gateway(store, 2);
+    store.failing = true;
+    for (let i = 0; i < 5; i++) assert.equal(await attempt(g, 'alice', 'wrong'), 'store_unavailable');
+    store.failing = false;
+    assert.equal(await attempt(g, 'alice', ALICE_PW), 'ok:1');
+  });
+
+  test('unknown logins are limited per spelling, and never touch a real account\'s budget', async () => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 2);
+    for (const l of ['ａｌｉｃｅ', 'alicé', 'al\u200dice']) {
+      assert.equal(await attempt(g, l, 'x'), 'invalid_credentials');
+      assert.equal(await attempt(g, l, 'x'), 'invalid_credentials');
+      assert.equal(await attempt(g, l, 'x'), 'too_many_attempts');
+    }
+    assert.equal(await attempt(g, 'alice', ALICE_PW), 'ok:1');
+  });
+});
