@@ -36,6 +36,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { hashRaw, type Algorithm, type Version } from '@node-rs/argon2';
 import { safeEqual } from './compare.js';
+import { argon2Allowed, LIMITS } from './limits.js';
 import type { SchemeParams } from './params.js';
 import type { PasswordScheme, VerifyContext } from './types.js';
 
@@ -344,22 +345,33 @@ export const magento1Md5 = colonSalted('magento1_md5', 'salt+password');
  * lowercase hex and feeds the next step.
  */
 const MAGENTO2 = /^([0-9a-f]{32,128}):([^:]+):((?:0|1|2|3_\d+_\d+_\d+)(?::(?:0|1|2|3_\d+_\d+_\d+))*)$/;
-const MAGENTO_MAX_STEPS = 4;
-const ARGON_MAX_MEM = 256 * 1024 * 1024; // bytes, libsodium's MODERATE; a stored value is data, not trusted
-const ARGON_MAX_OPS = 16;
-const SODIUM_INTERACTIVE = { bytes: 32, ops: 2, mem: 64 * 1024 * 1024 };
+const SODIUM_INTERACTIVE = '3_32_2_67108864'; // version 2: libsodium's INTERACTIVE limits (32 bytes, 2 ops, 64 MiB)
 
-async function magentoArgon(data: Buffer, salt: Buffer, bytes: number, ops: number, mem: number): Promise<Buffer | null> {
-  if (!(bytes >= 16 && bytes <= 64 && ops >= 1 && ops <= ARGON_MAX_OPS && mem >= 8192 && mem <= ARGON_MAX_MEM)) return null;
-  if (salt.length === 0) return null; // PHP's str_pad refuses an empty pad string; Magento then fails
+interface MagentoArgon {
+  bytes: number;
+  ops: number;
+  /** bytes, as libsodium's memlimit */
+  mem: number;
+}
+
+/** One chain step: a digest, or argon2id parameters (format checks only; costs are checked by argon2Allowed). */
+function magentoStep(v: string): 'md5' | 'sha256' | MagentoArgon | null {
+  if (v === '0') return 'md5';
+  if (v === '1') return 'sha256';
+  const [, bytes, ops, mem] = (v === '2' ? SODIUM_INTERACTIVE : v).split('_').map(Number);
+  if (!(bytes! >= 16 && bytes! <= 64 && Number.isSafeInteger(ops) && ops! >= 1 && Number.isSafeInteger(mem) && mem! >= 8192)) return null;
+  return { bytes: bytes!, ops: ops!, mem: mem! };
+}
+
+async function magentoArgon(data: Buffer, salt: Buffer, a: MagentoArgon): Promise<Buffer> {
   const s = Buffer.alloc(16);
   for (let i = 0; i < 16; i++) s[i] = salt[i % salt.length]!;
   const raw = await hashRaw(data, {
     salt: s,
-    timeCost: ops,
-    memoryCost: Math.floor(mem / 1024),
+    timeCost: a.ops,
+    memoryCost: Math.floor(a.mem / 1024),
     parallelism: 1,
-    outputLen: bytes,
+    outputLen: a.bytes,
     algorithm: 2 as Algorithm, // Argon2id
     version: 1 as Version, // 0x13
   });
@@ -373,20 +385,19 @@ export const magento2 = define('magento2', MAGENTO2, async (password, stored, ct
   const expected = Buffer.from(m[1]!, 'latin1');
   const salt = Buffer.from(m[2]!, 'utf8');
   const versions = m[3]!.split(':');
-  if (versions.length > MAGENTO_MAX_STEPS) return false;
+  if (versions.length > LIMITS.magentoMaxSteps) return false;
+  const steps = versions.map(magentoStep);
+  if (steps.some((st) => st === null)) return false;
+  const argonSteps = steps.filter((st): st is MagentoArgon => typeof st === 'object' && st !== null);
+  // The whole chain's argon2 cost, checked before anything runs (libsodium: memlimit bytes / 1024 KiB, 1 lane).
+  if (!argon2Allowed(argonSteps.map((a) => ({ memoryKiB: Math.floor(a.mem / 1024), passes: a.ops, lanes: 1 })))) return false;
+  if (argonSteps.length > 0 && salt.length === 0) return false; // PHP's str_pad refuses an empty pad string; Magento then fails
   let recreated: Buffer = pw;
-  for (const v of versions) {
-    let next: Buffer | null;
-    if (v === '0' || v === '1') {
-      next = Buffer.from(hash(v === '0' ? 'md5' : 'sha256', salt, recreated).toString('hex'), 'latin1');
-    } else if (v === '2') {
-      next = await magentoArgon(recreated, salt, SODIUM_INTERACTIVE.bytes, SODIUM_INTERACTIVE.ops, SODIUM_INTERACTIVE.mem);
-    } else {
-      const [, bytes, ops, mem] = v.split('_').map(Number);
-      next = await magentoArgon(recreated, salt, bytes!, ops!, mem!);
-    }
-    if (!next) return false;
-    recreated = next;
+  for (const st of steps) {
+    recreated =
+      typeof st === 'string'
+        ? Buffer.from(hash(st, salt, recreated).toString('hex'), 'latin1')
+        : await magentoArgon(recreated, salt, st!);
   }
   return safeEqual(recreated, expected);
 });

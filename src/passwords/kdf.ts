@@ -7,7 +7,7 @@
  * - the comparison is constant-time (safeEqual, or @node-rs/argon2's own constant-time verify);
  * - the slow work runs off the event loop (node:crypto's async pbkdf2/scrypt on the libuv pool,
  *   @node-rs/argon2's async verify on its own thread);
- * - cost parameters read from a stored value are data, not trusted: they are checked against KDF_LIMITS
+ * - cost parameters read from a stored value are data, not trusted: they are checked against limits.ts
  *   before anything is derived, so one verify stays bounded in time and memory.
  *
  * Vectors: test/fixtures/passwords/kdf.json (made by scripts/fixtures/kdf.py from passlib, argon2-cffi,
@@ -16,39 +16,17 @@
 import { createCipheriv, createHash, createHmac, pbkdf2 as pbkdf2Cb, scrypt as scryptCb } from 'node:crypto';
 import { verify as argon2Verify } from '@node-rs/argon2';
 import { safeEqual } from './compare.js';
+import { argon2Allowed, pbkdf2Allowed, scryptAllowed, type Pbkdf2Digest } from './limits.js';
 import type { PasswordScheme, VerifyContext } from './types.js';
 
-/**
- * Upper bounds on what one verification may cost. Chosen to admit every real framework default seen in
- * the wild with headroom (Django 6.0: PBKDF2-SHA256 1,200,000; Werkzeug 3.1: 1,000,000; ASP.NET Core
- * Identity v3: SHA512 100,000; passlib scrypt ln=16,r=8; Django argon2 m=102400,t=2) while rejecting absurd
- * values outright. Measured on the 2-core CI VM (slower than a current server core): PBKDF2-SHA256 at the
- * 2,000,000 cap ~3.4 s (Django 6.0's 1,200,000 alone is ~2 s there), scrypt at 128 MiB ~2.4 s, argon2 at
- * m=256 MiB,t=2 ~1.9 s. A ceiling against absurd values, not a target; lower it if no such hashes exist.
- */
-export const KDF_LIMITS = {
-  /** PBKDF2: iterations × output blocks × digest weight (SHA-1/224/256 weigh 1, SHA-384/512 weigh 2). */
-  pbkdf2MaxWork: 2_000_000,
-  /** PBKDF2: longest derived key we will produce (bytes). */
-  pbkdf2MaxKeyLen: 1024,
-  /** scrypt: memory 128·N·r bytes. */
-  scryptMaxMemory: 128 * 1024 * 1024,
-  /** scrypt: work 128·N·r·p bytes (time is proportional); admits N=2^17,r=8,p=1 and N=2^16,r=8,p=2. */
-  scryptMaxWork: 128 * 1024 * 1024,
-  /** argon2: memory in KiB (m=). */
-  argon2MaxMemoryKiB: 256 * 1024,
-  /** argon2: m × t (KiB × passes); admits m=256 MiB,t=2 and m=64 MiB,t=8. */
-  argon2MaxWork: 512 * 1024,
-  /** argon2: lanes (p=). */
-  argon2MaxParallelism: 64,
-} as const;
+/** Old name of the shared caps (limits.ts), kept for importers of KDF_LIMITS. */
+export { LIMITS as KDF_LIMITS } from './limits.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Primitives
 
-type Digest = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+type Digest = Pbkdf2Digest;
 const DIGEST_BYTES: Record<Digest, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
-const DIGEST_WEIGHT: Record<Digest, number> = { sha1: 1, sha224: 1, sha256: 1, sha384: 2, sha512: 2 };
 
 function pbkdf2Async(password: Buffer, salt: Buffer, iterations: number, keylen: number, digest: Digest): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -56,7 +34,7 @@ function pbkdf2Async(password: Buffer, salt: Buffer, iterations: number, keylen:
   });
 }
 
-/** PBKDF2 within KDF_LIMITS, on the libuv pool; null when the parameters are out of bounds. */
+/** PBKDF2 within limits.ts, on the libuv pool; null when the parameters are out of bounds. */
 export async function pbkdf2Bounded(
   password: Buffer | string,
   salt: Buffer,
@@ -64,21 +42,16 @@ export async function pbkdf2Bounded(
   keylen: number,
   digest: Digest,
 ): Promise<Buffer | null> {
-  if (!Number.isSafeInteger(iterations) || iterations < 1) return null;
-  if (!Number.isSafeInteger(keylen) || keylen < 1 || keylen > KDF_LIMITS.pbkdf2MaxKeyLen) return null;
-  const blocks = Math.ceil(keylen / DIGEST_BYTES[digest]);
-  if (iterations * blocks * DIGEST_WEIGHT[digest] > KDF_LIMITS.pbkdf2MaxWork) return null;
+  if (!pbkdf2Allowed({ iterations, keylen, digest })) return null;
   const pw = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
   return pbkdf2Async(pw, salt, iterations, keylen, digest);
 }
 
-/** scrypt within KDF_LIMITS, on the libuv pool; null when the parameters are out of bounds or invalid. */
+/** scrypt within limits.ts, on the libuv pool; null when the parameters are out of bounds or invalid. */
 export async function scryptBounded(password: Buffer | string, salt: Buffer, N: number, r: number, p: number, keylen: number): Promise<Buffer | null> {
   for (const v of [N, r, p, keylen]) if (!Number.isSafeInteger(v) || v < 1) return null;
   if (N < 2 || (N & (N - 1)) !== 0 || N > 2 ** 30) return null; // a power of two > 1
-  if (keylen > KDF_LIMITS.pbkdf2MaxKeyLen) return null;
-  const memory = 128 * N * r;
-  if (memory > KDF_LIMITS.scryptMaxMemory || memory * p > KDF_LIMITS.scryptMaxWork) return null;
+  if (!scryptAllowed({ N, r, p, keylen })) return null;
   const pw = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
   // OpenSSL's own accounting: 128·r·(N+2) for V plus 128·r·p for B, plus slack.
   const maxmem = 128 * r * (N + 2) + 128 * r * p + 1024 * 1024;
@@ -173,7 +146,7 @@ function argon2Within(m: RegExpExecArray): boolean {
   const t = count(m[4]);
   const p = count(m[5]);
   if ((version !== 16 && version !== 19) || mem === null || t === null || p === null) return false;
-  return mem <= KDF_LIMITS.argon2MaxMemoryKiB && mem * t <= KDF_LIMITS.argon2MaxWork && p <= KDF_LIMITS.argon2MaxParallelism;
+  return argon2Allowed({ memoryKiB: mem, passes: t, lanes: p });
 }
 
 async function argon2Check(password: string, phc: string): Promise<boolean> {

@@ -15,7 +15,7 @@
  * Parameters: the plugin's defaults, unless passwords.params.passport_local_mongoose gives { iterations, digest,
  * encoding } (the plugin's iterations / digestAlgorithm / encoding options). keylen needs no setting: PBKDF2's output
  * for a shorter keylen is a prefix of the longer one, so the number of bytes derived is the stored hash's length
- * (at least 16 bytes). Cost is bounded by KDF_LIMITS (25000 iterations × 16 SHA-256 blocks = 400,000 work units),
+ * (at least 16 bytes). Cost is bounded by limits.ts (25000 iterations × 16 SHA-256 blocks = 400,000 work units),
  * and the derivation runs on the libuv pool (node:crypto's async pbkdf2). The comparison is constant-time.
  *
  * Vectors: test/fixtures/passwords/plm.json (scripts/fixtures/plm.py: Python's hashlib.pbkdf2_hmac, plus the vector

@@ -13,9 +13,10 @@
  * Behaviour shared by all of them:
  * - verify() answers true/false only; malformed stored values, out-of-range parameters and internal errors are false.
  * - Stored values are trimmed; the digest is recomputed from the parsed settings and compared with safeEqual.
- * - A stored value is data, not trusted: the work it asks for (rounds × bytes hashed) is bounded by WORK_BUDGET
- *   (about a second on a current core, more on a slow or busy one), and anything beyond a few milliseconds runs on a
- *   small worker-thread pool (this same module, re-entered), not on the event loop. bcrypt costs above 14 are refused.
+ * - A stored value is data, not trusted: the work it asks for (rounds × bytes hashed) is bounded by the work
+ *   budget and the rounds / log2 / bcrypt cost caps of limits.ts (about a second on a current core, more on a slow or
+ *   busy one), and anything beyond a few milliseconds runs on a small worker-thread pool (this same module,
+ *   re-entered), not on the event loop.
  * - C crypt(3) implementations read the password as a NUL-terminated string (so "a\0b" would verify as "a");
  *   we refuse passwords containing NUL for those schemes, as passlib does.
  */
@@ -24,6 +25,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { safeEqual } from './compare.js';
+import { bcryptCostAllowed, bsdiRoundsAllowed, LIMITS, phpassLog2Allowed, shaCryptRoundsAllowed, unixWorkAllowed } from './limits.js';
 import type { PasswordScheme } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -426,8 +428,6 @@ function runJob(job: Job): string {
 const CALL_COST = 600;
 const BYTE_COST = 2;
 const DES_COST = 300;
-/** Above this we refuse (false): about one second of CPU for one login attempt. */
-export const WORK_BUDGET = 1_000_000_000;
 /** Below this we compute inline; above, on a worker thread. */
 const INLINE_WORK = 2_000_000;
 
@@ -560,7 +560,7 @@ let pool: CryptPool | undefined;
 /** Run a job within the work budget: inline when cheap, on a worker thread otherwise; null when refused or failed. */
 async function compute(job: Job): Promise<string | null> {
   const work = jobWork(job);
-  if (!(work <= WORK_BUDGET)) return null;
+  if (!unixWorkAllowed(work)) return null;
   if (work <= INLINE_WORK) return runInline(job);
   pool ??= new CryptPool();
   return pool.run(job);
@@ -601,9 +601,6 @@ function md5Family(name: string, magic: string): PasswordScheme {
 export const md5Crypt: PasswordScheme = md5Family('md5_crypt', '$1$');
 export const aprMd5Crypt: PasswordScheme = md5Family('apr_md5_crypt', '$apr1$');
 
-/** SHA-crypt rounds: the spec's range is 1000..999,999,999 (default 5000); we also refuse more than this. */
-export const SHA_CRYPT_MAX_ROUNDS = 1_000_000;
-
 /**
  * sha256_crypt `$5$[rounds=N$]salt$hash` / sha512_crypt `$6$...`. glibc clamps rounds into 1000..999999999 and
  * writes the clamped value back, so a stored value outside that range (or with leading zeros) can never compare
@@ -618,7 +615,7 @@ function shaFamily(name: string, id: '5' | '6', alg: 'sha256' | 'sha512', len: n
       rounds = Number(m[1]);
       if (rounds < 1000 || rounds > 999_999_999) return false;
     }
-    if (rounds > SHA_CRYPT_MAX_ROUNDS) return false;
+    if (!shaCryptRoundsAllowed(rounds)) return false;
     const pw = utf8(password);
     if (hasNul(pw)) return false;
     const got = await compute({ kind: 'shacrypt', alg, pw, salt: Buffer.from(m[2]!, 'latin1'), rounds });
@@ -646,14 +643,13 @@ export const desCrypt: PasswordScheme = scheme(
 );
 
 /** BSDi extended DES `_CCCCSSSSHHHHHHHHHHH`: 24-bit round count (1..16,777,215) and salt, whole password. */
-export const BSDI_MAX_ROUNDS = 1_000_000;
 export const bsdiCrypt: PasswordScheme = scheme(
   'bsdi_crypt',
   new RegExp(`^_(${H64}{4})(${H64}{4})(${H64}{10}${DES_LAST})$`),
   async (password, m) => {
     const decode24 = (s: string) => [...s].reduce((v, c, i) => v | (h64Value(c) << (6 * i)), 0);
     const count = decode24(m[1]!);
-    if (count < 1 || count > BSDI_MAX_ROUNDS) return false;
+    if (!bsdiRoundsAllowed(count)) return false;
     const pw = utf8(password);
     if (hasNul(pw)) return false;
     const got = await compute({ kind: 'bsdi', pw, count, salt: decode24(m[2]!) });
@@ -661,17 +657,13 @@ export const bsdiCrypt: PasswordScheme = scheme(
   },
 );
 
-/** phpass refuses longer passwords (WordPress class-phpass.php, phpass 0.4+); Drupal 7 refuses > 512 bytes. */
-const PHPASS_MAX_PASSWORD = 4096;
-const DRUPAL_MAX_PASSWORD = 512;
-
 /**
- * Shared by phpass and Drupal: `$X$` + log2 count character (7..30) + 8 salt characters + encoded digest.
+ * Shared by phpass and Drupal: `$X$` + log2 count character (7..30, capped by limits.ts) + 8 salt characters + digest.
  * Drupal 7 truncates the whole stored value to 55 characters (so 43 digest characters for SHA-512).
  */
 async function phpassCheck(alg: 'md5' | 'sha512', pw: Uint8Array, countChar: string, salt: string, digest: string): Promise<boolean> {
   const log2 = h64Value(countChar);
-  if (log2 < 7 || log2 > 30) return false;
+  if (!phpassLog2Allowed(log2)) return false;
   const got = await compute({ kind: 'phpass', alg, pw, salt: Buffer.from(salt, 'latin1'), log2 });
   return got !== null && sameAscii(got.slice(0, digest.length), digest);
 }
@@ -679,14 +671,14 @@ async function phpassCheck(alg: 'md5' | 'sha512', pw: Uint8Array, countChar: str
 /** phpass portable hashes: WordPress `$P$`, phpBB3 `$H$` (same algorithm). */
 export const phpass: PasswordScheme = scheme('phpass', new RegExp(`^\\$[PH]\\$(${H64})(${H64}{8})(${H64}{22})$`), async (password, m) => {
   const pw = utf8(password);
-  if (pw.length > PHPASS_MAX_PASSWORD) return false;
+  if (pw.length > LIMITS.phpassMaxPassword) return false;
   return phpassCheck('md5', pw, m[1]!, m[2]!, m[3]!);
 });
 
 /** Drupal 7 `$S$` + count + salt + 43 characters of the SHA-512 digest (55 in all). */
 export const drupal7: PasswordScheme = scheme('drupal7', new RegExp(`^\\$S\\$(${H64})(${H64}{8})(${H64}{43})$`), async (password, m) => {
   const pw = utf8(password);
-  if (pw.length > DRUPAL_MAX_PASSWORD) return false;
+  if (pw.length > LIMITS.drupalMaxPassword) return false;
   return phpassCheck('sha512', pw, m[1]!, m[2]!, m[3]!);
 });
 
@@ -709,20 +701,12 @@ export const drupal7Upgraded: PasswordScheme = scheme(
 // bcrypt with a pre-hash: WordPress 6.8+, passlib bcrypt_sha256, Django BCryptSHA256PasswordHasher
 // ---------------------------------------------------------------------------------------------------------------
 
-/** bcrypt cost is 2^cost rounds: 14 is about a second on current hardware; more is refused (false). */
-export const BCRYPT_MAX_COST = 14;
-
 type BcryptVerify = (password: string | Uint8Array, hash: string) => Promise<boolean>;
 let bcryptVerifyFn: Promise<BcryptVerify> | undefined;
 /** Loaded on first use so that worker threads (which import this module) never load the native addon. */
 function bcryptVerify(password: string, hash: string): Promise<boolean> {
   bcryptVerifyFn ??= import('@node-rs/bcrypt').then((m) => m.verify);
   return bcryptVerifyFn.then((v) => v(password, hash));
-}
-
-function costOk(cost: string): boolean {
-  const n = Number(cost);
-  return Number.isInteger(n) && n >= 4 && n <= BCRYPT_MAX_COST;
 }
 
 /**
@@ -734,7 +718,7 @@ export const wordpressBcrypt: PasswordScheme = scheme(
   new RegExp(`^\\$wp(\\$2[aby]\\$(\\d{2})\\$${BCRYPT64}{53})$`),
   async (password, m) => {
     const pw = utf8(password);
-    if (pw.length > PHPASS_MAX_PASSWORD || !costOk(m[2]!)) return false;
+    if (pw.length > LIMITS.phpassMaxPassword || !bcryptCostAllowed(m[2]!)) return false;
     const key = createHmac('sha384', 'wp-sha384').update(pw).digest('base64');
     return bcryptVerify(key, m[1]!);
   },
@@ -753,7 +737,7 @@ export const bcryptSha256: PasswordScheme = scheme(
     const ident = v2 ? m[1]! : m[3]!;
     const cost = v2 ? m[2]! : m[4]!;
     const salt = m[5]!;
-    if (!costOk(cost)) return false;
+    if (!bcryptCostAllowed(cost)) return false;
     const pw = utf8(password);
     const digest = v2 ? createHmac('sha256', Buffer.from(salt, 'latin1')).update(pw).digest() : createHash('sha256').update(pw).digest();
     return bcryptVerify(digest.toString('base64'), `$${ident}$${cost.padStart(2, '0')}$${salt}${m[6]!}`);
@@ -765,7 +749,7 @@ export const djangoBcryptSha256: PasswordScheme = scheme(
   'django_bcrypt_sha256',
   new RegExp(`^bcrypt_sha256\\$(\\$2[aby]\\$(\\d{2})\\$${BCRYPT64}{53})$`),
   async (password, m) => {
-    if (!costOk(m[2]!)) return false;
+    if (!bcryptCostAllowed(m[2]!)) return false;
     return bcryptVerify(createHash('sha256').update(utf8(password)).digest('hex'), m[1]!);
   },
 );

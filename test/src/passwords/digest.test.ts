@@ -4,6 +4,7 @@
  * written by scripts/fixtures/digest.py (each vector's `source` names the exact call).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { bcrypt } from '../../../src/passwords/bcrypt.js';
 import { isCleartextScheme, ldapCrypt, md4, schemes } from '../../../src/passwords/digest.js';
@@ -214,6 +215,20 @@ describe('behaviour the fixtures cannot express', () => {
     const stored = 'md5' + '0'.repeat(32);
     assert.equal(await s.verify('password', stored, EMPTY_CTX), false);
     assert.equal(await s.verify('password', stored, { params: EMPTY_CTX.params } as unknown as VerifyContext), false);
+  });
+
+  test('postgres_md5 salts with the row USERNAME, never the email (row with both)', async () => {
+    const s = BY_NAME.get('postgres_md5')!;
+    const row = { username: 'alice', email: 'alice.smith@example.com' };
+    const ctx: VerifyContext = { ...EMPTY_CTX, row };
+    // Python: 'md5' + hashlib.md5(b'secret' + b'alice').hexdigest() (PostgreSQL's CREATE ROLE ... PASSWORD 'secret')
+    const byUsername = 'md54a0a68b43b6cd5cf266fa02f196e2371';
+    assert.equal(byUsername, 'md5' + createHash('md5').update('secretalice').digest('hex'));
+    const byEmail = 'md5' + createHash('md5').update('secret').update(row.email).digest('hex');
+    assert.notEqual(byUsername, byEmail);
+    assert.equal(await s.verify('secret', byUsername, ctx), true, 'md5(password + username)');
+    assert.equal(await s.verify('secret', byEmail, ctx), false, 'md5(password + email) must not verify');
+    assert.equal(await s.verify('secret', byEmail, { ...EMPTY_CTX, row: { email: row.email } }), false, 'email alone is no username');
   });
 
   test('plaintext: exact, no trimming, empty stored never verifies; flagged as cleartext', async () => {
