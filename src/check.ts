@@ -70,18 +70,22 @@ export async function runCheck(config: Config, out: Writable): Promise<number> {
   say(`config: ok (adapter ${config.store.adapter}${config.store.preset ? `, preset ${config.store.preset}` : ''}${where})`);
   const store = await createStore(config.store);
   try {
+    // Stores with a schema are probed item by item (connection first), so that a missing column is named rather
+    // than failing the whole readiness ping; the others are pinged.
+    const sql = 'probe' in store ? (store as SqlUserStore) : null;
+    const report = sql ? await sql.probe() : null;
     try {
-      await store.ping();
+      if (report?.[0]?.connection) throw new Error(report[0].error ?? 'error');
+      if (!report) await store.ping();
       say('connection: ok');
     } catch (e) {
       say(`connection: FAILED (${(e as Error).message})`);
       return 1;
     }
 
-    const sql = 'probe' in store ? (store as SqlUserStore) : null;
-    if (sql) {
+    if (report) {
       say('\nschema:');
-      for (const p of await sql.probe()) {
+      for (const p of report) {
         say(`  ${p.ok ? 'ok     ' : 'MISSING'} ${p.what}${p.error ? ` (${p.error})` : ''}`);
         if (!p.ok) failures++;
       }

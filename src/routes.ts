@@ -13,10 +13,16 @@ const login = z
   .min(1, 'must not be empty')
   .max(320, 'must be at most 320 characters')
   .refine(noNul, 'must not contain NUL characters');
+/**
+ * Longest password, in bytes of UTF-8. Several legacy schemes cost more as the password grows (sha-crypt and
+ * md5-crypt hash it once per round, phpass once per iteration): the bound keeps one verification bounded, and it is
+ * checked before anything else, so it answers the same for every login, known or not.
+ */
+export const PASSWORD_MAX_BYTES = 1024;
 const password = z
   .string(stringError)
   .min(1, 'must not be empty')
-  .max(4096, 'must be at most 4096 characters')
+  .refine((s) => Buffer.byteLength(s, 'utf8') <= PASSWORD_MAX_BYTES, `must be at most ${PASSWORD_MAX_BYTES} bytes of UTF-8`)
   .refine(noNul, 'must not contain NUL characters');
 
 const verifyBody = z.object({ login, password }).strict();

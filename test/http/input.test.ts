@@ -287,9 +287,18 @@ for (const path of [VERIFY, LOOKUP]) {
     });
 
     if (path === VERIFY) {
-      test('a password of 5,000 characters → 400 invalid_request', async () => {
+      test('a password over 1024 bytes of UTF-8 → the same 400 invalid_request for a known and an unknown login', async () => {
         assertApiError(await postJson(path, validBody(path, { password: 'p'.repeat(5_000) })), 400, 'invalid_request', '5k password');
-        assertApiError(await postJson(path, validBody(path, { password: 'p'.repeat(4_097) })), 400, 'invalid_request', '4097-char password');
+        assertApiError(await postJson(path, validBody(path, { password: 'p'.repeat(1_025) })), 400, 'invalid_request', '1025-byte password');
+        // 342 × "漢" is 342 characters but 1026 bytes: the bound is in bytes, where the hashing cost is.
+        const known = await postJson(path, { login: 'alice@example.com', password: '漢'.repeat(342) });
+        const unknown = await postJson(path, { login: 'nobody@example.com', password: '漢'.repeat(342) });
+        assertApiError(known, 400, 'invalid_request', '1026-byte password, known login');
+        assert.equal(known.text, unknown.text, 'nothing about the login in the answer');
+        assert.match(known.json.message, /1024 bytes/);
+        // 1024 bytes exactly is a password like any other: checked, and wrong.
+        const atBound = await postJson(path, { login: 'nobody@example.com', password: `${'漢'.repeat(341)}p` });
+        assertApiError(atBound, 401, 'invalid_credentials', '1024-byte password');
       });
     }
 

@@ -418,11 +418,11 @@ describe('openapi.yaml: the document', () => {
     assert.equal(spec.components.schemas.LookupRequest.additionalProperties, false);
     assert.deepEqual(spec.components.schemas.LookupRequest.required, ['login']);
     assert.deepEqual([login.minLength, login.maxLength], [1, 320]);
-    assert.deepEqual([verify.properties.password.minLength, verify.properties.password.maxLength], [1, 4096]);
+    assert.deepEqual([verify.properties.password.minLength, verify.properties.password.maxLength], [1, 1024]);
     const ok = (s: string, v: unknown) => schemaErrors({ $ref: `#/components/schemas/${s}` }, v) === null;
-    assert.ok(ok('VerifyRequest', { login: 'a'.repeat(320), password: 'p'.repeat(4096) }));
+    assert.ok(ok('VerifyRequest', { login: 'a'.repeat(320), password: 'p'.repeat(1024) }));
     assert.ok(!ok('VerifyRequest', { login: 'a'.repeat(321), password: 'p' }));
-    assert.ok(!ok('VerifyRequest', { login: 'a', password: 'p'.repeat(4097) }));
+    assert.ok(!ok('VerifyRequest', { login: 'a', password: 'p'.repeat(1025) }));
     assert.ok(!ok('VerifyRequest', { login: 'a\u0000b', password: 'p' }));
     assert.ok(!ok('VerifyRequest', { login: 'a', password: 'p\u0000' }));
     assert.ok(!ok('VerifyRequest', { login: '   ', password: 'p' }));
@@ -516,8 +516,8 @@ describe('live: POST /v1/credentials/verify', () => {
     const cases: [Json, boolean][] = [
       [{ login: 'a'.repeat(320), password: 'x' }, true],
       [{ login: 'a'.repeat(321), password: 'x' }, false],
-      [{ login: 'nobody', password: 'p'.repeat(4096) }, true],
-      [{ login: 'nobody', password: 'p'.repeat(4097) }, false],
+      [{ login: 'nobody', password: 'p'.repeat(1024) }, true],
+      [{ login: 'nobody', password: 'p'.repeat(1025) }, false],
       [{ login: '', password: 'x' }, false],
       [{ login: ' \t ', password: 'x' }, false],
       [{ login: 'nobody', password: '' }, false],

@@ -57,9 +57,13 @@ describe('verify', () => {
   test('unknown user, wrong password and migrated user get the same 401 body', async () => {
     const unknown = await verify('nobody@example.com', 'whatever');
     const wrong = await verify('alice@example.com', 'correct horse battery stapl');
-    assert.equal((await mark('legacy|2')).status, 200);
-    const migrated = await verify('bob', 'hunter2-but-longer');
-    await unmark('legacy|2');
+    let migrated;
+    try {
+      assert.equal((await mark('legacy|2')).status, 200);
+      migrated = await verify('bob', 'hunter2-but-longer');
+    } finally {
+      await unmark('legacy|2');
+    }
     for (const r of [unknown, wrong, migrated]) {
       assert.equal(r.status, 401);
       assert.equal(r.headers.get('www-authenticate'), null, 'credential errors are not token errors');
@@ -121,6 +125,7 @@ describe('lookup and get by id', () => {
 
 describe('migration marks', () => {
   test('marking twice keeps the first timestamp; then lookup 404, get 404, verify 401; unmark restores', async () => {
+    try {
     const first = await mark('legacy|3');
     assert.equal(first.status, 200);
     assert.equal(first.json.user_id, 'legacy|3');
@@ -140,7 +145,10 @@ describe('migration marks', () => {
     assert.equal((await verify('carol@example.com', 'Pässwörd-ünïcode')).status, 200);
     const again = await mark('legacy|3');
     assert.notEqual(again.json.migrated_at, first.json.migrated_at, 'a new mark after an unmark is a new record');
-    await unmark('legacy|3');
+    } finally {
+      // A failed assertion must not leave the mark behind for the next test.
+      await unmark('legacy|3');
+    }
   });
 
   test('marking or unmarking an unknown user is 404', async () => {
@@ -149,10 +157,13 @@ describe('migration marks', () => {
   });
 
   test('parallel marks over HTTP agree on one timestamp', async () => {
-    const all = await Promise.all(Array.from({ length: 10 }, () => mark('legacy|5')));
-    assert.ok(all.every((r) => r.status === 200));
-    assert.equal(new Set(all.map((r) => r.json.migrated_at)).size, 1);
-    await unmark('legacy|5');
+    try {
+      const all = await Promise.all(Array.from({ length: 10 }, () => mark('legacy|5')));
+      assert.ok(all.every((r) => r.status === 200));
+      assert.equal(new Set(all.map((r) => r.json.migrated_at)).size, 1);
+    } finally {
+      await unmark('legacy|5');
+    }
   });
 
   test('status counts come from the store', async () => {
@@ -160,12 +171,15 @@ describe('migration marks', () => {
     assert.equal(before.status, 200);
     assert.equal(before.json.total, 7);
     assert.equal(before.json.migrated, 0);
-    await mark('legacy|1');
-    const s = await call(gw.url, 'GET', '/v1/migration/status', { token });
-    assert.equal(s.json.migrated, 1);
-    assert.equal(s.json.remaining, 6);
-    assert.equal(s.json.percent_migrated, 14.29);
-    await unmark('legacy|1');
+    try {
+      await mark('legacy|1');
+      const s = await call(gw.url, 'GET', '/v1/migration/status', { token });
+      assert.equal(s.json.migrated, 1);
+      assert.equal(s.json.remaining, 6);
+      assert.equal(s.json.percent_migrated, 14.29);
+    } finally {
+      await unmark('legacy|1');
+    }
   });
 });
 
