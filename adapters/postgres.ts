@@ -4,6 +4,13 @@ import type { Config } from '../src/config.js';
 import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 
+/**
+ * A bound text value the database encoding can't hold: 22P05 untranslatable_character (what PostgreSQL raises when
+ * a Cyrillic, CJK or emoji parameter is converted from the client's UTF8 to a LATIN1 database), 22021
+ * character_not_in_repertoire (a byte sequence invalid in the encoding).
+ */
+const UNREPRESENTABLE = ['22P05', '22021'];
+
 export function postgresDialect(foldCollation: string | null): Dialect {
   return {
     quoteIdent: (p) => `"${p.replaceAll('"', '""')}"`,
@@ -13,8 +20,9 @@ export function postgresDialect(foldCollation: string | null): Dialect {
     insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT (${key}) DO NOTHING`,
     limit: (s, n) => `${s} LIMIT ${n}`,
     timestamp: (d) => d.toISOString(),
-    // 22P02 invalid_text_representation, 22003 numeric_value_out_of_range, 22021 bad encoding
-    isInvalidInput: (e) => ['22P02', '22003', '22021'].includes(String((e as { code?: unknown }).code)),
+    // 22P02 invalid_text_representation, 22003 numeric_value_out_of_range, and the unrepresentable text below
+    isInvalidInput: (e) => ['22P02', '22003', ...UNREPRESENTABLE].includes(String((e as { code?: unknown }).code)),
+    isUnrepresentable: (e) => UNREPRESENTABLE.includes(String((e as { code?: unknown }).code)),
   };
 }
 
