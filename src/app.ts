@@ -1,14 +1,15 @@
 /** Express app assembly: security headers, request log, IP allow-list, tokens, routes, metrics, one error shape. */
 import { randomUUID } from 'node:crypto';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
+import ipaddr from 'ipaddr.js';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
-import { ipFilter } from './ipfilter.js';
-import type { Logger } from './logger.js';
+import { ipFilter, trustProxySetting } from './ipfilter.js';
+import { errorClass, errorCode, type Logger } from './logger.js';
 import { v1Routes } from './routes.js';
 
 export interface AppDeps {
@@ -67,6 +68,20 @@ function toApiError(err: unknown): { e: ApiError; internal: boolean } {
   return { e: new ApiError(500, 'internal_error', 'Internal error.'), internal: true };
 }
 
+/**
+ * The route a log line or metric names: the matched route pattern ("/v1/users/:user_id"), or "unmatched".
+ * Never the request's path, which is the client's text (and, with its query string, can carry a token).
+ */
+function routeOf(req: Request, res: Response): string {
+  // Express resets req.baseUrl before error handlers run; the mount is remembered in res.locals.
+  return req.route?.path ? `${(res.locals.mount as string | undefined) ?? req.baseUrl}${req.route.path}` : 'unmatched';
+}
+
+/** req.ip for the log: with a trusted proxy it comes from X-Forwarded-For, i.e. it is client text until checked. */
+function loggableIp(ip: string | undefined): string {
+  return ip && ipaddr.isValid(ip) ? ip : 'invalid';
+}
+
 export function createApp({ config, gateway, logger }: AppDeps): { app: Express; registry: Registry } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -77,7 +92,7 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.server.trust_proxy);
+  app.set('trust proxy', trustProxySetting(config.server.trust_proxy));
   app.use(helmet());
 
   // Request log: method, path (never the query string or body), status, duration.
@@ -86,11 +101,10 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
     res.setHeader('X-Request-Id', id);
     const end = duration.startTimer();
     res.on('finish', () => {
-      // Express resets req.baseUrl before error handlers run; the mount is remembered in res.locals.
-      const route = req.route?.path ? `${(res.locals.mount as string | undefined) ?? req.baseUrl}${req.route.path}` : 'unmatched';
+      const route = routeOf(req, res);
       const seconds = end({ method: req.method, route });
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      logger.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: req.ip, ms: Math.round(seconds * 1000) }, 'request');
+      logger.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: loggableIp(req.ip), ms: Math.round(seconds * 1000) }, 'request');
     });
     next();
   });
@@ -102,9 +116,12 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
     if (await gateway.ready()) res.json({ status: 'ready' });
     else res.status(503).set('Retry-After', '5').json({ error: 'store_unavailable', message: 'The legacy store is unreachable.' });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', registry.contentType).send(await registry.metrics());
-  });
+  // With config.metrics set, /metrics is served only on its own listener (src/server.ts); here it is then a 404.
+  if (!config.metrics) {
+    app.get('/metrics', async (_req, res) => {
+      res.set('Content-Type', registry.contentType).send(await registry.metrics());
+    });
+  }
 
   app.use(
     '/v1',
@@ -121,7 +138,9 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const { e, internal } = toApiError(err);
-    if (internal) logger.error({ err, route: req.path }, 'unhandled error');
+    // The class (and a code like ECONNRESET) only: an error's message, stack and properties can carry input values
+    // (Node's URL errors carry the whole input URL), and req.path/req.url are the client's text.
+    if (internal) logger.error({ err_class: errorClass(err), err_code: errorCode(err), route: routeOf(req, res), method: req.method }, 'unhandled error');
     if (res.headersSent) return;
     res.status(e.status).set(e.headers).json({ error: e.code, message: e.message });
   };

@@ -27,12 +27,47 @@ export function clientIdOf(payload: Record<string, unknown>): string | undefined
 }
 
 /**
- * The library also accepts ?access_token= in the URL, which lands tokens in proxy and access logs
- * (RFC 6750 §5.3). Only the Authorization header is accepted here.
+ * The raw query string of a request target: what follows the first "?" (the same split url.parse/parseurl make),
+ * or "" when there is none. Plain string work: nothing here can throw, whatever the target.
+ */
+export function rawQuery(target: string | undefined): string {
+  if (typeof target !== 'string') return '';
+  const q = target.indexOf('?');
+  return q === -1 ? '' : target.slice(q + 1);
+}
+
+/**
+ * True when the request target's query string has an access_token parameter (any case, any suffix), after
+ * percent-decoding as the library's query parser would see it. URLSearchParams never throws: "%zz" and other
+ * garbage stay as they are. A fragment is not cut off first, so this sees a superset of what req.query holds.
+ */
+export function queryHasAccessToken(target: string | undefined): boolean {
+  const query = rawQuery(target);
+  if (query === '') return false;
+  // The library reads exactly "access_token"; ACCESS_TOKEN and access_token[] are refused too (a token in a URL
+  // is the thing to stop, whatever the spelling).
+  for (const key of new URLSearchParams(query).keys()) if (key.toLowerCase().startsWith('access_token')) return true;
+  return false;
+}
+
+/**
+ * The library also accepts ?access_token= in the URL (which lands tokens in proxy and access logs, RFC 6750 §5.3)
+ * and access_token in a form body. Only the Authorization header is accepted here. This guard never throws:
+ * every request target reaches a 401, never a 500.
  */
 const headerOnly: RequestHandler = (req, _res, next) => {
-  if (new URL(req.originalUrl, 'http://x').searchParams.has('access_token')) {
-    next(new InvalidRequestError('Send the access token in the Authorization header, not the URL.'));
+  let smuggled: boolean;
+  try {
+    const body = (req as { body?: unknown }).body;
+    smuggled =
+      queryHasAccessToken(req.originalUrl) ||
+      queryHasAccessToken(req.url) ||
+      (typeof body === 'object' && body !== null && Object.hasOwn(body, 'access_token'));
+  } catch {
+    smuggled = true; // unreachable by construction; refuse rather than fail open or answer 500
+  }
+  if (smuggled) {
+    next(new InvalidRequestError('Send the access token in the Authorization header, not the URL or the body.'));
     return;
   }
   next();
@@ -51,6 +86,11 @@ export function tokenCheck(a: Config['auth']): RequestHandler[] {
     secret: '',
     tokenSigningAlg: '',
     clockTolerance: a.clock_tolerance_s,
+    // JWKS fetching: how long fetched keys are used, how soon another fetch may follow (an unknown kid triggers
+    // one), and how long a fetch may take. Milliseconds for the library.
+    cacheMaxAge: a.jwks.cache_max_age_s * 1000,
+    cooldownDuration: a.jwks.cooldown_s * 1000,
+    timeoutDuration: a.jwks.timeout_ms,
     authRequired: true,
     validators: {
       alg: (alg: unknown) => typeof alg === 'string' && algorithms.includes(alg),

@@ -26,6 +26,15 @@ const plainName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a p
 
 export const ALLOWED_ALGORITHMS = ['RS256', 'PS256', 'ES256'] as const;
 
+export const TRUST_PROXY_HELP =
+  'must be false, a hop count (an integer >= 0: how many proxies always stand in front of the gateway) or a list of the proxies\' addresses/CIDR ranges (e.g. [10.0.0.0/8]); true and other strings are not accepted, since they would believe any X-Forwarded-For a client sends';
+
+/** server.trust_proxy: false | hop count | list of proxy addresses/CIDRs (checked with parseAllowList). */
+const trustProxySchema = z.custom<false | number | string[]>(
+  (v) => v === false || (typeof v === 'number' && Number.isInteger(v) && v >= 0) || (Array.isArray(v) && v.every((x) => typeof x === 'string')),
+  { message: TRUST_PROXY_HELP },
+);
+
 const columnsSchema = z
   .object({
     /** The users table's primary key (a column of the users table itself, never of a join). */
@@ -147,23 +156,98 @@ const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8080),
         allow_ips: z.array(z.string()).default([]),
-        trust_proxy: z.union([z.boolean(), z.number().int().min(0), z.string()]).default(false),
+        /**
+         * Which X-Forwarded-For entries to believe: false/0 (none: the client is the socket's peer), a hop count
+         * (exactly that many proxies always stand in front), or the proxies' own addresses/CIDR ranges.
+         */
+        trust_proxy: trustProxySchema.default(false),
         body_limit: z.string().default('16kb'),
+        /** The whole request head must arrive within this time (slow-headers defence). */
+        headers_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+        /** The whole request (head and body) must arrive within this time (slow-body defence). */
+        request_timeout_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+        /** An idle keep-alive connection is closed after this time. */
+        keep_alive_timeout_ms: z.number().int().min(0).max(600_000).default(5_000),
+        /** On SIGTERM/SIGINT: in-flight requests and the store's close() get this long; then sockets are destroyed. */
+        shutdown_grace_ms: z.number().int().min(0).max(600_000).default(10_000),
       })
       .strict()
-      .default({ host: '0.0.0.0', port: 8080, allow_ips: [], trust_proxy: false, body_limit: '16kb' }),
+      .refine((s) => !(s.headers_timeout_ms > s.request_timeout_ms), {
+        path: ['headers_timeout_ms'],
+        message: 'must not exceed server.request_timeout_ms',
+      })
+      .default({
+        host: '0.0.0.0',
+        port: 8080,
+        allow_ips: [],
+        trust_proxy: false,
+        body_limit: '16kb',
+        headers_timeout_ms: 10_000,
+        request_timeout_ms: 30_000,
+        keep_alive_timeout_ms: 5_000,
+        shutdown_grace_ms: 10_000,
+      }),
+    /** /metrics on its own listener (host defaults to loopback); when absent it is served on the main port. */
+    metrics: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535),
+      })
+      .strict()
+      .optional(),
     auth: z
       .object({
         issuer: z.url(),
         audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
         jwks_uri: z.url().optional(),
+        /** Accept http:// for issuer and jwks_uri (a local test issuer). Never in production. */
+        allow_insecure_http: z.boolean().default(false),
+        /** How the issuer's signing keys are fetched and cached. */
+        jwks: z
+          .object({
+            /** Keys are re-fetched at most this often while tokens keep arriving with known kids. */
+            cache_max_age_s: z.number().int().min(0).max(86_400).default(600),
+            /** After a fetch (e.g. for an unknown kid), no other fetch for this long. */
+            cooldown_s: z.number().int().min(0).max(3_600).default(30),
+            /** A JWKS fetch slower than this fails (the request gets 401). */
+            timeout_ms: z.number().int().min(100).max(60_000).default(5_000),
+          })
+          .strict()
+          .default({ cache_max_age_s: 600, cooldown_s: 30, timeout_ms: 5_000 }),
         clients: z.array(z.string().min(1)).default([]),
         algorithms: z.array(z.enum(ALLOWED_ALGORITHMS)).min(1).default([...ALLOWED_ALGORITHMS]),
         /** Require `sub` to end in "@clients" (a client-credentials token). */
         require_client_subject: z.boolean().default(true),
         clock_tolerance_s: z.number().int().min(0).max(300).default(5),
       })
-      .strict(),
+      .strict()
+      .superRefine(
+        (a, ctx) => {
+          // Runs even when other auth keys are invalid, so read defensively.
+          if (!a || typeof a !== 'object') return;
+          for (const key of ['issuer', 'jwks_uri'] as const) {
+            const v = (a as Record<string, unknown>)[key];
+            if (typeof v !== 'string') continue;
+            let protocol: string;
+            try {
+              protocol = new URL(v).protocol;
+            } catch {
+              continue; // reported by z.url()
+            }
+            if (protocol === 'https:') continue;
+            if (protocol === 'http:' && a.allow_insecure_http === true) continue;
+            ctx.addIssue({
+              code: 'custom',
+              path: [key],
+              message:
+                protocol === 'http:'
+                  ? 'must be an https:// URL: tokens would be checked against keys fetched in clear text (set auth.allow_insecure_http: true only for a local test issuer)'
+                  : 'must be an https:// URL',
+            });
+          }
+        },
+        { when: () => true },
+      ),
     store: z
       .object({
         adapter: z.enum(['sqlite', 'postgres', 'mysql', 'mssql', 'oracle', 'mongodb', 'http']),
@@ -300,6 +384,10 @@ function semanticProblems(input: unknown): string[] {
   }
   const ips = valueAt(input, ['server', 'allow_ips']);
   if (Array.isArray(ips) && ips.every((x) => typeof x === 'string')) problems.push(...parseAllowList(ips).problems);
+  const proxies = valueAt(input, ['server', 'trust_proxy']);
+  if (Array.isArray(proxies) && proxies.every((x) => typeof x === 'string')) {
+    problems.push(...parseAllowList(proxies, 'server.trust_proxy').problems);
+  }
   return problems;
 }
 

@@ -11,7 +11,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { parseConfig, type Config } from './config.js';
 import { startLocalIssuer } from './devtokens.js';
 import type { Logger } from './logger.js';
-import { startServer } from './server.js';
+import { onShutdownSignal, startServer } from './server.js';
 
 export interface DemoUser {
   id: number;
@@ -113,7 +113,8 @@ export function demoConfig(file: string, issuer: string, audience: string, port:
   return parseConfig(
     {
       server: { host: '127.0.0.1', port },
-      auth: { issuer, audience, jwks_uri: `${issuer}.well-known/jwks.json` },
+      // The local issuer serves its JWKS over plain http on loopback: allowed here, and only with this flag.
+      auth: { issuer, audience, jwks_uri: `${issuer}.well-known/jwks.json`, allow_insecure_http: true },
       store: {
         adapter: 'sqlite',
         url: file,
@@ -169,11 +170,8 @@ Look a user up without a password, mark them migrated, see the status:
 
 Ctrl-C to stop.
 `);
-  const stop = async () => {
+  onShutdownSignal(async () => {
     await running.close();
     await issuer.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  }, config.server.shutdown_grace_ms);
 }

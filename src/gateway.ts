@@ -7,7 +7,7 @@ import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../adapters/types.js';
 import { ambiguousLogin, ApiError, invalidCredentials, storeUnavailable, userNotFound } from './errors.js';
 import { limiterKey, type LoginLimiter } from './limiter.js';
-import type { Logger } from './logger.js';
+import { errorClass, errorCode, type Logger } from './logger.js';
 import { getScheme, resolveScheme, verifyWith, type PasswordPolicy, type PasswordScheme } from './passwords/index.js';
 import { findByLogin, normaliseLogin, rowMatches } from './matching.js';
 import { legacyIdFrom, toProfile, type Profile } from './profile.js';
@@ -66,7 +66,8 @@ export class Gateway {
         if (++seen >= SAMPLE_SIZE) break;
       }
     } catch (e) {
-      this.o.logger.warn({ err: (e as Error).message }, 'could not sample the store for the timing decoy; using bcrypt');
+      // Our own StoreError messages name the operation and the driver's code, never a value; anything else by class only.
+      this.o.logger.warn({ err_class: errorClass(e), err_code: errorCode(e), ...(e instanceof StoreError ? { err: e.message } : {}) }, 'could not sample the store for the timing decoy; using bcrypt');
     }
     const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
     const decoy = best?.decoy ?? {
@@ -93,6 +94,7 @@ export class Gateway {
       return await fn();
     } catch (e) {
       if (e instanceof StoreError) {
+        // StoreError messages are built by the adapters from the operation and the driver's code, never a value.
         this.o.logger.error({ err: e.message }, 'legacy store unavailable');
         throw storeUnavailable();
       }

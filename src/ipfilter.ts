@@ -1,11 +1,15 @@
-/** server.allow_ips: single addresses or CIDR ranges, IPv4 and IPv6. Empty = every address. */
+/**
+ * server.allow_ips: single addresses or CIDR ranges, IPv4 and IPv6. Empty = every address.
+ * server.trust_proxy: a hop count or the proxies' addresses/CIDR ranges (same syntax), never "trust everyone".
+ */
 import type { RequestHandler } from 'express';
 import ipaddr from 'ipaddr.js';
 import { ApiError } from './errors.js';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
-export function parseAllowList(entries: string[]): { ranges: Range[]; problems: string[] } {
+/** label: the config path the problems name (server.allow_ips, server.trust_proxy). */
+export function parseAllowList(entries: string[], label = 'server.allow_ips'): { ranges: Range[]; problems: string[] } {
   const ranges: Range[] = [];
   const problems: string[] = [];
   entries.forEach((e, i) => {
@@ -21,7 +25,7 @@ export function parseAllowList(entries: string[]): { ranges: Range[]; problems: 
         ranges.push([a, a.kind() === 'ipv4' ? 32 : 128]);
       }
     } catch {
-      problems.push(`server.allow_ips.${i}: not an IP address or CIDR range`);
+      problems.push(`${label}.${i}: not an IP address or CIDR range`);
     }
   });
   return { ranges, problems };
@@ -41,4 +45,22 @@ export function ipFilter(entries: string[]): RequestHandler {
     if (ipAllowed(ranges, req.ip)) return next();
     next(new ApiError(403, 'forbidden_ip', 'This address is not allowed to call the gateway.'));
   };
+}
+
+/**
+ * Express's "trust proxy" setting for server.trust_proxy. Express walks X-Forwarded-For from the right, starting
+ * with the socket's peer, and stops at the first address it does not trust: that one is req.ip.
+ * - false / 0: nothing trusted; req.ip is the socket's peer and X-Forwarded-For is ignored.
+ * - n: the n right-most hops are trusted whatever they are. Only right when exactly n proxies always stand in
+ *   front: a client that connects directly can write the entry Express then takes as its address.
+ * - a list: only hops from those addresses/ranges are trusted, so a client can never be placed by what it writes
+ *   to the left of the entry a trusted proxy appended.
+ */
+export function trustProxySetting(value: false | number | string[]): false | number | ((addr: string, i: number) => boolean) {
+  if (value === false || value === 0) return false;
+  if (typeof value === 'number') return value;
+  const { ranges, problems } = parseAllowList(value, 'server.trust_proxy');
+  if (problems.length) throw new Error(problems.join('; '));
+  if (ranges.length === 0) return false;
+  return (addr: string) => ipAllowed(ranges, addr);
 }

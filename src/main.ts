@@ -31,14 +31,11 @@ async function main(argv: string[]): Promise<number> {
       }
       const config = loadConfigFile(file);
       const logger = createLogger(config.log.level);
-      const { startServer } = await import('./server.js');
+      const { onShutdownSignal, startServer } = await import('./server.js');
       const running = await startServer(config, logger);
-      const stop = () => {
-        logger.info('shutting down');
-        running.close().then(() => process.exit(0));
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      // Graceful: idle keep-alive connections close at once, in-flight requests finish, the store closes;
+      // all of it bounded by server.shutdown_grace_ms.
+      onShutdownSignal(() => running.close(), config.server.shutdown_grace_ms, logger);
       return -1;
     }
     case 'demo': {

@@ -1,25 +1,41 @@
 /** Wire a validated Config into a listening server: store → gateway → app → HTTP. */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Registry } from 'prom-client';
 import { createStore } from '../adapters/index.js';
 import type { UserStore } from '../adapters/types.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { Gateway } from './gateway.js';
 import { MemoryLoginLimiter } from './limiter.js';
-import type { Logger } from './logger.js';
+import { errorClass, type Logger } from './logger.js';
 import { compilePolicy } from './passwords/index.js';
+import { checkStoreAtStartup } from './startup.js';
 
 export interface Running {
   server: Server;
   url: string;
+  /** The separate /metrics listener when config.metrics is set. */
+  metricsServer?: Server;
+  metricsUrl?: string;
   gateway: Gateway;
   store: UserStore;
+  /**
+   * Graceful and bounded: stop accepting, close idle keep-alive connections at once, let in-flight requests finish,
+   * then close the store. After server.shutdown_grace_ms, remaining sockets are destroyed and a store close() that
+   * has not finished is abandoned (with a warning). Idempotent.
+   */
   close(): Promise<void>;
 }
 
 export async function buildGateway(config: Config, logger: Logger, store?: UserStore) {
   const s = store ?? (await createStore(config.store));
+  try {
+    await checkStoreAtStartup(config, s, logger);
+  } catch (e) {
+    if (!store) await s.close().catch(() => {});
+    throw e;
+  }
   const gateway = new Gateway({
     store: s,
     passwords: compilePolicy(config.passwords),
@@ -31,29 +47,241 @@ export async function buildGateway(config: Config, logger: Logger, store?: UserS
   return { gateway, store: s };
 }
 
+/**
+ * Bring the request target to origin-form before Express sees it. Express (parseurl → url.parse) and
+ * express-oauth2-jwt-bearer each parse the raw target their own way; absolute-form ("GET http://host/path?q")
+ * and oddities ("*", "http://[zz]/") made those parsers throw (a 500 before authentication) or warn with the
+ * whole URL, query string included, on stderr. RFC 9112 §3.2.2: an origin server accepts the absolute-form and
+ * takes the path from it; the authority is not used for anything here. Anything else that is not a path is refused.
+ * Returns false when it has answered the request itself.
+ */
+export function toOriginForm(req: IncomingMessage, res: ServerResponse): boolean {
+  const target = req.url ?? '';
+  if (target.startsWith('/')) return true;
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+  if (absolute) {
+    const rest = target.slice(absolute[0].length);
+    req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    return true;
+  }
+  const body = JSON.stringify({ error: 'invalid_request', message: 'The request target must be a path.' });
+  res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
+  return false;
+}
+
+/** Node checks the header/request timeouts only every connectionsCheckingInterval (30 s by default). */
+export function checkingIntervalFor(headersTimeout: number, requestTimeout: number): number {
+  return Math.max(25, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)));
+}
+
+function httpServer(config: Config, listener: RequestListener): Server {
+  const s = config.server;
+  const server = createServer(
+    {
+      headersTimeout: s.headers_timeout_ms,
+      requestTimeout: s.request_timeout_ms,
+      keepAliveTimeout: s.keep_alive_timeout_ms,
+      connectionsCheckingInterval: checkingIntervalFor(s.headers_timeout_ms, s.request_timeout_ms),
+    },
+    listener,
+  );
+  server.keepAliveTimeout = s.keep_alive_timeout_ms;
+  return server;
+}
+
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${addr.port}`;
+}
+
+/** The /metrics-only listener: GET/HEAD /metrics, 404 for everything else. */
+function metricsListener(registry: Registry): RequestListener {
+  return (req, res) => {
+    const target = req.url ?? '';
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    const json = (status: number, error: string, message: string) => {
+      res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'X-Content-Type-Options': 'nosniff' }).end(JSON.stringify({ error, message }));
+    };
+    if (path !== '/metrics') return json(404, 'not_found', 'No such endpoint.');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(404, 'not_found', 'No such endpoint.');
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'Content-Type': registry.contentType, 'X-Content-Type-Options': 'nosniff' });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      () => json(500, 'internal_error', 'Internal error.'),
+    );
+  };
+}
+
+/**
+ * Track connections and the responses in flight on each, so that a shutdown can (1) close at once every connection
+ * with no request being answered: idle keep-alive ones, but also ones that never sent a byte (a client's pre-opened
+ * connection) or sent only part of a request head, which Node does not count as idle and, once server.close() has
+ * stopped its timeout checks, would hold the shutdown forever; (2) tell in-flight responses to close their
+ * connection when done instead of keeping it alive.
+ */
+function trackConnections(server: Server): { inFlight: () => number; drain: () => void } {
+  const active = new Map<Socket, number>();
+  const responses = new Set<ServerResponse>();
+  let draining = false;
+  server.on('connection', (socket: Socket) => {
+    if (draining) {
+      socket.destroy();
+      return;
+    }
+    active.set(socket, 0);
+    socket.once('close', () => active.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    active.set(socket, (active.get(socket) ?? 0) + 1);
+    responses.add(res);
+    if (draining) res.shouldKeepAlive = false;
+    let counted = true;
+    const done = () => {
+      if (!counted) return;
+      counted = false;
+      responses.delete(res);
+      const left = (active.get(socket) ?? 1) - 1;
+      if (active.has(socket)) active.set(socket, left);
+      // With Connection: close Node ends the socket itself; this is for anything that slipped through.
+      if (draining && left === 0) setImmediate(() => server.closeIdleConnections());
+    };
+    res.once('finish', done);
+    res.once('close', done);
+  });
+  return {
+    inFlight: () => [...active.values()].reduce((n, v) => n + v, 0),
+    drain() {
+      draining = true;
+      // Responses still being worked on close their connection when they are done.
+      for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
+      server.closeIdleConnections();
+      for (const [socket, n] of active) {
+        if (n > 0) continue;
+        // Nothing is being answered here; a response written just now may still sit in the socket's buffer.
+        if (socket.writableLength > 0) socket.end();
+        else socket.destroy();
+      }
+    },
+  };
+}
+
 export async function startServer(config: Config, logger: Logger, store?: UserStore): Promise<Running> {
   const built = await buildGateway(config, logger, store);
-  const { app } = createApp({ config, gateway: built.gateway, logger });
-  const server = app.listen(config.server.port, config.server.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
+  const { app, registry } = createApp({ config, gateway: built.gateway, logger });
+  const server = httpServer(config, (req, res) => {
+    if (toOriginForm(req, res)) app(req, res);
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
-  logger.info({ listen: url, adapter: config.store.adapter }, 'legacy-gateway listening');
+  const main = trackConnections(server);
+  let metricsServer: Server | undefined;
+  let metrics: ReturnType<typeof trackConnections> | undefined;
+  let url: string;
+  let metricsUrl: string | undefined;
+  try {
+    url = await listen(server, config.server.port, config.server.host);
+    if (config.metrics) {
+      metricsServer = httpServer(config, metricsListener(registry));
+      metrics = trackConnections(metricsServer);
+      metricsUrl = await listen(metricsServer, config.metrics.port, config.metrics.host);
+    }
+  } catch (e) {
+    server.close();
+    server.closeAllConnections();
+    metricsServer?.close();
+    await built.store.close().catch(() => undefined);
+    throw e;
+  }
+  logger.info({ listen: url, metrics: metricsUrl ?? `${url}/metrics`, adapter: config.store.adapter }, 'legacy-gateway listening');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = async (): Promise<void> => {
+    const grace = config.server.shutdown_grace_ms;
+    const servers = [
+      { server, track: main },
+      ...(metricsServer && metrics ? [{ server: metricsServer, track: metrics }] : []),
+    ];
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), grace);
+    });
+    try {
+      // Stop accepting; server.close() also closes idle keep-alive connections (Node >= 19), done here explicitly
+      // too, and in-flight responses are told to close their connection when they finish.
+      const drained = Promise.all(servers.map(({ server: s }) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const { track } of servers) track.drain();
+      if ((await Promise.race([drained, deadline])) === 'timeout') {
+        const left = servers.reduce((n, { track }) => n + track.inFlight(), 0);
+        logger.warn({ in_flight: left, grace_ms: grace }, 'shutdown grace period over: closing the remaining connections');
+        for (const { server: s } of servers) s.closeAllConnections();
+        // Destroyed sockets let server.close() finish; the store is not waited for any longer.
+        void built.store.close().catch(() => logger.warn({ adapter: config.store.adapter }, 'store close failed'));
+        logger.warn({ adapter: config.store.adapter }, 'store close abandoned: shutdown grace period over');
+        return;
+      }
+      for (const { server: s } of servers) s.closeAllConnections();
+      const storeClosed = built.store.close().then(
+        () => 'closed' as const,
+        (e: unknown) => {
+          logger.warn({ adapter: config.store.adapter, err_class: errorClass(e) }, 'store close failed');
+          return 'failed' as const;
+        },
+      );
+      if ((await Promise.race([storeClosed, deadline])) === 'timeout') {
+        logger.warn({ adapter: config.store.adapter, grace_ms: grace }, 'store close abandoned: shutdown grace period over');
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   return {
     server,
     url,
+    metricsServer,
+    metricsUrl,
     gateway: built.gateway,
     store: built.store,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await built.store.close();
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
+}
+
+/**
+ * SIGTERM/SIGINT: run stop() (a graceful Running.close(), itself bounded by shutdown_grace_ms), then exit 0.
+ * A second signal, or stop() overrunning the grace period by a second, exits at once with 1.
+ */
+export function onShutdownSignal(stop: () => Promise<void>, graceMs: number, log?: Logger): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    log?.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(1), graceMs + 1000).unref();
+    stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log?.error({ err_class: errorClass(e) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
 }

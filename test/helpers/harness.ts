@@ -5,6 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createStore } from '../../adapters/index.js';
+import type { UserStore } from '../../adapters/types.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { createDemoDatabase, DEMO_USERS, demoConfig, type DemoUser } from '../../src/demo.js';
 import { startLocalIssuer, type LocalIssuer } from '../../src/devtokens.js';
@@ -47,21 +49,44 @@ function merge(base: unknown, over: unknown): unknown {
  * users: seed the SQLite demo store with these users (default TEST_USERS).
  * config: deep-merged over the demo configuration.
  * store / passwords: REPLACE those sections (for a real PostgreSQL/MariaDB store, a preset, ...), raw as in YAML.
+ * wrapStore: the store the gateway gets is wrapStore(the real store) (to slow a call down, or make close() hang).
  */
 export async function startTestGateway(
-  opts: { users?: DemoUser[]; config?: DeepPartial<Config>; store?: Record<string, unknown>; passwords?: Record<string, unknown>; logLevel?: string } = {},
+  opts: {
+    users?: DemoUser[];
+    config?: DeepPartial<Config>;
+    store?: Record<string, unknown>;
+    passwords?: Record<string, unknown>;
+    logLevel?: string;
+    wrapStore?: (store: UserStore) => UserStore;
+  } = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lg-test-'));
   const dbFile = path.join(dir, 'legacy.sqlite');
   createDemoDatabase(dbFile, opts.users ?? TEST_USERS);
   const issuer = await startLocalIssuer('https://legacy-gateway.test', 'test-client');
-  const base = demoConfig(dbFile, issuer.issuer, issuer.audience, 0) as Record<string, unknown>;
-  if (opts.store) base.store = opts.store;
-  if (opts.passwords) base.passwords = opts.passwords;
-  const config = parseConfig(merge(base, opts.config), {});
+  let config: Config;
+  let running: Running;
   const logs: string[] = [];
-  const logger = createLogger(opts.logLevel ?? 'debug', { write: (s: string) => void logs.push(s) });
-  const running = await startServer(config, logger);
+  let wrapped: UserStore | undefined;
+  try {
+    const base = demoConfig(dbFile, issuer.issuer, issuer.audience, 0) as Record<string, unknown>;
+    // The local issuer's JWKS is plain http on loopback: only accepted with this flag (demoConfig sets it too).
+    base.auth = { ...(base.auth as Record<string, unknown>), allow_insecure_http: true };
+    if (opts.store) base.store = opts.store;
+    if (opts.passwords) base.passwords = opts.passwords;
+    config = parseConfig(merge(base, opts.config), {});
+    const logger = createLogger(opts.logLevel ?? 'debug', { write: (s: string) => void logs.push(s) });
+    wrapped = opts.wrapStore ? opts.wrapStore(await createStore(config.store)) : undefined;
+    running = await startServer(config, logger, wrapped);
+  } catch (e) {
+    // A gateway that fails to start (a test of exactly that, or a broken fixture) leaves nothing running behind:
+    // a live issuer or pool would keep the test process from exiting.
+    await wrapped?.close().catch(() => {});
+    await issuer.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     url: running.url,
     issuer,
@@ -109,4 +134,72 @@ export async function call(
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+export interface RawResponse {
+  /** 0 when the server closed the connection without an answer. */
+  status: number;
+  head: string;
+  body: string;
+  /** Everything received. */
+  raw: string;
+  /** ms from the first byte sent until the server closed (or the timeout hit). */
+  ms: number;
+  /** true when the server closed the connection (false: our timeout hit first). */
+  closed: boolean;
+}
+
+/**
+ * Send bytes over a raw loopback socket (what fetch would refuse to send: absolute-form targets, trickled heads)
+ * and collect the answer until the server closes or timeoutMs passes. chunks: sent one every intervalMs.
+ */
+export async function rawRequest(
+  url: string,
+  payload: string | string[],
+  opts: { intervalMs?: number; timeoutMs?: number } = {},
+): Promise<RawResponse> {
+  const { connect } = await import('node:net');
+  const u = new URL(url);
+  const chunks = Array.isArray(payload) ? payload : [payload];
+  return new Promise((resolve) => {
+    const socket = connect(Number(u.port), u.hostname.replace(/^\[|\]$/g, ''));
+    let raw = '';
+    let sent = 0;
+    let t0 = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (closed: boolean) => {
+      clearInterval(timer);
+      clearTimeout(deadline);
+      socket.destroy();
+      const [head = '', ...rest] = raw.split('\r\n\r\n');
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(head);
+      resolve({ status: m ? Number(m[1]) : 0, head, body: rest.join('\r\n\r\n'), raw, ms: Date.now() - t0, closed });
+    };
+    const deadline = setTimeout(() => finish(false), opts.timeoutMs ?? 10_000);
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (raw += d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => finish(true));
+    socket.on('connect', () => {
+      t0 = Date.now();
+      const next = () => {
+        if (sent < chunks.length && !socket.destroyed) socket.write(chunks[sent++]!);
+        else clearInterval(timer);
+      };
+      next();
+      if (chunks.length > 1) timer = setInterval(next, opts.intervalMs ?? 100);
+    });
+  });
+}
+
+/** Wrap a store so that some methods are replaced (the others keep working on the real store). */
+export function wrapStore(store: UserStore, over: Partial<Record<keyof UserStore, (real: UserStore) => unknown>>): UserStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const replace = over[prop as keyof UserStore];
+      if (replace) return replace(target);
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
-import { call, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
+import { call, rawRequest, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
 
 const VERIFY = '/v1/credentials/verify';
 const ALICE = { login: 'alice@example.com', password: 'correct horse battery staple' };
@@ -502,6 +502,129 @@ describe('scopes: one scope per operation', () => {
     const token = await gw.issuer.mint({ scope: 'read:users', aud: 'https://other.example' });
     sentTokens.add(token);
     assertInvalidToken(await call(gw.url, 'GET', '/v1/migration/status', { token }), token);
+  });
+});
+
+describe('request targets: never a 500 before authentication, never a token or query string in a log line', () => {
+  let tgw: TestGateway;
+  let token: string;
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+
+  before(async () => {
+    tgw = await start();
+    token = await tgw.issuer.mint();
+    sentTokens.add(token);
+    process.on('warning', onWarning);
+  });
+  after(() => {
+    process.off('warning', onWarning);
+  });
+
+  /** Request targets a client can put on the wire, with the token in the query string where there is one. */
+  function targets(port: number, t: string): string[] {
+    const st = '/v1/migration/status';
+    const q = `?access_token=${t}`;
+    return [
+      `http://127.0.0.1:${port}${st}${q}`,
+      `https://127.0.0.1:${port}${st}${q}`,
+      `http://127.0.0.1:${port}${st}`,
+      `HTTP://127.0.0.1:${port}${st}${q}`,
+      `http://[::1]:1${st}${q}`,
+      `http://[::1${st}${q}`,
+      `http://[zz]${st}${q}`,
+      `http://a@b${st}${q}`,
+      `http://x:99999${st}${q}`,
+      `http://:80${st}${q}`,
+      `http://%zz${st}${q}`,
+      `http://a:b:c${st}${q}`,
+      `http://127.0.0.1:${port}${q}`,
+      `http://127.0.0.1:${port}`,
+      `http://`,
+      `http:`,
+      `//x${st}${q}`,
+      `//[${st}${q}`,
+      `*`,
+      `x${q}`,
+      `${st}${q}`,
+      `/v1/%zz${q}`,
+      `${st}${q}%zz`,
+      `${st}?%zz=1&access_token=${t}`,
+      `${st}?access%5Ftoken=${t}`,
+      `${st}?%61ccess_token=${t}`,
+      `${st}?ACCESS_TOKEN=${t}`,
+      `${st}?access_token[]=${t}`,
+      `${st}?access_token=${t}&access_token=${t}`,
+      `${st}?a=1#&access_token=${t}`,
+      `${st}?x=${'a'.repeat(6000)}&access_token=${t}`,
+      `http://127.0.0.1/v1/${'b'.repeat(6000)}${q}`,
+      `${st}?x=${'a'.repeat(20_000)}&access_token=${t}`, // over Node's 16 KB head limit: 431 from Node itself
+    ];
+  }
+
+  async function sendRaw(target: string, headers = ''): Promise<Awaited<ReturnType<typeof rawRequest>>> {
+    return rawRequest(tgw.url, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`, { timeoutMs: 5000 });
+  }
+
+  test('absolute-form and odd targets, with and without an Authorization header: no 500, no token accepted from the URL', async () => {
+    const port = Number(new URL(tgw.url).port);
+    const seen: string[] = [];
+    for (const withHeader of [false, true]) {
+      for (const target of targets(port, token)) {
+        const r = await sendRaw(target, withHeader ? `Authorization: Bearer ${token}\r\n` : '');
+        const label = `${withHeader ? 'header+' : ''}${target.slice(0, 70)}`;
+        seen.push(`${r.status} ${label}`);
+        assert.ok(r.closed, `${label}: no answer`);
+        assert.ok(r.status !== 0, `${label}: connection closed without a status`);
+        assert.ok(r.status < 500, `${label}: ${r.status} ${r.body}`);
+        assert.ok(!r.raw.includes(token), `${label}: token echoed`);
+        // A token in the URL never gets in, nor is it tolerated next to a header token.
+        if (/access(_|%5F)token|%61ccess_token/i.test(target)) assert.notEqual(r.status, 200, `${label}: a token in the URL was accepted`);
+        if (r.status >= 400 && r.body) {
+          assert.doesNotThrow(() => JSON.parse(r.body), `${label}: non-JSON error body ${r.body.slice(0, 80)}`);
+        }
+      }
+    }
+    // Positive control: the absolute-form of a good request (token in the header only) is answered like the path.
+    const ok = await sendRaw(`http://127.0.0.1:${port}/v1/migration/status`, `Authorization: Bearer ${token}\r\n`);
+    assert.equal(ok.status, 200, ok.raw.slice(0, 300));
+  });
+
+  test('express-oauth2-jwt-bearer\'s own query/body token transport cannot be used to smuggle a token', async () => {
+    // The library takes access_token from a form body when the content type is urlencoded: not here.
+    const form = await call(tgw.url, 'POST', VERIFY, {
+      body: `access_token=${token}&login=alice%40example.com&password=x`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assertInvalidToken(form, token, { errorCodeInChallenge: false });
+    const formPut = await call(tgw.url, 'PUT', '/v1/users/legacy%7C2/migration', {
+      body: `access_token=${token}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assertInvalidToken(formPut, token, { errorCodeInChallenge: false });
+    // A JSON body with access_token: the body is not read before the token is checked.
+    const json = await call(tgw.url, 'POST', VERIFY, { body: { access_token: token, ...ALICE } });
+    assertInvalidToken(json, token, { errorCodeInChallenge: false });
+    // Query spellings the library (querystring) decodes to access_token.
+    for (const q of [`access_token=${token}`, `access%5Ftoken=${token}`, `%61ccess_token=${token}`, `x=1&access_token=${token}`]) {
+      const r = await call(tgw.url, 'GET', `/v1/migration/status?${q}`);
+      assertInvalidToken(r, token);
+      const both = await call(tgw.url, 'GET', `/v1/migration/status?${q}`, { token });
+      assertInvalidToken(both, token);
+    }
+  });
+
+  test('no captured log line carries the token, a query string, or the raw target; no warning carries them either', async () => {
+    await new Promise((r) => setTimeout(r, 50)); // request lines are written on 'finish'
+    const all = tgw.logs.join('\n');
+    assert.ok(tgw.logs.length > 30, 'request lines were logged');
+    const sig = token.split('.')[2]!;
+    assert.ok(!all.includes(token) && !all.includes(sig), 'a token reached the logs');
+    assert.ok(!/access_token|access%5Ftoken|%61ccess|\?x=|\?a=/i.test(all), 'a query string reached the logs');
+    assert.ok(!/"level":50/.test(all), `an error was logged:\n${tgw.logs.filter((l) => l.includes('"level":50')).join('\n').slice(0, 2000)}`);
+    assert.ok(!all.includes('127.0.0.1/v1/') && !all.includes('[::1'), 'a raw request target reached the logs');
+    const leaked = warnings.filter((w) => w.includes(sig) || w.includes('access_token'));
+    assert.deepEqual(leaked, [], 'a process warning carried the URL');
   });
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
-import { call, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
+import { call, startTestGateway, wrapStore, type ApiResponse, type TestGateway } from '../helpers/harness.js';
 
 const PLANTED = 'Pl4nted-Secret-Password-9f3e';
 const ALICE_PASSWORD = 'correct horse battery staple';
@@ -244,4 +244,43 @@ test('profiles from verify, lookup and GET carry no secret fields', () => {
   const alice = profiles.filter(([, p]) => p.user_id === 'legacy|1').map(([, p]) => JSON.stringify(p));
   assert.ok(alice.length >= 3);
   assert.equal(new Set(alice).size, 1, 'verify, lookup and GET give alice the same profile');
+});
+
+test('an unexpected error is logged by class only: no message, stack, input value or path', async () => {
+  const secretLogin = 'leaky-login-5b2c@example.com';
+  const egw = await startTestGateway({
+    logLevel: 'trace',
+    wrapStore: (s) =>
+      wrapStore(s, {
+        migrationStatus: () => async () => {
+          // What Node's URL parser, a driver or a bug throws: the input value in the message and in a property.
+          const e = new TypeError(`Invalid URL: http://x/?access_token=${PLANTED}&login=${secretLogin}`) as TypeError & { input?: string; code?: string };
+          e.input = `http://x/?access_token=${PLANTED}`;
+          e.code = 'ERR_INVALID_URL';
+          throw e;
+        },
+      }),
+  });
+  try {
+    const t = await egw.token();
+    const r = await call(egw.url, 'GET', `/v1/migration/status?login=${secretLogin}`, { token: t });
+    assert.equal(r.status, 500);
+    assert.deepEqual(r.json, { error: 'internal_error', message: 'Internal error.' });
+    await new Promise((res) => setTimeout(res, 50));
+    const errors = egw.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.level === 50);
+    assert.equal(errors.length, 1, egw.logs.join(''));
+    const line = errors[0]!;
+    assert.equal(line.msg, 'unhandled error');
+    assert.equal(line.err_class, 'TypeError');
+    assert.equal(line.err_code, 'ERR_INVALID_URL');
+    assert.equal(line.route, '/v1/migration/status');
+    assert.equal(line.err, undefined, 'the error object itself is not logged');
+    const all = egw.logs.join('\n');
+    assert.doesNotMatch(all, /"stack"|\\n\s+at /, 'a stack trace reached the logs');
+    for (const v of [PLANTED, secretLogin, 'Invalid URL', 'login=', t.split('.')[2]!]) {
+      assert.ok(!all.includes(v), `${JSON.stringify(v)} reached the logs`);
+    }
+  } finally {
+    await egw.close();
+  }
 });

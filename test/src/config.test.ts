@@ -395,5 +395,150 @@ describe('config.example.yaml (the README points newcomers at it)', () => {
     assert.equal(c.store.adapter, 'postgres');
     assert.equal(c.store.url, 'postgres://gw@db/legacy');
     assert.equal(c.profile.user_id_prefix, 'legacy|');
+    // The hardening knobs it documents are the defaults.
+    assert.equal(c.auth.allow_insecure_http, false);
+    assert.deepEqual(c.auth.jwks, { cache_max_age_s: 600, cooldown_s: 30, timeout_ms: 5000 });
+    assert.equal(c.server.trust_proxy, false);
+    assert.equal(c.server.headers_timeout_ms, 10_000);
+    assert.equal(c.server.request_timeout_ms, 30_000);
+    assert.equal(c.server.shutdown_grace_ms, 10_000);
+  });
+});
+
+describe('auth: https only, unless auth.allow_insecure_http', () => {
+  for (const key of ['issuer', 'jwks_uri'] as const) {
+    test(`an http:// auth.${key} is a config error, loopback included`, () => {
+      for (const url of ['http://tenant.example.com/', 'http://127.0.0.1:8080/', 'http://localhost/', 'http://[::1]:9/']) {
+        const raw = minimal();
+        raw.auth[key] = key === 'jwks_uri' ? `${url}.well-known/jwks.json` : url;
+        hasProblem(problemsOf(raw), `auth.${key}: `, /https:\/\/.*allow_insecure_http/);
+      }
+    });
+
+    test(`auth.allow_insecure_http: true accepts an http:// auth.${key}`, () => {
+      const raw = minimal();
+      raw.auth[key] = key === 'jwks_uri' ? 'http://127.0.0.1:9/.well-known/jwks.json' : 'http://127.0.0.1:9/';
+      raw.auth.allow_insecure_http = true;
+      const c = parseConfig(raw, {});
+      assert.equal(c.auth.allow_insecure_http, true);
+      assert.match(c.auth[key]!, /^http:\/\//);
+    });
+  }
+
+  test('other schemes are refused even with the flag', () => {
+    for (const url of ['ftp://tenant.example.com/', 'file:///etc/jwks.json', 'ws://tenant.example.com/']) {
+      const raw = minimal();
+      raw.auth.issuer = url;
+      raw.auth.allow_insecure_http = true;
+      hasProblem(problemsOf(raw), 'auth.issuer: ', /https/);
+    }
+  });
+
+  test('the flag defaults to false; an https issuer needs nothing', () => {
+    assert.equal(parseConfig(minimal(), {}).auth.allow_insecure_http, false);
+  });
+
+  test('the issuer problem is reported alongside other problems', () => {
+    const raw = minimal();
+    raw.auth.issuer = 'http://tenant.example.com/';
+    raw.auth.clock_tolerance_s = -1;
+    const problems = problemsOf(raw);
+    hasProblem(problems, 'auth.issuer: ');
+    hasProblem(problems, 'auth.clock_tolerance_s: ');
+  });
+});
+
+describe('auth.jwks: key cache settings', () => {
+  test('defaults: 600 s cache, 30 s cooldown, 5000 ms timeout', () => {
+    assert.deepEqual(parseConfig(minimal(), {}).auth.jwks, { cache_max_age_s: 600, cooldown_s: 30, timeout_ms: 5000 });
+  });
+
+  test('explicit values are kept; a partial block gets the other defaults', () => {
+    const raw = minimal();
+    raw.auth.jwks = { cache_max_age_s: 60 };
+    assert.deepEqual(parseConfig(raw, {}).auth.jwks, { cache_max_age_s: 60, cooldown_s: 30, timeout_ms: 5000 });
+  });
+
+  test('negative, fractional or unknown settings are refused', () => {
+    const raw = minimal();
+    raw.auth.jwks = { cache_max_age_s: -1, cooldown_s: 1.5, timeout_ms: 10, ttl: 5 };
+    const problems = problemsOf(raw);
+    hasProblem(problems, 'auth.jwks.cache_max_age_s: ');
+    hasProblem(problems, 'auth.jwks.cooldown_s: ');
+    hasProblem(problems, 'auth.jwks.timeout_ms: ');
+    hasProblem(problems, 'auth.jwks: ', /unknown key\(s\): ttl/);
+  });
+});
+
+describe('server.trust_proxy: a hop count or the proxies\' addresses, never "trust everyone"', () => {
+  const withTrust = (v: unknown) => {
+    const raw = minimal();
+    raw.server = { trust_proxy: v };
+    return raw;
+  };
+
+  test('false (the default), a hop count and a list of addresses/CIDRs are accepted', () => {
+    assert.equal(parseConfig(minimal(), {}).server.trust_proxy, false);
+    assert.equal(parseConfig(withTrust(false), {}).server.trust_proxy, false);
+    assert.equal(parseConfig(withTrust(0), {}).server.trust_proxy, 0);
+    assert.equal(parseConfig(withTrust(2), {}).server.trust_proxy, 2);
+    assert.deepEqual(parseConfig(withTrust(['10.0.0.0/8', '::1', '192.168.1.7']), {}).server.trust_proxy, ['10.0.0.0/8', '::1', '192.168.1.7']);
+  });
+
+  test('true is refused with a message saying what to use instead', () => {
+    hasProblem(problemsOf(withTrust(true)), 'server.trust_proxy: ', /hop count.*list of the proxies' addresses\/CIDR/);
+  });
+
+  for (const v of ['loopback', '10.0.0.1', 'true', '1', '', -1, 1.5, { a: 1 }, null]) {
+    test(`${JSON.stringify(v)} is refused`, () => {
+      hasProblem(problemsOf(withTrust(v)), 'server.trust_proxy: ');
+    });
+  }
+
+  test('list entries are validated like allow_ips, each with its index', () => {
+    const problems = problemsOf(withTrust(['10.0.0.0/8', 'loopback', '010.0.0.1', '10.0.0.0/99']));
+    for (const i of [1, 2, 3]) hasProblem(problems, `server.trust_proxy.${i}: `, /not an IP address or CIDR range/);
+    assert.ok(!problems.some((p) => p.startsWith('server.trust_proxy.0')), problems.join('\n'));
+  });
+});
+
+describe('server timeouts, shutdown grace and the metrics listener', () => {
+  test('defaults: headers 10 s, request 30 s, keep-alive 5 s, shutdown grace 10 s; no separate metrics listener', () => {
+    const c = parseConfig(minimal(), {});
+    assert.equal(c.server.headers_timeout_ms, 10_000);
+    assert.equal(c.server.request_timeout_ms, 30_000);
+    assert.equal(c.server.keep_alive_timeout_ms, 5_000);
+    assert.equal(c.server.shutdown_grace_ms, 10_000);
+    assert.equal(c.metrics, undefined);
+  });
+
+  test('explicit values are kept', () => {
+    const raw = minimal();
+    raw.server = { headers_timeout_ms: 1000, request_timeout_ms: 2000, keep_alive_timeout_ms: 0, shutdown_grace_ms: 500 };
+    raw.metrics = { port: 9464 };
+    const c = parseConfig(raw, {});
+    assert.equal(c.server.headers_timeout_ms, 1000);
+    assert.equal(c.server.request_timeout_ms, 2000);
+    assert.equal(c.server.keep_alive_timeout_ms, 0);
+    assert.equal(c.server.shutdown_grace_ms, 500);
+    assert.deepEqual(c.metrics, { host: '127.0.0.1', port: 9464 });
+  });
+
+  test('a headers timeout longer than the request timeout, zero or negative timeouts are refused', () => {
+    const raw = minimal();
+    raw.server = { headers_timeout_ms: 5000, request_timeout_ms: 4000 };
+    hasProblem(problemsOf(raw), 'server.headers_timeout_ms: ', /request_timeout_ms/);
+    raw.server = { headers_timeout_ms: 0, request_timeout_ms: -1 };
+    const problems = problemsOf(raw);
+    hasProblem(problems, 'server.headers_timeout_ms: ');
+    hasProblem(problems, 'server.request_timeout_ms: ');
+  });
+
+  test('metrics needs a port; unknown keys are refused', () => {
+    const raw = minimal();
+    raw.metrics = { host: '127.0.0.1' };
+    hasProblem(problemsOf(raw), 'metrics.port: ', /required/);
+    raw.metrics = { port: 9464, path: '/m' };
+    hasProblem(problemsOf(raw), 'metrics: ', /unknown key\(s\): path/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ipAllowed, parseAllowList } from '../../src/ipfilter.js';
+import { ipAllowed, parseAllowList, trustProxySetting } from '../../src/ipfilter.js';
 
 function ranges(entries: string[]) {
   const r = parseAllowList(entries);
@@ -119,5 +119,31 @@ describe('ipAllowed', () => {
     for (const ip of [undefined, '', 'garbage', 'localhost', '10.0.0.256', '1.2.3.4.5', ':::', '10.0.0.1/8']) {
       assert.equal(ipAllowed(r, ip), false, `${JSON.stringify(ip)} should be refused`);
     }
+  });
+});
+
+describe('trustProxySetting (server.trust_proxy → Express "trust proxy")', () => {
+  test('false and 0 trust nothing; a hop count is passed through', () => {
+    assert.equal(trustProxySetting(false), false);
+    assert.equal(trustProxySetting(0), false);
+    assert.equal(trustProxySetting(2), 2);
+  });
+
+  test('a list trusts exactly its addresses/ranges (IPv4-mapped IPv6 included), an empty list nothing', () => {
+    const trust = trustProxySetting(['127.0.0.1/32', '10.0.0.0/8', '::1']);
+    assert.equal(typeof trust, 'function');
+    const f = trust as (addr: string, i: number) => boolean;
+    for (const a of ['127.0.0.1', '::ffff:127.0.0.1', '10.9.8.7', '::1']) assert.equal(f(a, 0), true, a);
+    for (const a of ['127.0.0.2', '11.0.0.1', '6.6.6.6', '::2', 'garbage', '']) assert.equal(f(a, 0), false, a);
+    assert.equal(trustProxySetting([]), false);
+  });
+
+  test('a bad entry throws, naming server.trust_proxy', () => {
+    assert.throws(() => trustProxySetting(['loopback']), /server\.trust_proxy\.0: not an IP address or CIDR range/);
+  });
+
+  test('parseAllowList names the config path it is given', () => {
+    assert.deepEqual(parseAllowList(['x'], 'server.trust_proxy').problems, ['server.trust_proxy.0: not an IP address or CIDR range']);
+    assert.deepEqual(parseAllowList(['x']).problems, ['server.allow_ips.0: not an IP address or CIDR range']);
   });
 });

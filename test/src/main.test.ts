@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -94,6 +96,53 @@ describe('serve', () => {
     } finally {
       s.child.kill('SIGTERM');
     }
+  });
+});
+
+describe('serve: shutdown', () => {
+  test('SIGTERM with an idle keep-alive client and a silent pre-opened connection exits 0 at once', async () => {
+    const db = path.join(dir, 'sigterm.sqlite');
+    createDemoDatabase(db);
+    const file = path.join(dir, 'sigterm.yaml');
+    writeFileSync(file, `server: { host: 127.0.0.1, port: 0 }\nauth: { issuer: "https://issuer.example/", audience: aud }\nstore:\n  adapter: sqlite\n  url: ${db}\n  users: { table: users, columns: { id: id, email: email, password: password_hash } }\n`);
+    const s = start(['serve', '--config', file], /"msg":"legacy-gateway listening"/);
+    const agent = new Agent({ keepAlive: true });
+    let silent: Socket | undefined;
+    try {
+      const out = await s.started;
+      const url = new URL(/"listen":"([^"]+)"/.exec(out)![1]!);
+      await new Promise<void>((resolve, reject) => {
+        get(`${url.origin}/healthz`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        }).on('error', reject);
+      });
+      silent = connect(Number(url.port), '127.0.0.1');
+      silent.on('error', () => undefined);
+      await new Promise((resolve) => silent!.once('connect', resolve));
+      const exited = new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code)));
+      const t0 = Date.now();
+      s.child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 8000))]);
+      const ms = Date.now() - t0;
+      assert.equal(code, 0, `exit: ${code}\n${s.output()}`);
+      assert.ok(ms < 2000, `exit took ${ms} ms`);
+    } finally {
+      agent.destroy();
+      silent?.destroy();
+      s.child.kill('SIGKILL');
+    }
+  });
+
+  test('an http:// issuer is a start-up error without auth.allow_insecure_http', async () => {
+    const db = path.join(dir, 'insecure.sqlite');
+    createDemoDatabase(db);
+    const file = path.join(dir, 'insecure.yaml');
+    writeFileSync(file, `server: { host: 127.0.0.1, port: 0 }\nauth: { issuer: "http://127.0.0.1:9/", audience: aud }\nstore:\n  adapter: sqlite\n  url: ${db}\n  users: { table: users, columns: { id: id, email: email, password: password_hash } }\n`);
+    const r = await cli(['serve', '--config', file]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /auth\.issuer: must be an https:\/\/ URL.*allow_insecure_http/);
+    assert.equal(r.stdout.includes('listening'), false);
   });
 });
 
