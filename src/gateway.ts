@@ -41,8 +41,14 @@ export type VerifyOutcome =
   | 'no_scheme'
   | 'rate_limited';
 
+/** After a failed sample (the store was down at start-up), try again at most this often. */
+const DECOY_RESAMPLE_MS = 60_000;
+
 export class Gateway {
   private decoy: Decoy | null = null;
+  /** When the last sample failed: the decoy is the bcrypt fallback until a sample succeeds. */
+  private decoySampleFailedAt: number | null = null;
+  private resampling: Promise<unknown> | null = null;
   private readonly warned = new Set<string>();
   /** Observer for metrics (set by the app). */
   onVerify: (outcome: VerifyOutcome) => void = () => {};
@@ -53,6 +59,7 @@ export class Gateway {
   async prepareDecoy(): Promise<Decoy> {
     const counts = new Map<string, { n: number; decoy: Decoy }>();
     let seen = 0;
+    let failed = false;
     try {
       // A store that checks passwords itself has no hashes to sample (and its decoy is never spent).
       const sample: AsyncIterable<LegacyUser> | LegacyUser[] = this.o.store.verifyCredentials ? [] : this.o.store.scan();
@@ -67,7 +74,8 @@ export class Gateway {
       }
     } catch (e) {
       // Our own StoreError messages name the operation and the driver's code, never a value; anything else by class only.
-      this.o.logger.warn({ err_class: errorClass(e), err_code: errorCode(e), ...(e instanceof StoreError ? { err: e.message } : {}) }, 'could not sample the store for the timing decoy; using bcrypt');
+      this.o.logger.warn({ err_class: errorClass(e), err_code: errorCode(e), ...(e instanceof StoreError ? { err: e.message } : {}) }, 'could not sample the store for the timing decoy; using bcrypt until a sample succeeds');
+      failed = true;
     }
     const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
     const decoy = best?.decoy ?? {
@@ -76,6 +84,7 @@ export class Gateway {
       row: {},
     };
     this.decoy = decoy;
+    this.decoySampleFailedAt = failed ? Date.now() : null;
     this.o.logger.info({ scheme: decoy.scheme.name, sampled: seen }, 'timing decoy ready');
     return decoy;
   }
@@ -86,6 +95,11 @@ export class Gateway {
    */
   private async spendDecoy(password: string): Promise<void> {
     const d = this.decoy ?? (await this.prepareDecoy());
+    // The store was down when the decoy was sampled: sample again in the background (never on this request's
+    // clock), so that the fallback does not stay in place of the store's own scheme for the process's lifetime.
+    if (this.decoySampleFailedAt !== null && !this.resampling && Date.now() - this.decoySampleFailedAt >= DECOY_RESAMPLE_MS) {
+      this.resampling = this.prepareDecoy().finally(() => (this.resampling = null));
+    }
     await verifyWith(d.scheme, password, d.stored, { row: d.row, params: this.o.passwords.params });
   }
 
@@ -135,6 +149,9 @@ export class Gateway {
         // The service may match more widely than the gateway's rule (a collation): its answer counts only for the
         // user the login really names.
         const r = await remote(login, password);
+        if (r && !isAmbiguous(r) && r.email === undefined && r.username === undefined) {
+          this.warnOnce('remote:no-login-fields', "the legacy service's answer carries no email or username: no login can be matched to it (map store.users.columns.email or username to its response)", {});
+        }
         return r && !isAmbiguous(r) && !rowMatches(r, normaliseLogin(login)) ? null : r;
       });
     } catch (e) {

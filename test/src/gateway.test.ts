@@ -113,6 +113,31 @@ describe('Gateway: the timing decoy', () => {
   });
 });
 
+describe('Gateway: a decoy sampled while the store was down is replaced once the store answers', () => {
+  test('fallback first, then (a minute later, in the background) the store\'s own scheme', async () => {
+    mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
+    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+    const scan = store.scan.bind(store);
+    store.scan = async function* () {
+      throw new StoreError('scan failed (ECONNREFUSED)');
+    };
+    const g = gateway(store, 100);
+    await g.prepareDecoy();
+    const spy = spyOnBcrypt();
+    await attempt(g, 'nobody', 'pw');
+    assert.notEqual(storedOf(spy)[0], OTHER_HASH, 'the bcrypt fallback while the store is down');
+    store.scan = scan;
+    await attempt(g, 'nobody', 'pw');
+    assert.notEqual(storedOf(spy)[1], OTHER_HASH, 'not re-sampled on every request');
+    mock.timers.tick(61_000);
+    await attempt(g, 'nobody', 'pw'); // starts the re-sample in the background
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    await attempt(g, 'nobody', 'pw');
+    assert.equal(storedOf(spy).at(-1), OTHER_HASH, "the store's own scheme and value once it answers");
+  });
+});
+
 describe('Gateway: the matching rule is the gateway\'s, whatever the store returns', () => {
   const rows = [user('1', 'alice@example.com', 'alice'), user('2', 'rené@example.com', 'rene2', hashSync('rene-pw', 4)), user('3', 'rene@example.com', 'rene', hashSync('rene-pw', 4))];
 
