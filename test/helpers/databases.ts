@@ -47,12 +47,17 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createPostgresDatabase(): Promise<TestDatabase> {
+/** encoding LATIN1: a legacy single-byte database (its C locale is the one every server has). */
+export async function createPostgresDatabase(opts: { encoding?: 'UTF8' | 'LATIN1' } = {}): Promise<TestDatabase> {
   const name = uniqueName();
   const admin = new pg.Client({ connectionString: env.postgresUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} ENCODING 'UTF8' TEMPLATE template0`);
-  await admin.end();
+  try {
+    const locale = opts.encoding === 'LATIN1' ? " LC_COLLATE 'C' LC_CTYPE 'C'" : '';
+    await admin.query(`CREATE DATABASE ${name} ENCODING '${opts.encoding ?? 'UTF8'}'${locale} TEMPLATE template0`);
+  } finally {
+    await admin.end();
+  }
   const url = withDatabase(env.postgresUrl, name);
   return {
     url,
@@ -75,12 +80,17 @@ export async function createPostgresDatabase(): Promise<TestDatabase> {
   };
 }
 
-export async function createMysqlDatabase(): Promise<TestDatabase> {
+/** serverUrl: another server than the shared one (a private MariaDB a test started itself). */
+export async function createMysqlDatabase(opts: { serverUrl?: string } = {}): Promise<TestDatabase> {
+  const server = opts.serverUrl ?? env.mysqlUrl;
   const name = uniqueName();
-  const admin = await mysql.createConnection({ uri: env.mysqlUrl });
-  await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  await admin.end();
-  const url = withDatabase(env.mysqlUrl, name);
+  const admin = await mysql.createConnection({ uri: server });
+  try {
+    await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(server, name);
   return {
     url,
     name,
@@ -95,7 +105,7 @@ export async function createMysqlDatabase(): Promise<TestDatabase> {
       }
     },
     async drop() {
-      const a = await mysql.createConnection({ uri: env.mysqlUrl });
+      const a = await mysql.createConnection({ uri: server });
       await a.query(`DROP DATABASE IF EXISTS ${name}`);
       await a.end();
     },

@@ -15,7 +15,7 @@ import { hashSync } from '@node-rs/bcrypt';
 import pg from 'pg';
 import { mysqlDialect } from '../../adapters/mysql.js';
 import { postgresDialect } from '../../adapters/postgres.js';
-import { availability, createMysqlDatabase, env, lit, uniqueName, type TestDatabase } from '../helpers/databases.js';
+import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../helpers/databases.js';
 import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
 type Kind = 'postgres' | 'mysql';
@@ -104,43 +104,6 @@ test('postgresDialect: 22P05 and 22021 are unrepresentable text; 22P02 / 22003 s
 // ---------------------------------------------------------------------------------------------------------
 // End to end
 
-/** A PostgreSQL database in LATIN1 (databases.ts makes UTF8 ones). */
-async function createLatin1PostgresDatabase(): Promise<TestDatabase> {
-  const name = uniqueName();
-  const admin = new pg.Client({ connectionString: env.postgresUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(env.postgresUrl);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  return {
-    url,
-    name,
-    async exec(statements) {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
-        for (const s of statements) await c.query(s);
-      } finally {
-        await c.end();
-      }
-    },
-    async drop() {
-      const a = new pg.Client({ connectionString: env.postgresUrl });
-      await a.connect();
-      try {
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.end();
-      }
-    },
-  };
-}
-
 function seed(): string[] {
   return USERS.map((u) => `INSERT INTO users (id, email, username, password_hash) VALUES (${lit(String(u.id))}, ${lit(u.email)}, ${lit(u.username)}, ${lit(hashSync(u.password, 4))})`);
 }
@@ -170,7 +133,7 @@ const CASES: { title: string; kind: Kind; open(): Promise<TestDatabase>; ddl: st
   {
     title: "PostgreSQL database with ENCODING 'LATIN1'",
     kind: 'postgres',
-    open: () => createLatin1PostgresDatabase(),
+    open: () => createPostgresDatabase({ encoding: 'LATIN1' }),
     ddl: [
       'CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL, username text NOT NULL, password_hash text NOT NULL)',
       'CREATE TABLE legacy_gateway_migrations (user_id text PRIMARY KEY, migrated_at timestamptz)',

@@ -23,7 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { availability, createMysqlDatabase, createPostgresDatabase, lit, uniqueName, type TestDatabase } from '../helpers/databases.js';
+import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../helpers/databases.js';
 import { call, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
 import { privateMariadbAvailability, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
 
@@ -181,39 +181,6 @@ function seedSql(): string[] {
     .concat([`INSERT INTO legacy_gateway_migrations (user_id, migrated_at) VALUES ('${MIGRATED.id}', CURRENT_TIMESTAMP)`]);
 }
 
-/** A database on the private server (databases.ts only knows the shared servers). */
-async function createPrivateDatabase(server: MariadbServer): Promise<TestDatabase> {
-  const name = uniqueName();
-  const admin = await mysql.createConnection({ uri: server.url });
-  try {
-    await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  } finally {
-    await admin.end();
-  }
-  const url = server.urlFor(name);
-  return {
-    url,
-    name,
-    async exec(statements) {
-      const c = await mysql.createConnection({ uri: url, charset: 'utf8mb4', timezone: 'Z' });
-      try {
-        // The server's own mode already has NO_BACKSLASH_ESCAPES: lit() literals are standard SQL.
-        for (const s of statements) await c.query(s);
-      } finally {
-        await c.end();
-      }
-    },
-    async drop() {
-      const a = await mysql.createConnection({ uri: server.url });
-      try {
-        await a.query(`DROP DATABASE IF EXISTS ${name}`);
-      } finally {
-        await a.end();
-      }
-    },
-  };
-}
-
 async function counts(kind: Kind, url: string): Promise<{ users: number; marks: number }> {
   const q = 'SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM legacy_gateway_migrations) AS marks';
   if (kind === 'postgres') {
@@ -285,7 +252,7 @@ const STORES: StoreCase[] = [
     privateServer: true,
     async open() {
       privateServer = await startMariadbServer({ extraSqlModes: ['NO_BACKSLASH_ESCAPES'] });
-      return createPrivateDatabase(privateServer);
+      return createMysqlDatabase({ serverUrl: privateServer.url });
     },
     async check() {
       assert.match(privateServer!.sqlMode, /NO_BACKSLASH_ESCAPES/, 'the private server must run with NO_BACKSLASH_ESCAPES');
