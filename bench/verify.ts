@@ -7,6 +7,9 @@
  *    per second through the real gateway (tokens, JSON, SQLite lookup, profile), both at bcrypt cost 10.
  *    Event-loop delay (p50/p99) is sampled during each storm.
  * 2. Timing: median latency of an unknown login vs. a wrong password (requests one at a time, interleaved).
+ * 3. Long passwords on a sha512_crypt store (whose cost grows with the password's length): a wrong 1024-byte
+ *    password for a known user (the baseline) vs. the same password for an unknown login, through the gateway;
+ *    and, in process, what a decoy of a fixed 24-character password would have cost instead.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -14,10 +17,12 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { hashSync, verify } from '@node-rs/bcrypt';
+import Database from 'better-sqlite3';
 import { parseConfig } from '../src/config.js';
 import { createDemoDatabase, demoConfig, type DemoUser } from '../src/demo.js';
 import { startLocalIssuer } from '../src/devtokens.js';
 import { createLogger } from '../src/logger.js';
+import { compilePolicy, getScheme, verifyWith } from '../src/passwords/index.js';
 import { startServer } from '../src/server.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '8' }, samples: { type: 'string', default: '150' } } });
@@ -75,8 +80,8 @@ async function main() {
   const running = await startServer(config, createLogger('silent'));
   const token = await issuer.mint({}, { expiresIn: '1h' });
   const hash = hashSync(PASSWORD, 10);
-  const post = async (login: string, password: string) => {
-    const r = await fetch(`${running.url}/v1/credentials/verify`, {
+  const postTo = async (base: string, login: string, password: string) => {
+    const r = await fetch(`${base}/v1/credentials/verify`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ login, password }),
@@ -84,6 +89,7 @@ async function main() {
     await r.arrayBuffer();
     return r.status;
   };
+  const post = (login: string, password: string) => postTo(running.url, login, password);
   const okCall = async () => {
     const s = await post(`user${1 + Math.floor(Math.random() * 50)}@example.com`, PASSWORD);
     if (s !== 200) throw new Error(String(s));
@@ -127,6 +133,52 @@ async function main() {
   console.log(`  difference: ${f(diff * 100, 1)} %   target ≤ 10 % → ${diff <= 0.1 ? 'MET' : 'NOT MET'}`);
 
   await running.close();
+
+  // 3. Long passwords on a sha512_crypt store (default 5000 rounds; glibc's own value for 'saltsaltsaltsalt').
+  const SHA512 = '$6$saltsaltsaltsalt$bcXJ8qxwY5sQ4v8MTl.0B1jeZ0z0JlA9jjmbUoCJZ.1wYXiLTU.5Dj0AuPgUBuYWk5HOFqCgyn.nSOBPrzzLt.';
+  const db = new Database(file);
+  db.prepare('UPDATE users SET password_hash = ?').run(SHA512);
+  db.close();
+  const shaGw = await startServer(config, createLogger('silent'));
+  const longPw = `${'漢'.repeat(341)}p`; // 1024 bytes of UTF-8, the most the API accepts
+  const postLong = async (login: string) => {
+    const status = await postTo(shaGw.url, login, longPw);
+    if (status !== 401) throw new Error(`expected 401, got ${status}`);
+  };
+  const knownLong: number[] = [];
+  const unknownLong: number[] = [];
+  const n3 = Math.max(20, Math.floor(SAMPLES / 3));
+  for (let i = 0; i < n3; i++) {
+    for (const [arr, login] of (i % 2 ? [[unknownLong, `ghost${i}@example.com`], [knownLong, `user${1 + (i % 50)}@example.com`]] : [[knownLong, `user${1 + (i % 50)}@example.com`], [unknownLong, `ghost${i}@example.com`]]) as [number[], string][]) {
+      const t = performance.now();
+      await postLong(login);
+      arr.push(performance.now() - t);
+    }
+  }
+  await shaGw.close();
+  const sha = getScheme('sha512_crypt')!;
+  const ctx = { row: {}, params: compilePolicy({ scheme: 'auto', params: {} }).params };
+  const inproc = async (pw: string) => {
+    const xs: number[] = [];
+    for (let i = 0; i < n3; i++) {
+      const t = performance.now();
+      await verifyWith(sha, pw, SHA512, ctx);
+      xs.push(performance.now() - t);
+    }
+    return median(xs);
+  };
+  const fixed24 = await inproc('abcdefghijklmnopqrstuvwx');
+  const submitted = await inproc(longPw);
+  const mk = median(knownLong);
+  const mu3 = median(unknownLong);
+  const diff3 = Math.abs(mu3 - mk) / mk;
+  console.log('');
+  console.log(`long passwords, sha512_crypt store (${n3} each, 1024-byte password)   median ms`);
+  console.log(`  baseline: known user, wrong password (real hash)   ${f(mk, 2).padStart(8)}`);
+  console.log(`  unknown login (decoy on the submitted password)    ${f(mu3, 2).padStart(8)}`);
+  console.log(`  difference: ${f(diff3 * 100, 1)} %   target ≤ 10 % → ${diff3 <= 0.1 ? 'MET' : 'NOT MET'}`);
+  console.log(`  in process: one sha512_crypt verify of the 1024-byte password ${f(submitted, 2)} ms; of a fixed 24-character decoy password ${f(fixed24, 2)} ms`);
+
   await issuer.close();
   rmSync(dir, { recursive: true, force: true });
 }
