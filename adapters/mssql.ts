@@ -23,6 +23,17 @@ export const mssqlDialect: Dialect = {
   param: (n) => `@p${n}`,
   // LOWER() folds with the column's collation; nvarchar columns fold Unicode.
   lower: (e) => `LOWER(${e})`,
+  // SQL Server indexes no expression directly, but matches LOWER(col) in a query to an indexed computed column
+  // defined as LOWER(col).
+  loginKey: (ref) => `LOWER(${ref})`,
+  loginIndex: (t, c, col) => {
+    const computed = `[lg_lower_${col.key}]`;
+    return [
+      `ALTER TABLE ${t} ADD ${computed} AS LOWER(${c});`,
+      `CREATE INDEX ${computed} ON ${t} (${computed});  -- the gateway compares LOWER(${c}); SQL Server matches that expression to this indexed computed column (SET ANSI_NULLS, QUOTED_IDENTIFIER ON; not verified against a live server by the gateway's tests)`,
+    ];
+  },
+  idAsText: (e) => `CAST(${e} AS NVARCHAR(255))`,
   // No ON CONFLICT: a key-range update lock held to the end of the statement makes concurrent inserts of one key
   // wait for each other, so the second one sees the first one's row instead of a duplicate-key error.
   insertIfAbsent: (t, cols, vals, key) => {

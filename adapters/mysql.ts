@@ -2,21 +2,166 @@
 import type * as MySQL from 'mysql2/promise';
 import type { Config } from '../src/config.js';
 import type { PoolOptions } from './postgres.js';
-import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { loginColumns, SqlUserStore, type Dialect, type LoginColumn, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 
-export const mysqlDialect: Dialect = {
-  quoteIdent: (p) => `\`${p.replaceAll('`', '``')}\``,
-  param: () => '?',
-  lower: (e) => `LOWER(${e})`,
-  insertIfAbsent: (t, cols, vals, key) =>
-    `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON DUPLICATE KEY UPDATE ${key} = ${key}`,
-  limit: (s, n) => `${s} LIMIT ${n}`,
-  timestamp: (d) => d,
-  // findById: an id the key column's character set can't hold names nobody either.
-  isInvalidInput: (e) => isUncomparableText(e),
-  isUnrepresentable: (e) => isUncomparableText(e),
-};
+/** What information_schema.COLUMNS says about one column (read once, when the store opens). */
+export interface MysqlColumnInfo {
+  charset: string | null;
+  collation: string | null;
+  /** COLUMN_TYPE, e.g. varchar(255), text. */
+  type: string;
+  nullable: boolean;
+}
+
+/** Column facts by "table.column" as configured (the table possibly schema-qualified). */
+export type MysqlColumns = Map<string, MysqlColumnInfo>;
+
+export const columnKey = (table: string, column: string) => `${table}.${column}`.toLowerCase();
+
+/** A case-insensitive collation (…_ci, …_ai_ci, …_as_ci): `col = ?` finds every row LOWER(col) = ? would. */
+export function isCaseInsensitive(collation: string | null | undefined): boolean {
+  return !!collation && /_ci$/i.test(collation);
+}
+
+/**
+ * The *_general_ci collations of the Unicode character sets rank three signs apart from the letters they lower-case
+ * to (JavaScript: 'K' (U+212A KELVIN SIGN) → 'k', 'Ω' (U+2126 OHM SIGN) → 'ω', 'Å' (U+212B ANGSTROM SIGN) → 'å'),
+ * where LOWER() folds them: measured on MariaDB 10.11 over every code point JavaScript lower-cases, these are the only
+ * pairs `col = ?` misses and LOWER(col) = ? finds. The UCA collations (unicode_ci, unicode_520_ci, uca1400) and the
+ * latin1 ones miss none. So a general_ci lookup also binds each spelling of the login with these signs.
+ */
+const GENERAL_CI_SIGNS: Record<string, string> = { k: '\u212A', '\u03C9': '\u2126', '\u00E5': '\u212B' };
+/** At most 2^5 = 32 spellings; a login with more of these letters compares LOWER(col) (a scan). */
+const MAX_SIGN_LETTERS = 5;
+
+function signsMatter(i: MysqlColumnInfo | undefined): boolean {
+  return !!i?.collation && !!i.charset && /_general_/i.test(i.collation) && /^(utf8|utf16|utf32|ucs2)/i.test(i.charset);
+}
+
+/** Every spelling of `needle` with any of its k / ω / å as the sign; null when there would be too many. */
+export function signSpellings(needle: string): string[] | null {
+  const chars = [...needle];
+  const at = chars.flatMap((c, i) => (c in GENERAL_CI_SIGNS ? [i] : []));
+  if (at.length > MAX_SIGN_LETTERS) return null;
+  const out: string[] = [];
+  for (let mask = 0; mask < 1 << at.length; mask++) {
+    const v = [...chars];
+    at.forEach((pos, bit) => {
+      if (mask & (1 << bit)) v[pos] = GENERAL_CI_SIGNS[v[pos]!]!;
+    });
+    out.push(v.join(''));
+  }
+  return out;
+}
+
+/** A case-insensitive collation of the same character set, for check's remedy. */
+function ciCollation(charset: string): string {
+  return /^utf8/i.test(charset) ? `${charset}_unicode_ci` : `${charset}_general_ci`;
+}
+
+/**
+ * The MySQL/MariaDB dialect. `columns` (from information_schema at store open) decides each login column's lookup:
+ * a case-insensitive collation compares the column itself (`email = ?`, so a plain index on it is used, and the
+ * gateway re-checks candidates); anything else, or a column not found, compares LOWER(col) (no index on MariaDB).
+ * `sideKey` is the side table's user_id column: the users key is cast to its character set and collation for the
+ * join, so the comparison uses its primary key and never mixes collations (error 1267).
+ */
+export function mysqlDialectFor(columns: MysqlColumns = new Map(), sideKey: MysqlColumnInfo | null = null): Dialect {
+  const info = (col: LoginColumn) => columns.get(columnKey(col.table, col.column));
+  return {
+    quoteIdent: (p) => `\`${p.replaceAll('`', '``')}\``,
+    param: () => '?',
+    lower: (e) => `LOWER(${e})`,
+    loginKey: (ref, col) => (isCaseInsensitive(info(col)?.collation) ? ref : `LOWER(${ref})`),
+    loginLookup: (ref, col, needle) => {
+      const i = info(col);
+      if (!isCaseInsensitive(i?.collation)) return { key: `LOWER(${ref})`, values: [needle] };
+      if (!signsMatter(i)) return { key: ref, values: [needle] };
+      const spellings = signSpellings(needle);
+      return spellings ? { key: ref, values: spellings } : { key: `LOWER(${ref})`, values: [needle] };
+    },
+    loginIndex: (t, c, col) => {
+      const i = info(col);
+      const name = `\`lg_${col.key}\``;
+      if (i && isCaseInsensitive(i.collation)) {
+        // TEXT columns can only be indexed on a prefix; `col = ?` still uses it (rows are re-checked).
+        const part = /text|blob/i.test(i.type) ? `${c}(191)` : c;
+        const signs = signsMatter(i)
+          ? ` (or ${c} IN (...) with the Kelvin, Ohm and Angstrom sign spellings ${i.collation} ranks apart from k, ω, å; a login with more than ${MAX_SIGN_LETTERS} of those letters compares LOWER(${c}) and scans)`
+          : '';
+        return [`CREATE INDEX ${name} ON ${t} (${part});  -- ${c} is ${i.collation} (case-insensitive): the gateway compares ${c} = ?${signs} and re-checks every candidate`];
+      }
+      if (!i || !i.collation || !i.charset) {
+        return [`-- ${c}: no character collation found for it at start-up: the gateway compares LOWER(${c}), which no index serves; lookups on it SCAN the table`];
+      }
+      const ci = ciCollation(i.charset);
+      return [
+        `-- ${c} is ${i.collation} (case-sensitive): the gateway compares LOWER(${c}), which no index serves on MariaDB; lookups on it SCAN the table.`,
+        `-- Remedy: a case-insensitive collation on ${c} plus a plain index; restart the gateway (it reads collations at start-up) and it compares ${c} = ? using that index:`,
+        `--   ALTER TABLE ${t} MODIFY ${c} ${i.type} CHARACTER SET ${i.charset} COLLATE ${ci} ${i.nullable ? 'NULL' : 'NOT NULL'};  -- restate any DEFAULT/COMMENT; the legacy application's comparisons and UNIQUE keys on ${c} become case-insensitive too`,
+        `--   CREATE INDEX ${name} ON ${t} (${/text|blob/i.test(i.type) ? `${c}(191)` : c});`,
+      ];
+    },
+    idAsText: (e) =>
+      sideKey?.charset && sideKey.collation ? `CAST(${e} AS CHAR CHARACTER SET ${sideKey.charset}) COLLATE ${sideKey.collation}` : `CAST(${e} AS CHAR)`,
+    insertIfAbsent: (t, cols, vals, key) =>
+      `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON DUPLICATE KEY UPDATE ${key} = ${key}`,
+    limit: (s, n) => `${s} LIMIT ${n}`,
+    timestamp: (d) => d,
+    // findById: an id the key column's character set can't hold names nobody either.
+    isInvalidInput: (e) => isUncomparableText(e),
+    isUnrepresentable: (e) => isUncomparableText(e),
+  };
+}
+
+/** Without column facts: LOWER() on every login column, a plain cast for the side-table join. */
+export const mysqlDialect: Dialect = mysqlDialectFor();
+
+/**
+ * One query at store open: the collation of every login column (users table and joined tables) and of the side
+ * table's user_id. A failure (server down) leaves the safe defaults: LOWER(col), a plain cast.
+ */
+export async function readColumnFacts(driver: SqlDriver, mapping: MappingConfig): Promise<{ columns: MysqlColumns; sideKey: MysqlColumnInfo | null }> {
+  const wanted: [string, string][] = loginColumns(mapping.users).map((c) => [c.table, c.column]);
+  const side = 'table' in mapping.migration ? mapping.migration.table : null;
+  if (side) wanted.push([side, 'user_id']);
+  const columns: MysqlColumns = new Map();
+  if (!wanted.length) return { columns, sideKey: null };
+  const conds: string[] = [];
+  const params: unknown[] = [];
+  for (const [table, column] of wanted) {
+    const dot = table.indexOf('.');
+    conds.push(`(TABLE_SCHEMA = ${dot < 0 ? 'DATABASE()' : '?'} AND TABLE_NAME = ? AND COLUMN_NAME = ?)`);
+    if (dot >= 0) params.push(table.slice(0, dot));
+    params.push(dot < 0 ? table : table.slice(dot + 1), column);
+  }
+  try {
+    const rows = await driver.all(
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COLUMN_NAME AS c, CHARACTER_SET_NAME AS cs, COLLATION_NAME AS co, COLUMN_TYPE AS ty, IS_NULLABLE AS n, DATABASE() AS db FROM information_schema.COLUMNS WHERE ${conds.join(' OR ')}`,
+      params,
+    );
+    for (const r of rows) {
+      // Charset and collation names end up in SQL text (the side-table join's CAST ... COLLATE): plain names only.
+      const name = (v: unknown) => (v == null || !/^[A-Za-z0-9_]{1,64}$/.test(String(v)) ? null : String(v));
+      const fact: MysqlColumnInfo = {
+        charset: name(r.cs),
+        collation: name(r.co),
+        type: String(r.ty),
+        nullable: String(r.n).toUpperCase() === 'YES',
+      };
+      const inDb = String(r.s) === String(r.db);
+      for (const [table, column] of wanted) {
+        const dot = table.indexOf('.');
+        const same = dot < 0 ? inDb && table.toLowerCase() === String(r.t).toLowerCase() : `${r.s}.${r.t}`.toLowerCase() === table.toLowerCase();
+        if (same && column.toLowerCase() === String(r.c).toLowerCase()) columns.set(columnKey(table, column), fact);
+      }
+    }
+  } catch {
+    // Unreachable at start-up: the safe defaults; queries report the store as unavailable meanwhile.
+  }
+  return { columns, sideKey: side ? (columns.get(columnKey(side, 'user_id')) ?? null) : null };
+}
 
 /**
  * MariaDB refuses to compare a bound value with a column when the value can't be converted to the column's character
@@ -151,6 +296,13 @@ export async function openMysqlDriver(url: string, opts: PoolOptions): Promise<S
   };
 }
 
-export async function createMysqlStore(store: Pick<Config['store'], 'url' | 'query_timeout_ms' | 'pool_max'> & MappingConfig): Promise<SqlUserStore> {
-  return new SqlUserStore(await openMysqlDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms }), store);
+/** `wrap` (tests): see the driver the store runs its SQL through. */
+export async function createMysqlStore(
+  store: Pick<Config['store'], 'url' | 'query_timeout_ms' | 'pool_max'> & MappingConfig,
+  wrap: (d: SqlDriver) => SqlDriver = (d) => d,
+): Promise<SqlUserStore> {
+  const driver = await openMysqlDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms });
+  const facts = await readColumnFacts(driver, store);
+  driver.dialect = mysqlDialectFor(facts.columns, facts.sideKey);
+  return new SqlUserStore(wrap(driver), store);
 }

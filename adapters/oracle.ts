@@ -74,6 +74,9 @@ export const oracleDialect: Dialect = {
   param: (n) => `:${n}`,
   // LOWER() folds Unicode under AL32UTF8 and for NVARCHAR2 columns.
   lower: (e) => `LOWER(${e})`,
+  loginKey: (ref) => `LOWER(${ref})`,
+  loginIndex: (t, c, col) => [`CREATE INDEX "lg_lower_${col.key}" ON ${t} (LOWER(${c}));  -- a function-based index: the gateway compares LOWER(${c})`],
+  idAsText: (e) => `TO_CHAR(${e})`,
   // No ON CONFLICT. Two concurrent MERGEs of one key can both find no match; the second one then fails with
   // ORA-00001 on the primary key (isDuplicateKey), which SqlUserStore.markMigrated treats as "already marked".
   // Each bind appears once, in order: oracledb binds an array by position of occurrence.

@@ -12,11 +12,20 @@ import { loadDriver } from './driver.js';
 const UNREPRESENTABLE = ['22P05', '22021'];
 
 export function postgresDialect(foldCollation: string | null): Dialect {
+  // lower() folds with the column's collation; under "C" that is ASCII only. ICU's root collation folds Unicode.
+  const lower = (e: string) => (foldCollation ? `lower(${e} COLLATE "${foldCollation}")` : `lower(${e})`);
   return {
     quoteIdent: (p) => `"${p.replaceAll('"', '""')}"`,
     param: (n) => `$${n}`,
-    // lower() folds with the column's collation; under "C" that is ASCII only. ICU's root collation folds Unicode.
-    lower: (e) => (foldCollation ? `lower(${e} COLLATE "${foldCollation}")` : `lower(${e})`),
+    lower,
+    // The expression index must match the query's expression exactly, COLLATE included: both come from here.
+    loginKey: (ref) => lower(ref),
+    loginIndex: (t, c, col) => [
+      `CREATE INDEX "lg_lower_${col.key}" ON ${t} (${lower(c)});  -- the expression the gateway compares${
+        foldCollation ? ` (it folds with the ICU collation "${foldCollation}", found at start-up)` : ' (no ICU collation on this server: plain lower())'
+      }`,
+    ],
+    idAsText: (e) => `CAST(${e} AS text)`,
     insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT (${key}) DO NOTHING`,
     limit: (s, n) => `${s} LIMIT ${n}`,
     timestamp: (d) => d.toISOString(),
@@ -65,6 +74,10 @@ export async function openPostgresDriver(url: string, opts: PoolOptions): Promis
   };
 }
 
-export async function createPostgresStore(store: Pick<Config['store'], 'url' | 'query_timeout_ms' | 'pool_max'> & MappingConfig): Promise<SqlUserStore> {
-  return new SqlUserStore(await openPostgresDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms }), store);
+/** `wrap` (tests): see the driver the store runs its SQL through. */
+export async function createPostgresStore(
+  store: Pick<Config['store'], 'url' | 'query_timeout_ms' | 'pool_max'> & MappingConfig,
+  wrap: (d: SqlDriver) => SqlDriver = (d) => d,
+): Promise<SqlUserStore> {
+  return new SqlUserStore(wrap(await openPostgresDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms })), store);
 }

@@ -9,6 +9,16 @@ import { StoreError, type LegacyUser, type MigrationStatus, type ProbeResult, ty
 
 export type Row = Record<string, unknown>;
 
+/** A login column (email or username) as configured: the table it lives in (the users table or a joined one) and its name. */
+export interface LoginColumn {
+  key: 'email' | 'username';
+  table: string;
+  column: string;
+}
+
+/** The alias of the migration side table, LEFT JOINed on its primary key in side-table mode. */
+export const MARK_ALIAS = 'lg_mark';
+
 export interface Dialect {
   /** Quote one identifier part ("users", [users], `users`). */
   quoteIdent(part: string): string;
@@ -16,6 +26,24 @@ export interface Dialect {
   param(n: number): string;
   /** Case-fold an expression the same way JavaScript's toLowerCase() does, as far as the engine allows. */
   lower(expr: string): string;
+  /**
+   * What a login column is compared with (`<loginKey> = <bound, trimmed, lower-cased login>`). The one place that
+   * decides how a lookup reaches an index: the store's query and check's printed index (loginIndex) both use it.
+   * It may return a superset of the rule's matches (a case-insensitive collation), never miss one.
+   */
+  loginKey(ref: string, col: LoginColumn): string;
+  /**
+   * What `check` prints for that lookup: CREATE INDEX statements serving exactly loginKey(column) and "-- " notes
+   * (or only notes, saying plainly that lookups scan). `table` and `column` are quoted.
+   */
+  loginIndex(table: string, column: string, col: LoginColumn): string[];
+  /**
+   * Optional, for a dialect whose comparison for one login depends on the login: the key expression and the values
+   * it must equal (one value: `key = ?`; several: `key IN (...)`). Absent: loginKey and the folded login.
+   */
+  loginLookup?(ref: string, col: LoginColumn, needle: string): { key: string; values: string[] };
+  /** A key expression as text, the form of the side table's user_id (joined on the side table's primary key). */
+  idAsText(expr: string): string;
   /** INSERT that does nothing when the key already exists. */
   insertIfAbsent(table: string, columns: string[], values: string[], key: string): string;
   /** Wrap a SELECT so it returns at most n rows. */
@@ -99,13 +127,33 @@ function str(v: unknown): string | undefined {
   return String(v);
 }
 
+/** The configured login columns, each with the table it belongs to (an alias.column names a joined table). */
+export function loginColumns(users: MappingConfig['users']): LoginColumn[] {
+  const out: LoginColumn[] = [];
+  for (const key of ['email', 'username'] as const) {
+    const ref = users.columns[key];
+    if (!ref) continue;
+    const dot = ref.indexOf('.');
+    if (dot < 0) out.push({ key, table: users.table ?? '', column: ref });
+    else {
+      const j = users.joins.find((x) => x.alias === ref.slice(0, dot));
+      if (j) out.push({ key, table: j.table, column: ref.slice(dot + 1) });
+    }
+  }
+  return out;
+}
+
 export class SqlUserStore implements UserStore {
   private readonly d: Dialect;
   private readonly users: string;
   private readonly side: string | null;
   private readonly migColumn: string | null;
+  /** The mapped columns (base) and, in side-table mode, the mark joined on the side table's primary key (read). */
+  private readonly baseSelect: string;
   private readonly selectList: string;
   private readonly fromClause: string;
+  private readonly readFrom: string;
+  private readonly logins: Map<string, LoginColumn>;
   /** " AND <filters>" (or ""), with its bound values. */
   private readonly filterSql: string;
   private readonly filterParams: unknown[];
@@ -131,7 +179,11 @@ export class SqlUserStore implements UserStore {
     mapping.users.app_metadata.forEach((col, i) => parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`a_${i}`)}`));
     mapping.users.user_metadata.forEach((col, i) => parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`m_${i}`)}`));
     if (this.migColumn) parts.push(`u.${this.d.quoteIdent(this.migColumn)} AS ${this.d.quoteIdent('f_migrated_at')}`);
-    this.selectList = parts.join(', ');
+    this.baseSelect = parts.join(', ');
+    const mark = this.d.quoteIdent(MARK_ALIAS);
+    if (mapping.users.joins.some((j) => j.alias === MARK_ALIAS)) throw new StoreError(`store.users.joins: the alias ${MARK_ALIAS} is reserved`);
+    this.selectList = this.side ? `${this.baseSelect}, ${mark}.migrated_at AS ${this.d.quoteIdent('f_migrated_at')}` : this.baseSelect;
+    this.logins = new Map(loginColumns(mapping.users).map((c) => [c.key, c]));
 
     let from = `${this.users} u`;
     for (const j of mapping.users.joins) {
@@ -139,6 +191,8 @@ export class SqlUserStore implements UserStore {
       from += ` ${j.type === 'left' ? 'LEFT JOIN' : 'JOIN'} ${q(j.table)} ${this.d.quoteIdent(j.alias)} ON ${on.join(' AND ')}`;
     }
     this.fromClause = from;
+    // One round trip per lookup: the mark comes with the row, joined on the side table's primary key (user_id, text).
+    this.readFrom = this.side ? `${from} LEFT JOIN ${this.side} ${mark} ON ${mark}.user_id = ${this.d.idAsText(this.ref(mapping.users.columns.id))}` : from;
 
     // Filters bind their values after every query's own parameters, so numbering is done per query (see where()).
     this.filterParams = [];
@@ -221,9 +275,8 @@ export class SqlUserStore implements UserStore {
   }
 
   /**
-   * Side-table mode: read the marks for these users with their canonical ids as bound values.
-   * (A separate indexed lookup rather than a join: joining a key of any type to a text column needs casts
-   * that defeat the index, and MySQL refuses to compare columns of different collations.)
+   * Side-table mode, configured queries only (store.queries): read the marks for these users with their canonical ids
+   * as bound values. Generated queries join the mark instead (readFrom).
    */
   private async withMarks(users: LegacyUser[]): Promise<LegacyUser[]> {
     if (!this.side || users.length === 0) return users;
@@ -264,24 +317,29 @@ export class SqlUserStore implements UserStore {
     const params: unknown[] = [];
     for (const key of ['email', 'username'] as const) {
       const c = this.col(key);
-      if (c) {
-        params.push(needle);
-        conds.push(`${this.d.lower(c)} = ${this.d.param(params.length)}`);
-      }
+      const lc = this.logins.get(key);
+      if (!c) continue;
+      const l = (lc && this.d.loginLookup?.(c, lc, needle)) || { key: lc ? this.d.loginKey(c, lc) : this.d.lower(c), values: [needle] };
+      const marks = l.values.map((v) => {
+        params.push(v);
+        return this.d.param(params.length);
+      });
+      conds.push(marks.length === 1 ? `${l.key} = ${marks[0]}` : `${l.key} IN (${marks.join(', ')})`);
     }
     const w = this.where(conds.join(' OR '), params);
     const custom = this.mapping.queries?.find_by_login;
     const rows = await this.guard('findByLogin', async () => {
       try {
-        if (custom) return (await this.named(custom, { login: needle })).slice(0, CANDIDATE_LIMIT);
-        return await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, CANDIDATE_LIMIT), w.params);
+        if (custom) return this.withMarks((await this.named(custom, { login: needle })).slice(0, CANDIDATE_LIMIT).map((r) => this.toUser(r)));
+        const found = await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${w.sql}`, CANDIDATE_LIMIT), w.params);
+        return found.map((r) => this.toUser(r));
       } catch (e) {
         // A login the column's character set can't hold (Cyrillic against latin1) names nobody: it is not an outage.
         if (this.d.isUnrepresentable?.(e)) return [];
         throw e;
       }
     });
-    return this.withMarks(rows.map((r) => this.toUser(r)));
+    return rows;
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
@@ -290,7 +348,7 @@ export class SqlUserStore implements UserStore {
     const rows = await this.guard('findById', async () => {
       try {
         if (custom) return await this.named(custom, { id });
-        return await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, 2), w.params);
+        return await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${w.sql}`, 2), w.params);
       } catch (e) {
         if (this.d.isInvalidInput?.(e)) return [];
         throw e;
@@ -299,6 +357,7 @@ export class SqlUserStore implements UserStore {
     // user_id is canonical: '01', '1abc' or ' 1' do not name user 1, whatever the engine's coercion rules.
     const row = rows.find((r) => String(r.f_id) === id);
     if (!row) return null;
+    if (!custom) return this.toUser(row);
     const [user] = await this.withMarks([this.toUser(row)]);
     return user!;
   }
@@ -373,13 +432,12 @@ export class SqlUserStore implements UserStore {
     const id = this.col('id');
     const page = (after: unknown) => {
       const w = after === undefined ? this.where(null, []) : this.where(`${id} > ${this.d.param(1)}`, [after]);
-      return this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql} ORDER BY ${id}`, SCAN_PAGE), w.params);
+      return this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${w.sql} ORDER BY ${id}`, SCAN_PAGE), w.params);
     };
     let last: unknown = undefined;
     for (;;) {
       const rows = await this.guard('scan', () => page(last));
-      const users = await this.withMarks(rows.map((r) => this.toUser(r)));
-      for (const u of users) yield u;
+      for (const r of rows) yield this.toUser(r);
       if (rows.length < SCAN_PAGE) return;
       last = rows[rows.length - 1]!.f_id;
     }
@@ -420,6 +478,11 @@ export class SqlUserStore implements UserStore {
     return out;
   }
 
+  /** The dialect as the store uses it (for check's index advice: the same decisions as the queries). */
+  get dialect(): Dialect {
+    return this.d;
+  }
+
   /** Read-only introspection for `check` (privileges); never reachable from the HTTP API. */
   async introspect(sql: string, params: unknown[] = []): Promise<Row[]> {
     return this.guard('introspect', () => this.driver.all(sql, params));
@@ -432,7 +495,7 @@ export class SqlUserStore implements UserStore {
   async ping(): Promise<void> {
     await this.guard('ping', async () => {
       const w = this.where('1 = 0', []);
-      await this.driver.all(`SELECT ${this.selectList} FROM ${this.fromClause}${w.sql}`, w.params);
+      await this.driver.all(`SELECT ${this.selectList} FROM ${this.readFrom}${w.sql}`, w.params);
       if (this.side) await this.driver.all(`SELECT user_id, migrated_at FROM ${this.side} WHERE 1 = 0`, []);
     });
   }

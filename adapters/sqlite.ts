@@ -9,6 +9,15 @@ export const sqliteDialect: Dialect = {
   param: () => '?',
   // SQLite's lower() folds ASCII only; lg_lower is registered below with JavaScript's Unicode toLowerCase().
   lower: (e) => `lg_lower(${e})`,
+  loginKey: (ref) => `lg_lower(${ref})`,
+  loginIndex: (t, c, col) => [
+    `CREATE INDEX "lg_lower_${col.key}" ON ${t} (lg_lower(${c}));`,
+    '-- lg_lower is the gateway\'s Unicode lower() (JavaScript toLowerCase), registered as deterministic on its own connections.',
+    `-- With this index, any other connection that INSERTs, UPDATEs or DELETEs in ${t} (the legacy application, the sqlite3 shell)`,
+    '-- fails with "unknown function: lg_lower()" unless it registers the same function: create it only when that is acceptable.',
+    '-- Without it, lookups scan the table.',
+  ],
+  idAsText: (e) => `CAST(${e} AS TEXT)`,
   insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT(${key}) DO NOTHING`,
   limit: (s, n) => `${s} LIMIT ${n}`,
   timestamp: (d) => d.toISOString(),
@@ -52,6 +61,7 @@ export function openSqliteDriver(url: string): SqlDriver {
   };
 }
 
-export function createSqliteStore(url: string, mapping: MappingConfig): SqlUserStore {
-  return new SqlUserStore(openSqliteDriver(url), mapping);
+/** `wrap` (tests): see the driver the store runs its SQL through. */
+export function createSqliteStore(url: string, mapping: MappingConfig, wrap: (d: SqlDriver) => SqlDriver = (d) => d): SqlUserStore {
+  return new SqlUserStore(wrap(openSqliteDriver(url)), mapping);
 }

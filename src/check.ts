@@ -134,7 +134,7 @@ export async function runCheck(config: Config, out: Writable): Promise<number> {
     for (const g of grantStatements(config)) say(`  ${g}`);
     say('\nmigration state DDL (the gateway never alters the users table\'s structure itself):');
     say(migrationDdl(config).replace(/^/gm, '  '));
-    const idx = indexSuggestions(config);
+    const idx = indexSuggestions(config, sql?.dialect);
     if (idx.length) {
       say('\nindexes for case-insensitive login lookups:');
       for (const i of idx) say(`  ${i}`);

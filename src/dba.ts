@@ -2,6 +2,12 @@
  * What the DBA runs: the migration column or side table, the least-privilege grants, and indexes that make
  * case-insensitive login lookups fast. Printed by `legacy-gateway check`; the gateway never runs DDL itself.
  */
+import { mssqlDialect } from '../adapters/mssql.js';
+import { mysqlDialect } from '../adapters/mysql.js';
+import { oracleDialect } from '../adapters/oracle.js';
+import { postgresDialect } from '../adapters/postgres.js';
+import { loginColumns, type Dialect } from '../adapters/sql.js';
+import { sqliteDialect } from '../adapters/sqlite.js';
 import type { Config } from './config.js';
 
 type SqlAdapter = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
@@ -74,22 +80,30 @@ export function grantStatements(config: Config, role = 'legacy_gateway'): string
   return out;
 }
 
-/** Indexes for lower(email) / lower(username) lookups, where the engine supports expression indexes. */
-export function indexSuggestions(config: Config): string[] {
+/**
+ * Without a connection, what each adapter's dialect does when it knows nothing about the server: PostgreSQL without
+ * ICU folding, MySQL without column collations. `check` passes the connected store's own dialect instead.
+ */
+const OFFLINE: Record<SqlAdapter, Dialect> = {
+  sqlite: sqliteDialect,
+  postgres: postgresDialect(null),
+  mysql: mysqlDialect,
+  mssql: mssqlDialect,
+  oracle: oracleDialect,
+};
+
+/**
+ * Indexes for the login lookups: for each login column (email, username; a joined table's too), exactly what the
+ * dialect says serves the expression the gateway compares (Dialect.loginKey / loginIndex, one decision for both),
+ * or a note that lookups on it scan. Pass the connected store's dialect (check does): the decision depends on the
+ * server (PostgreSQL's ICU folding, MySQL/MariaDB column collations).
+ */
+export function indexSuggestions(config: Config, dialect?: Dialect): string[] {
   const a = config.store.adapter;
   if (!isSql(a)) return [];
+  const d = dialect ?? OFFLINE[a];
   const out: string[] = [];
-  for (const key of ['email', 'username'] as const) {
-    const col = config.store.users.columns[key];
-    if (!col || col.includes('.')) continue;
-    const t = qualified(a, usersTable(config));
-    const c = QUOTE[a](col);
-    const name = QUOTE[a](`lg_lower_${key}`);
-    if (a === 'postgres') out.push(`CREATE INDEX ${name} ON ${t} (lower(${c}));  -- the gateway folds with COLLATE "und-x-icu" when ICU is present: index lower(${c} COLLATE "und-x-icu") then`);
-    else if (a === 'mysql') out.push(`CREATE INDEX ${name} ON ${t} ((LOWER(${c})));  -- MySQL 8.0.13+; on MariaDB, a case-insensitive collation on ${c} plus a plain index`);
-    else if (a === 'oracle') out.push(`CREATE INDEX ${name} ON ${t} (LOWER(${c}));  -- a function-based index: the gateway compares LOWER(${c})`);
-    else if (a === 'sqlite') return [`-- SQLite: lookups use a Unicode lower() function and scan the table`];
-    else out.push(`-- SQL Server: a case-insensitive collation on ${c} plus a plain index`);
-  }
-  return out;
+  for (const col of loginColumns(config.store.users)) out.push(...d.loginIndex(qualified(a, col.table), QUOTE[a](col.column), col));
+  // A note that applies to both columns is printed once.
+  return out.filter((line, i) => !line.startsWith('--') || out.indexOf(line) === i);
 }

@@ -54,6 +54,8 @@ interface Expect {
   lower(expr: string): string;
   limit(select: string, n: number): string;
   insertIfAbsent(table: string): string;
+  /** The users key as text, for the side-table join on its primary key. */
+  idAsText(expr: string): string;
   /** The bound "now" is a Date object (else an ISO 8601 string). */
   dateParam: boolean;
   numbered: boolean;
@@ -65,6 +67,7 @@ interface Expect {
 
 const DIALECTS: Record<string, Expect> = {
   sqlite: {
+    idAsText: (e) => `CAST(${e} AS TEXT)`,
     dialect: sqliteDialect,
     q: (s) => `"${s}"`,
     p: () => '?',
@@ -75,6 +78,7 @@ const DIALECTS: Record<string, Expect> = {
     numbered: false,
   },
   postgres: {
+    idAsText: (e) => `CAST(${e} AS text)`,
     dialect: postgresDialect(null),
     q: (s) => `"${s}"`,
     p: (n) => `$${n}`,
@@ -85,6 +89,7 @@ const DIALECTS: Record<string, Expect> = {
     numbered: true,
   },
   'postgres (ICU folding)': {
+    idAsText: (e) => `CAST(${e} AS text)`,
     dialect: postgresDialect('und-x-icu'),
     q: (s) => `"${s}"`,
     p: (n) => `$${n}`,
@@ -95,6 +100,7 @@ const DIALECTS: Record<string, Expect> = {
     numbered: true,
   },
   mysql: {
+    idAsText: (e) => `CAST(${e} AS CHAR)`,
     dialect: mysqlDialect,
     q: (s) => `\`${s}\``,
     p: () => '?',
@@ -105,6 +111,7 @@ const DIALECTS: Record<string, Expect> = {
     numbered: false,
   },
   mssql: {
+    idAsText: (e) => `CAST(${e} AS NVARCHAR(255))`,
     dialect: mssqlDialect,
     q: (s) => `[${s}]`,
     p: (n) => `@p${n}`,
@@ -117,6 +124,7 @@ const DIALECTS: Record<string, Expect> = {
     placeholders: /@p(\d+)/g,
   },
   oracle: {
+    idAsText: (e) => `TO_CHAR(${e})`,
     dialect: oracleDialect,
     q: (s) => `"${s}"`,
     p: (n) => `:${n}`,
@@ -187,8 +195,11 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       `u.${q('username')} AS ${q('f_username')}`,
       `u.${q('password_hash')} AS ${q('f_password')}`,
       `u.${q('plan')} AS ${q('a_0')}`,
-      ...(mode === 'column' ? [`u.${q('migrated_at')} AS ${q('f_migrated_at')}`] : []),
+      ...(mode === 'column' ? [`u.${q('migrated_at')} AS ${q('f_migrated_at')}`] : [`${q('lg_mark')}.migrated_at AS ${q('f_migrated_at')}`]),
     ].join(', ');
+  /** Side-table mode: the mark comes with the row, LEFT JOINed on the side table's primary key. */
+  const markJoin = (id = `u.${q('id')}`) =>
+    ` LEFT JOIN ${q('legacy_gateway_migrations')} ${q('lg_mark')} ON ${q('lg_mark')}.user_id = ${x.idAsText(id)}`;
   const filterSql = (from: number) => `(u.${q('app')} = ${p(from)} AND u.${q('deleted_at')} IS NULL AND u.${q('kind')} <> ${p(from + 1)})`;
 
   describe(`SQL generation: ${name}`, () => {
@@ -283,12 +294,12 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assertNotSpliced(f.calls, ['42']);
     });
 
-    test('markMigrated and unmarkMigrated, migration in a side table (insert-if-absent)', async () => {
+    test('markMigrated and unmarkMigrated, migration in a side table (insert-if-absent); the mark read with the row', async () => {
       let mark: unknown = null;
       const marks = q('legacy_gateway_migrations');
       const f = fake(
         x.dialect,
-        (sql) => (sql.startsWith('SELECT user_id') ? (mark ? [{ user_id: '42', migrated_at: mark }] : []) : [{ f_id: 42 }]),
+        () => [{ f_id: 42, f_migrated_at: mark }],
         (sql, params) => {
           mark = /^(INSERT|MERGE)/.test(sql) ? params[1] : null;
         },
@@ -301,18 +312,32 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.equal(ins!.params[0], '42');
       assert.equal(ins!.params[1] instanceof Date, x.dateParam);
       assertPlaceholders(x, ins!);
-      // The marks are read with the ids bound.
-      const reads = f.calls.filter((c) => c.sql.startsWith('SELECT user_id'));
-      assert.ok(reads.length >= 2);
+      // Every read is one statement: the user row with its mark (findById before the insert, and the read-back).
+      const reads = f.calls.filter((c) => c.kind === 'all');
+      assert.equal(reads.length, 2);
       for (const r of reads) {
-        assert.equal(r.sql, `SELECT user_id, migrated_at FROM ${marks} WHERE user_id IN (${p(1)})`);
+        assert.equal(r.sql, limit(`SELECT ${selectList('table')} FROM ${q('users')} u${markJoin()} WHERE (u.${q('id')} = ${p(1)})`, 2));
         assert.deepEqual(r.params, ['42']);
       }
+      assert.ok(!f.calls.some((c) => c.sql.startsWith('SELECT user_id')), 'no separate marks query');
       assert.equal(await store.unmarkMigrated('42'), true);
       const del = f.calls.filter((c) => c.kind === 'run')[1]!;
       assert.equal(del.sql, `DELETE FROM ${marks} WHERE user_id = ${p(1)}`);
       assert.deepEqual(del.params, ['42']);
       assertNotSpliced(f.calls, ['42']);
+    });
+
+    test('findByLogin, migration in a side table: one statement, the mark joined on the side table\'s primary key', async () => {
+      const f = fake(x.dialect, () => [{ f_id: 7, f_email: 'a@x', f_migrated_at: '2024-05-06 07:08:09' }]);
+      const store = new SqlUserStore(f.driver, mapping('table'));
+      const u = (await findByLogin(store, 'A@X')) as LegacyUser;
+      assert.equal(u.migratedAt, '2024-05-06T07:08:09.000Z');
+      assert.equal(f.calls.length, 1);
+      assert.equal(
+        f.calls[0]!.sql,
+        limit(`SELECT ${selectList('table')} FROM ${q('users')} u${markJoin()} WHERE (${lower(`u.${q('email')}`)} = ${p(1)} OR ${lower(`u.${q('username')}`)} = ${p(2)})`, CANDIDATE_LIMIT),
+      );
+      assertPlaceholders(x, f.calls[0]!);
     });
 
     test('marking an unknown user writes nothing', async () => {
@@ -370,10 +395,8 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       for (const c of f.calls) assertPlaceholders(x, c);
     });
 
-    test('scan without filters, migration in a side table: one marks lookup per page', async () => {
-      const f = fake(x.dialect, (sql, params) =>
-        sql.startsWith('SELECT user_id') ? [{ user_id: params[1], migrated_at: '2024-05-06 07:08:09' }] : [{ f_id: 1 }, { f_id: 2 }],
-      );
+    test('scan without filters, migration in a side table: the marks joined, one statement per page', async () => {
+      const f = fake(x.dialect, () => [{ f_id: 1, f_migrated_at: null }, { f_id: 2, f_migrated_at: '2024-05-06 07:08:09' }]);
       const store = new SqlUserStore(f.driver, mapping('table'));
       const users: LegacyUser[] = [];
       for await (const u of store.scan()) users.push(u);
@@ -384,9 +407,8 @@ for (const [name, x] of Object.entries(DIALECTS)) {
           ['2', '2024-05-06T07:08:09.000Z'],
         ],
       );
-      assert.equal(f.calls[0]!.sql, limit(`SELECT ${selectList('table')} FROM ${q('users')} u ORDER BY u.${q('id')}`, 500));
-      assert.equal(f.calls[1]!.sql, `SELECT user_id, migrated_at FROM ${q('legacy_gateway_migrations')} WHERE user_id IN (${p(1)}, ${p(2)})`);
-      assert.deepEqual(f.calls[1]!.params, ['1', '2']);
+      assert.equal(f.calls.length, 1);
+      assert.equal(f.calls[0]!.sql, limit(`SELECT ${selectList('table')} FROM ${q('users')} u${markJoin()} ORDER BY u.${q('id')}`, 500));
     });
 
     test('joins: JOIN / LEFT JOIN with quoted aliases; columns, filters and metadata from joined tables', async () => {
@@ -409,7 +431,8 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       const [c] = f.calls;
       const from =
         `FROM ${q('aspnet_Users')} u JOIN ${q('aspnet_Membership')} ${q('m')} ON u.${q('UserId')} = ${q('m')}.${q('UserId')}` +
-        ` LEFT JOIN ${q('dbo')}.${q('Profiles')} ${q('pr')} ON ${q('m')}.${q('UserId')} = ${q('pr')}.${q('OwnerId')} AND u.${q('ApplicationId')} = ${q('pr')}.${q('AppId')}`;
+        ` LEFT JOIN ${q('dbo')}.${q('Profiles')} ${q('pr')} ON ${q('m')}.${q('UserId')} = ${q('pr')}.${q('OwnerId')} AND u.${q('ApplicationId')} = ${q('pr')}.${q('AppId')}` +
+        markJoin(`u.${q('UserId')}`);
       assert.ok(c!.sql.includes(` ${from} WHERE `), c!.sql);
       assert.ok(c!.sql.includes(`${q('m')}.${q('Email')} AS ${q('f_email')}`));
       assert.ok(c!.sql.includes(`${q('pr')}.${q('Plan')} AS ${q('a_0')}`));
@@ -449,6 +472,17 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.equal(f.calls[1]!.sql, `SELECT id, nick AS username FROM zq_by_id WHERE id = ${p(1)}::int`);
       assert.deepEqual(f.calls[1]!.params, ['9']);
       assertNotSpliced(f.calls, ['zq-needle']);
+    });
+
+    test('named queries, migration in a side table: configured SQL can\'t be joined, so its marks are read by id (bound)', async () => {
+      const f = fake(x.dialect, (sql) =>
+        sql.includes('zq_by_login') ? [{ id: 9, email: 'nine@example.com' }] : sql.startsWith('SELECT user_id') ? [{ user_id: '9', migrated_at: '2024-01-02 03:04:05' }] : [],
+      );
+      const store = new SqlUserStore(f.driver, mapping('table', {}, { find_by_login: 'SELECT id, email FROM zq_by_login WHERE email = :login' }));
+      const [u] = await store.findCandidates('nine@example.com');
+      assert.equal(u!.migratedAt, '2024-01-02T03:04:05.000Z');
+      assert.equal(f.calls[1]!.sql, `SELECT user_id, migrated_at FROM ${q('legacy_gateway_migrations')} WHERE user_id IN (${p(1)})`);
+      assert.deepEqual(f.calls[1]!.params, ['9']);
     });
 
     test('identifiers are quoted with the quote character escaped (even though configuration refuses such names)', async () => {
@@ -653,7 +687,7 @@ describe('oracle dialect', () => {
     let marked = false;
     const f = fake(
       oracleDialect,
-      (sql) => (sql.startsWith('SELECT user_id') ? (marked ? [{ user_id: '42', migrated_at: winner }] : []) : [{ f_id: 42 }]),
+      () => [{ f_id: 42, f_migrated_at: marked ? winner : null }],
       () => {
         marked = true;
         throw Object.assign(new Error('ORA-00001: unique constraint (X.SYS_C001) violated'), { code: 'ORA-00001', errorNum: 1 });
@@ -665,7 +699,7 @@ describe('oracle dialect', () => {
   test('a duplicate-key error is still a failure where the dialect does not declare it harmless', async () => {
     const f = fake(
       postgresDialect(null),
-      (sql) => (sql.startsWith('SELECT user_id') ? [] : [{ f_id: 42 }]),
+      () => [{ f_id: 42 }],
       () => {
         throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
       },

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../src/config.js';
+import { mssqlDialect } from '../../adapters/mssql.js';
+import { mysqlDialectFor, signSpellings } from '../../adapters/mysql.js';
+import { postgresDialect } from '../../adapters/postgres.js';
+import { SqlUserStore, type Row } from '../../adapters/sql.js';
 import { grantStatements, indexSuggestions, migrationDdl } from '../../src/dba.js';
 
 const base = (adapter: string, migration: Record<string, string>, extra: Record<string, unknown> = {}) =>
@@ -58,9 +62,77 @@ describe('least-privilege grants', () => {
 });
 
 describe('index suggestions', () => {
-  test('an expression index on lower(email) for PostgreSQL; a comment where the engine has none', () => {
-    assert.match(indexSuggestions(base('postgres', { table: 'm' }))[0]!, /^CREATE INDEX "lg_lower_email" ON "dbo"."users" \(lower\("email"\)\)/);
-    assert.equal(indexSuggestions(base('sqlite', { table: 'm' })).length, 1);
+  test('PostgreSQL: the expression the connected dialect compares, byte for byte (plain lower() offline, ICU when found)', () => {
+    const cfg = base('postgres', { table: 'm' }, { columns: { id: 'id', email: 'email', username: 'login', password: 'pw' } });
+    assert.deepEqual(indexSuggestions(cfg).map((s) => s.slice(0, s.indexOf(';'))), [
+      'CREATE INDEX "lg_lower_email" ON "dbo"."users" (lower("email"))',
+      'CREATE INDEX "lg_lower_username" ON "dbo"."users" (lower("login"))',
+    ]);
+    const icu = postgresDialect('und-x-icu');
+    assert.equal(indexSuggestions(cfg, icu)[0]!.slice(0, indexSuggestions(cfg, icu)[0]!.indexOf(';')), 'CREATE INDEX "lg_lower_email" ON "dbo"."users" (lower("email" COLLATE "und-x-icu"))');
+    // The query compares the same expression (on the aliased column).
+    assert.equal(icu.loginKey('u."email"', { key: 'email', table: 'dbo.users', column: 'email' }), 'lower(u."email" COLLATE "und-x-icu")');
+  });
+  test('a login column of a joined table is indexed on that table', () => {
+    const cfg = base('postgres', { table: 'm' }, {
+      joins: [{ table: 'app.members', alias: 'mm', on: { id: 'user_id' } }],
+      columns: { id: 'id', email: 'mm.Email', password: 'pw' },
+    });
+    assert.match(indexSuggestions(cfg)[0]!, /^CREATE INDEX "lg_lower_email" ON "app"."members" \(lower\("Email"\)\);/);
+  });
+  test('SQLite: an lg_lower() expression index, with the warning that only the gateway\'s connections can maintain it', () => {
+    const lines = indexSuggestions(base('sqlite', { table: 'm' }));
+    assert.equal(lines[0], 'CREATE INDEX "lg_lower_email" ON "dbo"."users" (lg_lower("email"));');
+    assert.match(lines.join('\n'), /unknown function: lg_lower\(\)/);
+  });
+  test('SQL Server: an indexed computed column LOWER(col), the expression the gateway compares', () => {
+    const lines = indexSuggestions(base('mssql', { table: 'm' }), mssqlDialect);
+    assert.equal(lines[0], 'ALTER TABLE [dbo].[users] ADD [lg_lower_email] AS LOWER([email]);');
+    assert.match(lines[1]!, /^CREATE INDEX \[lg_lower_email\] ON \[dbo\].\[users\] \(\[lg_lower_email\]\);/);
+    assert.equal(mssqlDialect.loginKey('u.[email]', { key: 'email', table: 'dbo.users', column: 'email' }), 'LOWER(u.[email])');
+  });
+  test('MySQL/MariaDB: a plain index on a _ci column (compared as is); a _bin column scans, and check says so with a remedy', () => {
+    const cfg = base('mysql', { table: 'm' }, { table: 'users', columns: { id: 'id', email: 'email', username: 'login', password: 'pw' } });
+    const d = mysqlDialectFor(
+      new Map([
+        ['users.email', { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci', type: 'varchar(255)', nullable: true }],
+        ['users.login', { charset: 'utf8mb4', collation: 'utf8mb4_bin', type: 'varchar(64)', nullable: false }],
+      ]),
+    );
+    const lines = indexSuggestions(cfg, d);
+    assert.match(lines[0]!, /^CREATE INDEX `lg_email` ON `users` \(`email`\);  -- `email` is utf8mb4_unicode_ci \(case-insensitive\)/);
+    assert.match(lines[1]!, /^-- `login` is utf8mb4_bin \(case-sensitive\): the gateway compares LOWER\(`login`\), which no index serves on MariaDB; lookups on it SCAN the table\./);
+    assert.ok(lines.includes('--   ALTER TABLE `users` MODIFY `login` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL;  -- restate any DEFAULT/COMMENT; the legacy application\'s comparisons and UNIQUE keys on `login` become case-insensitive too'), lines.join('\n'));
+    assert.ok(lines.includes('--   CREATE INDEX `lg_username` ON `users` (`login`);'), lines.join('\n'));
+    // Offline (no collations known): LOWER() everywhere, and check says lookups scan.
+    assert.match(indexSuggestions(cfg)[0]!, /^-- `email`: no character collation found for it at start-up: .* SCAN the table/);
+  });
+  test('MySQL/MariaDB: the query compares exactly what the advice indexes', async () => {
+    const d = mysqlDialectFor(
+      new Map([
+        ['users.email', { charset: 'utf8mb4', collation: 'utf8mb4_general_ci', type: 'text', nullable: true }],
+        ['users.login', { charset: 'latin1', collation: 'latin1_bin', type: 'varchar(64)', nullable: true }],
+      ]),
+      { charset: 'latin1', collation: 'latin1_general_cs', type: 'varchar(255)', nullable: false },
+    );
+    const calls: string[] = [];
+    const store = new SqlUserStore(
+      { dialect: d, all: async (sql: string) => (calls.push(sql), [] as Row[]), run: async () => 0, close: async () => {} },
+      { users: { table: 'users', joins: [], filter: [], columns: { id: 'id', email: 'email', username: 'login', password: 'pw' }, app_metadata: [], user_metadata: [] }, migration: { table: 'marks' } },
+    );
+    await store.findCandidates('X');
+    assert.match(calls[0]!, /LEFT JOIN `marks` `lg_mark` ON `lg_mark`.user_id = CAST\(u.`id` AS CHAR CHARACTER SET latin1\) COLLATE latin1_general_cs WHERE \(u.`email` = \? OR LOWER\(u.`login`\) = \?\)/);
+    // utf8mb4_general_ci ranks the Kelvin, Ohm and Angstrom signs apart from k, ω, å: every spelling is bound.
+    calls.length = 0;
+    await store.findCandidates(' Kå ');
+    assert.match(calls[0]!, /WHERE \(u.`email` IN \(\?, \?, \?, \?\) OR LOWER\(u.`login`\) = \?\)/);
+    assert.deepEqual(signSpellings('kå'), ['kå', '\u212Aå', 'k\u212B', '\u212A\u212B']);
+    assert.equal(signSpellings('kkkkkk'), null, 'more than 5: LOWER() and a scan');
+    calls.length = 0;
+    await store.findCandidates('kkkkkk');
+    assert.match(calls[0]!, /WHERE \(LOWER\(u.`email`\) = \? OR LOWER\(u.`login`\) = \?\)/);
+    // A TEXT column is indexed on a prefix.
+    assert.match(indexSuggestions(base('mysql', { table: 'm' }, { table: 'users', columns: { id: 'id', email: 'email', password: 'pw' } }), d)[0]!, /^CREATE INDEX `lg_email` ON `users` \(`email`\(191\)\);/);
   });
   test('Oracle: a function-based index on LOWER(column), the expression the gateway compares', () => {
     const cfg = parseConfig(
