@@ -1,16 +1,37 @@
 /** Express app assembly: security headers, request log, IP allow-list, tokens, routes, metrics, one error shape. */
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type * as Prom from 'prom-client';
 import { tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { ipFilter, trustProxySetting } from './ipfilter.js';
-import { errorClass, errorCode, type Logger } from './logger.js';
+import { errorClass, errorCode, fixedFieldsLogger, type Logger } from './logger.js';
 import { v1Routes } from './routes.js';
+
+const requireCjs = createRequire(import.meta.url);
+
+/**
+ * prom-client's index also loads its Pushgateway (node:https), cluster aggregator, Summary and default collectors:
+ * 50-100 ms of start-up on a small machine for code the gateway needs late (the default collectors, on the first
+ * scrape) or never. The three classes every request uses come from their own modules (the same module instances
+ * the index exports); the index is the fallback should the package's layout change.
+ */
+function metricClasses(): Pick<typeof Prom, 'Registry' | 'Counter' | 'Histogram'> {
+  try {
+    return {
+      Registry: requireCjs('prom-client/lib/registry') as typeof Prom.Registry,
+      Counter: requireCjs('prom-client/lib/counter') as typeof Prom.Counter,
+      Histogram: requireCjs('prom-client/lib/histogram') as typeof Prom.Histogram,
+    };
+  } catch {
+    return requireCjs('prom-client') as typeof Prom;
+  }
+}
 
 export interface AppDeps {
   config: Config;
@@ -82,9 +103,32 @@ function loggableIp(ip: string | undefined): string {
   return ip && ipaddr.isValid(ip) ? ip : 'invalid';
 }
 
-export function createApp({ config, gateway, logger }: AppDeps): { app: Express; registry: Registry } {
+export interface BuiltApp {
+  app: Express;
+  registry: Prom.Registry;
+  /** The /metrics text (Prometheus exposition format); the process/Node.js default metrics start on the first call. */
+  metrics(): Promise<string>;
+}
+
+export function createApp({ config, gateway, logger }: AppDeps): BuiltApp {
+  const { Registry, Counter, Histogram } = metricClasses();
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // The default collectors (event-loop lag monitor, GC observer, process readers) start with the first scrape:
+  // nothing of them runs, or costs start-up time, in a gateway nobody scrapes. Their values are process-wide
+  // (CPU, memory, handles) or sampled from then on (GC, event-loop lag).
+  let defaults: Promise<void> | undefined;
+  const metrics = async (): Promise<string> => {
+    defaults ??= import('prom-client').then(
+      ({ collectDefaultMetrics }) => collectDefaultMetrics({ register: registry }),
+      (e: unknown) => {
+        defaults = undefined; // tried again on the next scrape
+        throw e;
+      },
+    );
+    await defaults;
+    return registry.metrics();
+  };
+  const requestLog = fixedFieldsLogger(logger);
   const requests = new Counter({ name: 'legacy_gateway_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const duration = new Histogram({ name: 'legacy_gateway_http_request_duration_seconds', help: 'HTTP request duration.', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
   const verifies = new Counter({ name: 'legacy_gateway_verify_total', help: 'Credential verifications by outcome.', labelNames: ['outcome'], registers: [registry] });
@@ -95,7 +139,8 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
   app.set('trust proxy', trustProxySetting(config.server.trust_proxy));
   app.use(helmet());
 
-  // Request log: method, path (never the query string or body), status, duration.
+  // Request log: method, route (never the path, query string or body), status, duration. Its fields are fixed and
+  // sanitised here, so it is written without the wildcard redaction scan (logger.ts fixedFieldsLogger).
   app.use((req, res, next) => {
     const id = (req.get('x-request-id') ?? '').slice(0, 64).replace(/[^\w.-]/g, '') || randomUUID();
     res.setHeader('X-Request-Id', id);
@@ -104,7 +149,7 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
       const route = routeOf(req, res);
       const seconds = end({ method: req.method, route });
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      logger.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: loggableIp(req.ip), ms: Math.round(seconds * 1000) }, 'request');
+      requestLog.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: loggableIp(req.ip), ms: Math.round(seconds * 1000) }, 'request');
     });
     next();
   });
@@ -119,12 +164,14 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
   // With config.metrics set, /metrics is served only on its own listener (src/server.ts); here it is then a 404.
   if (!config.metrics) {
     app.get('/metrics', async (_req, res) => {
-      res.set('Content-Type', registry.contentType).send(await registry.metrics());
+      res.set('Content-Type', registry.contentType).send(await metrics());
     });
   }
 
-  app.use(
-    '/v1',
+  // One app-level layer for /v1 (a sub-router holding the chain): the prefix is matched and stripped once per
+  // request, not once per middleware.
+  const v1 = express.Router();
+  v1.use(
     rememberMount,
     ipFilter(config.server.allow_ips),
     tokenCheck(config.auth),
@@ -133,6 +180,7 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
     express.json({ limit: config.server.body_limit, strict: false, type: 'application/json' }),
     v1Routes(gateway),
   );
+  app.use('/v1', v1);
 
   app.use((_req, _res, next) => next(new ApiError(404, 'not_found', 'No such endpoint.')));
 
@@ -145,5 +193,5 @@ export function createApp({ config, gateway, logger }: AppDeps): { app: Express;
     res.status(e.status).set(e.headers).json({ error: e.code, message: e.message });
   };
   app.use(onError);
-  return { app, registry };
+  return { app, registry, metrics };
 }

@@ -1,8 +1,11 @@
 /**
  * Bearer-token checks with express-oauth2-jwt-bearer: issuer, audience, signature from the issuer's JWKS,
  * an asymmetric algorithm allow-list, expiry, the "@clients" subject rule and the optional client allow-list.
+ * A token that passed all of them is remembered (TokenCache) so that the RSA/ECDSA verification is not redone on
+ * every request with the same token.
  */
-import type { RequestHandler } from 'express';
+import { createHash } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
 import { auth, InvalidRequestError, requiredScopes } from 'express-oauth2-jwt-bearer';
 import type { Config } from './config.js';
 
@@ -73,7 +76,141 @@ const headerOnly: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function tokenCheck(a: Config['auth']): RequestHandler[] {
+/** What express-oauth2-jwt-bearer puts in req.auth after a successful verification. */
+export interface VerifiedToken {
+  payload: Record<string, unknown>;
+  header: Record<string, unknown>;
+  token: string;
+}
+
+interface CachedToken {
+  payload: Readonly<Record<string, unknown>>;
+  header: Readonly<Record<string, unknown>>;
+  /** Epoch ms after which the entry is never used: the token's exp, or sooner (maxAgeMs). */
+  until: number;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * Tokens that passed every check, keyed by SHA-256 of the whole token (so a token with the same header and payload
+ * but another signature is a different key: a miss, verified in full, refused). Bounded: least recently used first
+ * out. An entry is used only before the token's exp, never within the clock tolerance after it (the library decides
+ * those, as it does for a token it never saw), and at most maxAgeMs after it was verified (the JWKS cache lifetime:
+ * a key withdrawn from the JWKS stops working within the same window as without this cache).
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, CachedToken>();
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    readonly maxEntries = 10_000,
+    readonly maxAgeMs = 600_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  static keyOf(token: string): string {
+    return createHash('sha256').update(token).digest('base64url');
+  }
+
+  get(token: string): VerifiedToken | undefined {
+    const key = TokenCache.keyOf(token);
+    const e = this.entries.get(key);
+    if (e === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    this.entries.delete(key);
+    if (this.now() >= e.until) {
+      this.misses++;
+      return undefined;
+    }
+    this.entries.set(key, e); // most recently used last
+    this.hits++;
+    return { payload: e.payload as Record<string, unknown>, header: e.header as Record<string, unknown>, token };
+  }
+
+  /** Remember a token the library has just accepted (its payload and header, as the library returned them). */
+  set(verified: VerifiedToken): void {
+    const exp = verified.payload.exp;
+    if (typeof exp !== 'number' || !Number.isFinite(exp) || this.maxEntries <= 0) return;
+    const now = this.now();
+    const until = Math.min(exp * 1000, now + this.maxAgeMs);
+    if (until <= now) return;
+    const key = TokenCache.keyOf(verified.token);
+    this.entries.delete(key);
+    this.entries.set(key, { payload: deepFreeze(verified.payload), header: deepFreeze(verified.header), until });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+// What express-oauth2-jwt-bearer checks before it verifies a token (resolveHost, normalizeUrl, getToken), kept
+// stricter here: a request that does not have this plain shape never uses the cache and goes to the library.
+const HOST_RE = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$/;
+const PROTOCOL_IN_PATH_RE = /^\/[a-z][a-z0-9+.-]*:\/\//i;
+const BEARER_RE = /^Bearer ([^\s]+)$/i;
+
+/** The host the library puts in the request URL (its resolveHost): X-Forwarded-Host only from a trusted proxy. */
+function hostOf(req: Request): string | undefined {
+  const trust: unknown = req.app?.get?.('trust proxy fn');
+  let host = req.get('X-Forwarded-Host');
+  if (!host || !(typeof trust === 'function' && trust(req.socket?.remoteAddress, 0))) {
+    host = req.get('Host');
+  } else {
+    const i = host.indexOf(',');
+    if (i !== -1) host = host.substring(0, i).trimEnd();
+  }
+  return typeof host === 'string' && host.length > 0 && HOST_RE.test(host) ? host : undefined;
+}
+
+/**
+ * The token of a request the library would take straight to verification: exactly "Bearer <token>" in the
+ * Authorization header, no DPoP header (a DPoP proof is checked per request), a valid host (as the library
+ * resolves it) and a request URL the library accepts. Anything else: undefined (the library decides).
+ */
+export function plainBearerToken(req: Request): string | undefined {
+  const h = req.headers;
+  const authz = h.authorization;
+  if (typeof authz !== 'string' || 'dpop' in h) return undefined;
+  const m = BEARER_RE.exec(authz);
+  if (!m || typeof req.method !== 'string' || req.method.length === 0) return undefined;
+  const host = hostOf(req);
+  if (host === undefined) return undefined;
+  const target = req.originalUrl ?? req.url;
+  if (typeof target !== 'string' || !target.startsWith('/')) return undefined;
+  try {
+    const u = new URL(`${req.protocol}://${host}${target}`);
+    if (!HOST_RE.test(u.host) || u.pathname.startsWith('//') || PROTOCOL_IN_PATH_RE.test(u.pathname)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return m[1];
+}
+
+export interface TokenCheckOptions {
+  /** The verified-token cache (default: 10,000 tokens, each at most auth.jwks.cache_max_age_s). */
+  cache?: TokenCache;
+}
+
+export function tokenCheck(a: Config['auth'], opts: TokenCheckOptions = {}): RequestHandler[] {
   const algorithms: readonly string[] = a.algorithms;
   const clients = new Set(a.clients);
   const check = auth({
@@ -102,7 +239,30 @@ export function tokenCheck(a: Config['auth']): RequestHandler[] {
       },
     },
   } as Parameters<typeof auth>[0]);
-  return [headerOnly, check];
+  const cache = opts.cache ?? new TokenCache(10_000, a.jwks.cache_max_age_s * 1000);
+  // headerOnly has run for this request (it runs on every request, hit or miss).
+  const cached: RequestHandler = (req, res, next) => {
+    const token = plainBearerToken(req);
+    if (token === undefined) {
+      check(req, res, next);
+      return;
+    }
+    const hit = cache.get(token);
+    if (hit) {
+      (req as Request & { auth?: VerifiedToken }).auth = hit;
+      next();
+      return;
+    }
+    check(req, res, (err?: unknown) => {
+      const verified = (req as Request & { auth?: VerifiedToken }).auth;
+      // Only a token the library (with our validators) has just accepted, for this very request.
+      if (err === undefined && verified && verified.token === token && typeof verified.payload === 'object' && verified.payload !== null) {
+        cache.set(verified);
+      }
+      next(err as Error | undefined);
+    });
+  };
+  return [headerOnly, cached];
 }
 
 export const requireScope = (scope: string): RequestHandler => requiredScopes(scope);

@@ -49,14 +49,32 @@ export class Gateway {
   /** When the last sample failed: the decoy is the bcrypt fallback until a sample succeeds. */
   private decoySampleFailedAt: number | null = null;
   private resampling: Promise<unknown> | null = null;
+  /** The sample in progress: every caller while it runs (start-up, first requests, a re-sample) shares it. */
+  private sampling: Promise<Decoy> | null = null;
   private readonly warned = new Set<string>();
   /** Observer for metrics (set by the app). */
   onVerify: (outcome: VerifyOutcome) => void = () => {};
 
   constructor(private readonly o: GatewayOptions) {}
 
-  /** Sample the store so an unknown login costs one verification of the dominant scheme. */
-  async prepareDecoy(): Promise<Decoy> {
+  /**
+   * Sample the store so an unknown login costs one verification of the dominant scheme. Concurrent callers share
+   * one sample: the server starts it without waiting for it, and the first requests that need a decoy wait for that
+   * same sample rather than starting their own.
+   */
+  prepareDecoy(): Promise<Decoy> {
+    this.sampling ??= this.sampleDecoy().finally(() => {
+      this.sampling = null;
+    });
+    return this.sampling;
+  }
+
+  /** True once a decoy is ready (the first sample has finished). */
+  get decoyReady(): boolean {
+    return this.decoy !== null;
+  }
+
+  private async sampleDecoy(): Promise<Decoy> {
     const counts = new Map<string, { n: number; decoy: Decoy }>();
     let seen = 0;
     let failed = false;

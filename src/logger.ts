@@ -27,6 +27,22 @@ export const REDACT_PATHS = [
   '*.input',
 ];
 
+/**
+ * The redaction paths for lines whose fields are fixed by the code that writes them (the request line): the
+ * explicit paths only. A wildcard path makes pino run its redactor on EVERY field of EVERY line (the request
+ * line's cost, in the profile); explicit paths touch only the fields they name.
+ */
+export const FIXED_LINE_REDACT_PATHS = REDACT_PATHS.filter((p) => !p.includes('*'));
+
+/**
+ * A child logger for lines with fixed, code-chosen fields (method, route, status, a sanitised id/ip, a number):
+ * explicit redaction paths only, no wildcard scan. Never log a free-form object (an error, a row, a request part)
+ * through it: use the parent logger, whose wildcard paths are the second line of defence for those.
+ */
+export function fixedFieldsLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: FIXED_LINE_REDACT_PATHS, censor: '[redacted]' } });
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {

@@ -43,7 +43,9 @@ export async function buildGateway(config: Config, logger: Logger, store?: UserS
     logger,
     limiter: new MemoryLoginLimiter(config.limits.login_failures.max, config.limits.login_failures.window_s),
   });
-  await gateway.prepareDecoy();
+  // The sample runs while the server starts listening: a request that needs the decoy before it is ready waits for
+  // this same sample (Gateway.prepareDecoy shares the one in flight); every other request is served at once.
+  gateway.prepareDecoy().catch((e: unknown) => logger.warn({ err_class: errorClass(e) }, 'timing decoy sample failed; retried on first use'));
   return { gateway, store: s };
 }
 
@@ -105,7 +107,7 @@ async function listen(server: Server, port: number, host: string): Promise<strin
 }
 
 /** The /metrics-only listener: GET/HEAD /metrics, 404 for everything else. */
-function metricsListener(registry: Registry): RequestListener {
+function metricsListener(registry: Registry, metrics: () => Promise<string>): RequestListener {
   return (req, res) => {
     const target = req.url ?? '';
     const q = target.indexOf('?');
@@ -115,7 +117,7 @@ function metricsListener(registry: Registry): RequestListener {
     };
     if (path !== '/metrics') return json(404, 'not_found', 'No such endpoint.');
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(404, 'not_found', 'No such endpoint.');
-    registry.metrics().then(
+    metrics().then(
       (text) => {
         res.writeHead(200, { 'Content-Type': registry.contentType, 'X-Content-Type-Options': 'nosniff' });
         res.end(req.method === 'HEAD' ? undefined : text);
@@ -181,7 +183,7 @@ function trackConnections(server: Server): { inFlight: () => number; drain: () =
 
 export async function startServer(config: Config, logger: Logger, store?: UserStore): Promise<Running> {
   const built = await buildGateway(config, logger, store);
-  const { app, registry } = createApp({ config, gateway: built.gateway, logger });
+  const { app, registry, metrics: metricsText } = createApp({ config, gateway: built.gateway, logger });
   const server = httpServer(config, (req, res) => {
     if (toOriginForm(req, res)) app(req, res);
   });
@@ -193,7 +195,7 @@ export async function startServer(config: Config, logger: Logger, store?: UserSt
   try {
     url = await listen(server, config.server.port, config.server.host);
     if (config.metrics) {
-      metricsServer = httpServer(config, metricsListener(registry));
+      metricsServer = httpServer(config, metricsListener(registry, metricsText));
       metrics = trackConnections(metricsServer);
       metricsUrl = await listen(metricsServer, config.metrics.port, config.metrics.host);
     }

@@ -34,7 +34,11 @@
  *   encoding; the salt then goes before (prefix) or after (suffix) the peppered password.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { hashRaw, type Algorithm, type Version } from '@node-rs/argon2';
+import type * as Argon2 from '@node-rs/argon2';
+import type { Algorithm, Version } from '@node-rs/argon2';
+// @node-rs/argon2 (a native addon) is loaded on the first use of a scheme that needs it, not at start-up.
+let argon2Module: Promise<typeof Argon2> | undefined;
+const hashRaw: typeof Argon2.hashRaw = async (...args) => (await (argon2Module ??= import('@node-rs/argon2'))).hashRaw(...args);
 import { safeEqual } from './compare.js';
 import { argon2Allowed, LIMITS } from './limits.js';
 import type { SchemeParams } from './params.js';

@@ -14,7 +14,10 @@
  * Werkzeug, and the vectors published by hashcat, Firebase, the Argon2 reference code and ASP.NET Core).
  */
 import { createCipheriv, createHash, createHmac, pbkdf2 as pbkdf2Cb, scrypt as scryptCb } from 'node:crypto';
-import { verify as argon2Verify } from '@node-rs/argon2';
+import type * as Argon2 from '@node-rs/argon2';
+// @node-rs/argon2 (a native addon) is loaded on the first argon2 verification, not at start-up.
+let argon2Module: Promise<typeof Argon2> | undefined;
+const argon2Verify: typeof Argon2.verify = async (...args) => (await (argon2Module ??= import('@node-rs/argon2'))).verify(...args);
 import { safeEqual } from './compare.js';
 import { argon2Allowed, pbkdf2Allowed, scryptAllowed, type Pbkdf2Digest } from './limits.js';
 import type { PasswordScheme, VerifyContext } from './types.js';

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
+import { createLogger, fixedFieldsLogger, FIXED_LINE_REDACT_PATHS, REDACT_PATHS } from '../../src/logger.js';
 import { call, startTestGateway, wrapStore, type ApiResponse, type TestGateway } from '../helpers/harness.js';
 
 const PLANTED = 'Pl4nted-Secret-Password-9f3e';
@@ -283,4 +284,21 @@ test('an unexpected error is logged by class only: no message, stack, input valu
   } finally {
     await egw.close();
   }
+});
+
+test('the request line\'s logger has no wildcard path, yet still redacts the top-level secret fields; the main logger keeps the wildcards', () => {
+  assert.ok(FIXED_LINE_REDACT_PATHS.length > 0);
+  assert.ok(FIXED_LINE_REDACT_PATHS.every((p) => !p.includes('*')));
+  assert.ok(REDACT_PATHS.some((p) => p.includes('*')));
+  const lines: string[] = [];
+  const main = createLogger('info', { write: (s: string) => void lines.push(s) });
+  const fixed = fixedFieldsLogger(main);
+  fixed.info({ route: '/v1/users/lookup', url: `/x?access_token=${PLANTED}`, authorization: `Bearer ${PLANTED}`, password: PLANTED, token: PLANTED }, 'request');
+  main.info({ nested: { password: PLANTED, token: PLANTED, url: `/x?${PLANTED}` } }, 'free-form');
+  assert.equal(lines.length, 2);
+  for (const l of lines) assert.ok(!l.includes(PLANTED), l);
+  const first = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(first.route, '/v1/users/lookup');
+  assert.equal(first.service, 'legacy-gateway', 'the base fields are kept');
+  for (const k of ['url', 'authorization', 'password', 'token']) assert.equal(first[k], '[redacted]');
 });

@@ -211,3 +211,46 @@ describe('graceful, bounded shutdown', () => {
     await gw.running.close();
   });
 });
+
+describe('the timing decoy does not hold up listening', () => {
+  test('listening (and answering what needs no decoy) while the sample runs; the first requests that need it share that one sample', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let scans = 0;
+    const gw = await start({
+      wrapStore: (s) =>
+        wrapStore(s, {
+          scan: (real) =>
+            async function* () {
+              scans++;
+              await gate;
+              yield* real.scan();
+            },
+        }),
+    });
+    try {
+      assert.equal(gw.running.gateway.decoyReady, false, 'started before the sample finished');
+      assert.equal((await call(gw.url, 'GET', '/readyz')).status, 200);
+      const token = await gw.token();
+      const lookup = await call(gw.url, 'POST', '/v1/users/lookup', { token, body: { login: 'bob@example.com' } });
+      assert.equal(lookup.status, 200, lookup.text);
+      // Unknown logins spend the decoy: they wait for the sample in progress.
+      const pending = ['nobody-1@example.com', 'nobody-2@example.com', 'nobody-3@example.com'].map((login) =>
+        call(gw.url, 'POST', '/v1/credentials/verify', { token, body: { login, password: 'whatever-password' } }),
+      );
+      let settled = false;
+      void Promise.all(pending).then(() => (settled = true));
+      await delay(200);
+      assert.equal(settled, false, 'answered before the decoy was ready');
+      release();
+      for (const r of await Promise.all(pending)) {
+        assert.equal(r.status, 401, r.text);
+        assert.equal(r.json.error, 'invalid_credentials');
+      }
+      assert.equal(scans, 1, 'one sample, shared');
+      assert.equal(gw.running.gateway.decoyReady, true);
+    } finally {
+      release();
+    }
+  });
+});

@@ -113,6 +113,27 @@ describe('Gateway: the timing decoy', () => {
   });
 });
 
+describe('Gateway: one decoy sample at a time', () => {
+  test('concurrent prepareDecoy() calls and first requests share one sample of the store', async () => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+    const scan = store.scan.bind(store);
+    let scans = 0;
+    store.scan = async function* () {
+      scans++;
+      await new Promise((r) => setTimeout(r, 20));
+      yield* scan();
+    };
+    const g = gateway(store, 100);
+    const spy = spyOnBcrypt();
+    const [a, b] = await Promise.all([g.prepareDecoy(), g.prepareDecoy(), attempt(g, 'nobody-1', 'pw'), attempt(g, 'nobody-2', 'pw')]);
+    assert.equal(scans, 1);
+    assert.equal(a, b, 'the same decoy');
+    assert.deepEqual(storedOf(spy), [OTHER_HASH, OTHER_HASH], "both requests spent the store's own decoy");
+    await g.prepareDecoy();
+    assert.equal(scans, 2, 'a later call samples again');
+  });
+});
+
 describe('Gateway: a decoy sampled while the store was down is replaced once the store answers', () => {
   test('fallback first, then (a minute later, in the background) the store\'s own scheme', async () => {
     mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
