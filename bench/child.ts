@@ -1,0 +1,104 @@
+/**
+ * Child process for bench/lookup.ts (not a test, not run on its own). Started with child_process.fork() and one
+ * JSON argument; it listens on loopback and reports over the IPC channel, so the load generator (autocannon, in the
+ * parent) does not share this process's CPU, and this process's own CPU time and RSS can be read:
+ *   { mode: 'gateway', config }            the real gateway: parseConfig + startServer (src/server.ts)
+ *   { mode: 'floor', store, port, replay }  a bare node:http server, the SAME driver and pool (adapters/*),
+ *                                           running exactly the SQL the gateway ran for a lookup; no auth, no Express
+ *   { mode: 'template', store, port, replay } a bare node:http server that opens a NEW connection per request
+ *                                           (as the stock IdP script templates do), runs the same SQL, closes it
+ * Messages: child → parent { type: 'ready', url } / { type: 'stats', cpu, rss } / { type: 'error', message };
+ * parent → child { type: 'stats' } / { type: 'exit' }.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SqlDriver } from '../adapters/sql.js';
+import { parseConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { startServer } from '../src/server.js';
+import { openBenchDriver, openOneShot, replayLookup, type BenchStore, type Replay } from './helpers.js';
+
+type Spec =
+  | { mode: 'gateway'; config: unknown }
+  | { mode: 'floor' | 'template'; store: BenchStore; port: number; replay: Replay };
+
+const send = (m: unknown) => process.send?.(m);
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** A bare node:http lookup endpoint around `run(login)`. */
+async function bareServer(port: number, run: (login: string) => Promise<unknown>) {
+  const server = createServer(async (req, res) => {
+    try {
+      const body = JSON.parse(await readBody(req)) as { login?: unknown };
+      if (typeof body.login !== 'string') return json(res, 400, { error: 'invalid_request' });
+      const user = await run(body.login);
+      if (!user) return json(res, 404, { error: 'user_not_found' });
+      json(res, 200, { user });
+    } catch {
+      json(res, 503, { error: 'store_unavailable' });
+    }
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+async function main() {
+  const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
+  let close: () => Promise<void>;
+  let url: string;
+  if (spec.mode === 'gateway') {
+    const config = parseConfig(spec.config, {});
+    const running = await startServer(config, createLogger(config.log.level));
+    url = running.url;
+    close = running.close;
+  } else if (spec.mode === 'floor') {
+    const driver: SqlDriver = await openBenchDriver(spec.store);
+    const s = await bareServer(spec.port, (login) => replayLookup((sql, p) => driver.all(sql, p), spec.replay, login));
+    url = s.url;
+    close = async () => {
+      await s.close();
+      await driver.close();
+    };
+  } else {
+    const s = await bareServer(spec.port, async (login) => {
+      const conn = await openOneShot(spec.store);
+      try {
+        return await replayLookup(conn.all, spec.replay, login);
+      } finally {
+        await conn.close();
+      }
+    });
+    url = s.url;
+    close = s.close;
+  }
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage.rss() });
+    if (m?.type === 'exit') {
+      const t = setTimeout(() => process.exit(0), 3000);
+      t.unref();
+      close().then(() => process.exit(0), () => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', url });
+}
+
+main().catch((e: unknown) => {
+  send({ type: 'error', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+  setTimeout(() => process.exit(1), 100);
+});

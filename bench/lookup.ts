@@ -1,0 +1,644 @@
+/**
+ * Lookup benchmark (not a test): the gateway against baselines measured in the same run, on PostgreSQL, MariaDB/MySQL
+ * and SQLite, each seeded with 100,000 users and the indexes `legacy-gateway check` prints.
+ *
+ *   npm run bench   (or: node dist/bench/lookup.js [--seconds 8] [--concurrency 16] [--stores postgres,mysql,sqlite]
+ *                         [--users 100000] [--pool 10] [--log-level info])
+ *
+ * Load comes from autocannon, in this process; every server under test runs in a child process (bench/child.ts),
+ * so its CPU time and RSS are its own. Per store, all at the same concurrency:
+ *   gateway   POST /v1/users/lookup through the real gateway (token check, Express, store, profile)
+ *   (a) raw   the same SQL (captured from the gateway's own store for a lookup), same driver and pool size, in a loop
+ *   (b) floor a bare node:http server, same driver, pool and SQL, JSON response, no auth: the floor of any HTTP API
+ *   (c) template style: a bare node:http server opening a new connection per request, same SQL
+ *   half rate: the gateway again at half its measured maximum rate (autocannon overallRate), for p99
+ * and once (first available store) verify: POST /v1/credentials/verify vs (d) raw native bcrypt.verify at cost 10,
+ * same concurrency, same UV_THREADPOOL_SIZE as the gateway process.
+ * Databases are created as lg_bench_<random> and dropped at the end (also on failure, Ctrl-C and the watchdog).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import { hashSync, verify as bcryptVerify } from '@node-rs/bcrypt';
+import autocannon from 'autocannon';
+import type BetterSqlite3 from 'better-sqlite3';
+import type * as MySQL from 'mysql2/promise';
+import type PG from 'pg';
+import { SqlUserStore, type Row, type SqlDriver } from '../adapters/sql.js';
+import { parseConfig, type Config } from '../src/config.js';
+import { indexSuggestions, migrationDdl } from '../src/dba.js';
+import { demoConfig } from '../src/demo.js';
+import { startLocalIssuer } from '../src/devtokens.js';
+import { createLogger } from '../src/logger.js';
+import { buildGateway } from '../src/server.js';
+import { openBenchDriver, replayLookup, type BenchAdapter, type BenchStore, type Replay } from './helpers.js';
+
+const require = createRequire(import.meta.url);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '16' },
+    stores: { type: 'string', default: 'postgres,mysql,sqlite' },
+    users: { type: 'string', default: '100000' },
+    pool: { type: 'string', default: '10' },
+    'log-level': { type: 'string', default: 'info' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const USERS = Number(values.users);
+const POOL = Number(values.pool);
+const LOG_LEVEL = values['log-level']!;
+const STORES = values.stores!.split(',').map((s) => s.trim()).filter(Boolean) as BenchAdapter[];
+const PASSWORD = 'benchmark-password-1';
+const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
+const MY_ADMIN = 'mysql://root@127.0.0.1:3306/';
+const WATCHDOG_MS = 9.5 * 60_000;
+const QUERY_TIMEOUT_MS = 5000;
+const T_START = performance.now();
+
+for (const s of STORES) if (!['postgres', 'mysql', 'sqlite'].includes(s)) throw new Error(`--stores: unknown store ${s}`);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cleanup: databases, children, temp files. Runs in finally, on SIGINT/SIGTERM and from the watchdog.
+const cleanups: (() => Promise<unknown>)[] = [];
+let cleaning: Promise<void> | null = null;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => console.error(`cleanup: ${String(e)}`));
+  })();
+  return cleaning;
+}
+const bail = (why: string, code: number) => {
+  console.error(why);
+  const t = setTimeout(() => process.exit(code), 20_000);
+  t.unref();
+  cleanup().finally(() => process.exit(code));
+};
+process.on('SIGINT', () => bail('interrupted: dropping the bench databases', 130));
+process.on('SIGTERM', () => bail('terminated: dropping the bench databases', 143));
+setTimeout(() => bail(`watchdog: still running after ${WATCHDOG_MS / 60_000} min, aborting`, 2), WATCHDOG_MS).unref();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small utilities.
+const log = (s = '') => console.log(s);
+const f = (n: number | null | undefined, d = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(d));
+const secs = () => ((performance.now() - T_START) / 1000).toFixed(0);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const errText = (e: unknown) => (e instanceof Error ? `${(e as { code?: string }).code ? `${(e as { code?: string }).code}: ` : ''}${e.message}` : String(e)).split('\n')[0]!;
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+function pcts(lat: number[]) {
+  const s = Float64Array.from(lat).sort();
+  return { p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+const randomId = () => 1 + Math.floor(Math.random() * USERS);
+/** An existing user's login, half as the email, half as the username, in mixed case (the gateway folds case). */
+const randomLogin = () => {
+  const id = randomId();
+  return Math.random() < 0.5 ? `user${id}@example.com` : `User${id}`;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes (bench/child.ts).
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  spawnedAt: number;
+  stats(): Promise<{ cpuUs: number; rssMb: number }>;
+  stop(): Promise<void>;
+}
+
+async function spawnChild(spec: unknown): Promise<Child> {
+  const spawnedAt = performance.now();
+  const proc = fork(path.join(HERE, 'child.js'), [JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: process.env });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  const waiters: ((m: { cpu: NodeJS.CpuUsage; rss: number }) => void)[] = [];
+  let exited = false;
+  const stop = async () => {
+    if (exited) return;
+    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.send?.({ type: 'exit' });
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  };
+  cleanups.push(stop);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child did not start within 30 s ${stderr}`)), 30_000);
+    proc.on('message', (m: { type: string; url?: string; message?: string; cpu?: NodeJS.CpuUsage; rss?: number }) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve(m.url!);
+      } else if (m.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`child failed: ${m.message} ${stderr}`));
+      } else if (m.type === 'stats') waiters.shift()?.({ cpu: m.cpu!, rss: m.rss! });
+    });
+    proc.once('exit', (code) => {
+      exited = true;
+      clearTimeout(timer);
+      reject(new Error(`child exited (${code}) ${stderr}`));
+    });
+  });
+  return {
+    proc,
+    url,
+    spawnedAt,
+    stats: () =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('child stats timeout')), 5000);
+        waiters.push((m) => {
+          clearTimeout(t);
+          resolve({ cpuUs: m.cpu.user + m.cpu.system, rssMb: m.rss / 1048576 });
+        });
+        proc.send({ type: 'stats' });
+      }),
+    stop,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load.
+interface Measured {
+  rps: number;
+  ok: number;
+  bad: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  cpuUsPerReq: number | null;
+  rssMb: number | null;
+}
+
+/** autocannon against url+path, one POST per request with a fresh body. */
+function cannon(url: string, p: string, body: () => string, headers: Record<string, string>, seconds: number, overallRate?: number) {
+  return new Promise<{ ok: number; bad: number; duration: number; lat: number[] }>((resolve, reject) => {
+    const lat: number[] = [];
+    const inst = autocannon(
+      {
+        url,
+        connections: CONCURRENCY,
+        duration: seconds,
+        timeout: 10,
+        ...(overallRate ? { overallRate } : {}),
+        headers: { 'content-type': 'application/json', ...headers },
+        requests: [{ method: 'POST', path: p, setupRequest: (req) => ({ ...req, body: body() }) }],
+      },
+      (err, res) => {
+        if (err) return reject(err);
+        resolve({ ok: res['2xx'], bad: res.non2xx + res.errors, duration: res.duration, lat });
+      },
+    );
+    inst.on('response', (_c, _status, _bytes, ms) => lat.push(ms));
+  });
+}
+
+async function httpLoad(child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number, overallRate?: number): Promise<Measured> {
+  const before = await child.stats();
+  const r = await cannon(child.url, p, body, headers, seconds, overallRate);
+  const after = await child.stats();
+  const n = r.ok + r.bad;
+  return { rps: r.ok / r.duration, ok: r.ok, bad: r.bad, ...pcts(r.lat), cpuUsPerReq: n ? (after.cpuUs - before.cpuUs) / n : null, rssMb: after.rssMb };
+}
+
+/** `concurrency` loops of `op` in this process for `seconds` (no HTTP). CPU is this process's. */
+async function loop(op: () => Promise<boolean>, seconds: number): Promise<Measured> {
+  const lat: number[] = [];
+  let ok = 0;
+  let bad = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          if (await op()) ok++;
+          else bad++;
+        } catch {
+          bad++;
+        }
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { rps: ok / elapsed, ok, bad, ...pcts(lat), cpuUsPerReq: ok + bad ? (cpu.user + cpu.system) / (ok + bad) : null, rssMb: null };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Seeding.
+const NAMES = { postgres: 'PostgreSQL', mysql: 'MariaDB/MySQL', sqlite: 'SQLite' } as const;
+
+interface Seeded {
+  url: string;
+  /** Run DDL as a DBA would paste it (several statements and comments allowed). */
+  exec(sql: string): Promise<void>;
+  analyze(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function seedPostgres(db: string, hash: string): Promise<Seeded> {
+  const pg = require('pg') as typeof PG;
+  const admin = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 3000 });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${db}`);
+  } finally {
+    await admin.end();
+  }
+  cleanups.push(async () => {
+    const a = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 3000 });
+    await a.connect();
+    try {
+      await a.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      log(`  dropped PostgreSQL database ${db}`);
+    } finally {
+      await a.end();
+    }
+  });
+  const url = `postgres://postgres@127.0.0.1:5432/${db}`;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`CREATE TABLE users (id integer PRIMARY KEY, email text, username text, password_hash text, full_name text, given_name text,
+    family_name text, email_confirmed integer, is_disabled integer NOT NULL DEFAULT 0, plan text, locale text)`);
+  await c.query(
+    `INSERT INTO users SELECT g, 'user' || g || '@example.com', 'user' || g, $1, 'User ' || g, 'User', g::text, 1, 0, 'free', 'en'
+     FROM generate_series(1, $2::int) g`,
+    [hash, USERS],
+  );
+  return { url, exec: async (sql) => void (await c.query(sql)), analyze: async () => void (await c.query('ANALYZE')), close: () => c.end() };
+}
+
+async function seedMysql(db: string, hash: string): Promise<Seeded> {
+  const mysql = require('mysql2/promise') as typeof MySQL;
+  const admin = await mysql.createConnection({ uri: MY_ADMIN, connectTimeout: 3000 });
+  try {
+    await admin.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb4`);
+  } finally {
+    await admin.end();
+  }
+  cleanups.push(async () => {
+    const a = await mysql.createConnection({ uri: MY_ADMIN, connectTimeout: 3000 });
+    try {
+      await a.query(`DROP DATABASE IF EXISTS ${db}`);
+      log(`  dropped MariaDB database ${db}`);
+    } finally {
+      await a.end();
+    }
+  });
+  const url = `mysql://root@127.0.0.1:3306/${db}`;
+  const c = await mysql.createConnection({ uri: url, multipleStatements: true, charset: 'utf8mb4' });
+  await c.query(`CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255), username VARCHAR(255), password_hash VARCHAR(255),
+    full_name VARCHAR(255), given_name VARCHAR(100), family_name VARCHAR(100), email_confirmed TINYINT, is_disabled TINYINT NOT NULL DEFAULT 0,
+    plan VARCHAR(50), locale VARCHAR(10)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+  const cols = (n: string) => `${n}, CONCAT('user', ${n}, '@example.com'), CONCAT('user', ${n}), ?, CONCAT('User ', ${n}), 'User', ${n}, 1, 0, 'free', 'en'`;
+  try {
+    await c.query(`INSERT INTO users SELECT ${cols('seq')} FROM seq_1_to_${USERS}`, [hash]);
+  } catch {
+    // No Sequence engine (MySQL): a recursive CTE.
+    await c.query('SET SESSION cte_max_recursion_depth = 1000000').catch(() => {});
+    await c.query(`INSERT INTO users WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${USERS}) SELECT ${cols('n')} FROM s`, [hash]);
+  }
+  return { url, exec: async (sql) => void (await c.query(sql)), analyze: async () => void (await c.query('ANALYZE TABLE users')), close: () => c.end() };
+}
+
+async function seedSqlite(dir: string, hash: string): Promise<Seeded> {
+  const Database = require('better-sqlite3') as typeof BetterSqlite3;
+  const file = path.join(dir, `lg_bench_${randomBytes(4).toString('hex')}.sqlite`);
+  const db = new Database(file);
+  db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, username TEXT, password_hash TEXT, full_name TEXT, given_name TEXT,
+    family_name TEXT, email_confirmed INTEGER, is_disabled INTEGER NOT NULL DEFAULT 0, plan TEXT, locale TEXT)`);
+  const ins = db.prepare(`INSERT INTO users VALUES (?, ?, ?, ?, ?, 'User', ?, 1, 0, 'free', 'en')`);
+  db.transaction(() => {
+    for (let i = 1; i <= USERS; i++) ins.run(i, `user${i}@example.com`, `user${i}`, hash, `User ${i}`, String(i));
+  })();
+  return { url: file, exec: async (sql) => void db.exec(sql), analyze: async () => void db.exec('ANALYZE'), close: async () => void db.close() };
+}
+
+async function reachable(a: BenchAdapter): Promise<string | null> {
+  try {
+    if (a === 'postgres') {
+      const pg = require('pg') as typeof PG;
+      const c = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 3000 });
+      await c.connect();
+      await c.end();
+    } else if (a === 'mysql') {
+      const mysql = require('mysql2/promise') as typeof MySQL;
+      await (await mysql.createConnection({ uri: MY_ADMIN, connectTimeout: 3000 })).end();
+    }
+    return null;
+  } catch (e) {
+    return errText(e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Capturing the gateway's own SQL for a lookup, and its plan.
+async function capture(config: Config, bs: BenchStore): Promise<{ replay: Replay; plan: string }> {
+  const driver = await openBenchDriver(bs);
+  let rec: { sql: string; params: unknown[]; rows: Row[] }[] | null = null;
+  const wrapped: SqlDriver = {
+    dialect: driver.dialect,
+    all: async (sql, params) => {
+      const rows = await driver.all(sql, params);
+      rec?.push({ sql, params: [...params], rows });
+      return rows;
+    },
+    run: (sql, params) => driver.run(sql, params),
+    close: () => driver.close(),
+  };
+  const store = new SqlUserStore(wrapped, config.store);
+  try {
+    const { gateway } = await buildGateway(config, createLogger('silent'), store);
+    rec = [];
+    await gateway.lookup('User42');
+    // Only the lookup's own statements: from the first that binds the login on (background work such as the decoy's
+    // sampling may run statements at the same time).
+    const all = rec as { sql: string; params: unknown[]; rows: Row[] }[];
+    rec = null;
+    const start = all.findIndex((c) => c.params.includes('user42'));
+    const calls = start < 0 ? [] : all.slice(start).filter((c, i) => i === 0 || c.params.some((p) => p === 'user42' || all[start]!.rows.some((r) => String(r.f_id) === String(p))));
+    const first = calls[0];
+    if (!first) throw new Error('the gateway ran no SQL for a lookup');
+    const replay: Replay = { needle: 'user42', ids: first.rows.map((r) => String(r.f_id)), calls: calls.map(({ sql, params }) => ({ sql, params })) };
+    let plan: string;
+    try {
+      if (bs.adapter === 'postgres') {
+        const rows = await driver.all(`EXPLAIN ${first.sql}`, first.params);
+        plan = rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+      } else if (bs.adapter === 'mysql') {
+        const rows = await driver.all(`EXPLAIN ${first.sql}`, first.params);
+        plan = rows.map((r) => `type=${String(r.type)} key=${String(r.key)} rows=${String(r.rows)} ${String(r.Extra ?? '')}`).join('\n');
+      } else {
+        const rows = await driver.all(`EXPLAIN QUERY PLAN ${first.sql}`, first.params);
+        plan = rows.map((r) => String(r.detail)).join('\n');
+      }
+    } catch (e) {
+      plan = `(EXPLAIN failed: ${errText(e)})`;
+    }
+    return { replay, plan };
+  } finally {
+    await store.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+interface StoreResult {
+  adapter: BenchAdapter;
+  skipped?: string;
+  seedS?: number;
+  startToReadyMs?: number;
+  idleRssMb?: number;
+  rssAfterLoadMb?: number;
+  gw?: Measured;
+  half?: Measured & { rate: number };
+  raw?: Measured;
+  floor?: Measured;
+  template?: Measured;
+  verify?: { gw: Measured; raw: Measured; threadpool: string };
+}
+
+async function waitReady(url: string, spawnedAt: number): Promise<number> {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    try {
+      const r = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return performance.now() - spawnedAt;
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+  throw new Error('gateway not ready within 30 s');
+}
+
+async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issuer: Awaited<ReturnType<typeof startLocalIssuer>>, token: string, doVerify: boolean): Promise<StoreResult> {
+  const res: StoreResult = { adapter };
+  const down = await reachable(adapter);
+  if (down) {
+    log(`${NAMES[adapter]}: server unreachable (${down}): skipped`);
+    return { adapter, skipped: `unreachable: ${down}` };
+  }
+  log(`## ${NAMES[adapter]}  [t=${secs()} s]`);
+  const name = `lg_bench_${randomBytes(5).toString('hex')}`;
+  const t0 = performance.now();
+  const seeded = adapter === 'postgres' ? await seedPostgres(name, hash) : adapter === 'mysql' ? await seedMysql(name, hash) : await seedSqlite(dir, hash);
+  const port = await freePort();
+  const base = demoConfig(seeded.url, issuer.issuer, issuer.audience, port);
+  const raw = JSON.parse(
+    JSON.stringify({
+      ...base,
+      server: { ...base.server, host: '127.0.0.1', port },
+      store: { ...base.store, adapter, url: seeded.url, pool_max: POOL, query_timeout_ms: QUERY_TIMEOUT_MS },
+      limits: { ...base.limits, login_failures: { max: 1_000_000, window_s: 1 } },
+      log: { level: LOG_LEVEL },
+    }),
+  ) as unknown;
+  const config = parseConfig(raw, {});
+  try {
+    const ddl = migrationDdl(config);
+    await seeded.exec(ddl);
+    log(`  ${USERS} users seeded; migration DDL run: ${ddl.replace(/\s+/g, ' ')}`);
+    // The dialect the gateway's own driver reports for this server (PostgreSQL: whether it folds with ICU).
+    const probe = await openBenchDriver({ adapter, url: seeded.url, poolMax: 1, queryTimeoutMs: QUERY_TIMEOUT_MS });
+    const dialect = probe.dialect;
+    await probe.close();
+    for (const stmt of indexSuggestions(config, dialect)) {
+      if (stmt.trim().startsWith('--')) {
+        log(`  index suggestion is a comment, nothing run: ${stmt}`);
+        continue;
+      }
+      try {
+        await seeded.exec(stmt);
+        log(`  index run: ${stmt}`);
+      } catch (e) {
+        log(`  index suggestion FAILED (${errText(e)}): ${stmt}`);
+      }
+    }
+    await seeded.analyze();
+  } finally {
+    await seeded.close();
+  }
+  res.seedS = (performance.now() - t0) / 1000;
+  log(`  seeding + indexes + ANALYZE: ${f(res.seedS, 1)} s`);
+
+  const bs: BenchStore = { adapter, url: seeded.url, poolMax: POOL, queryTimeoutMs: QUERY_TIMEOUT_MS };
+  const { replay, plan } = await capture(config, bs);
+  log(`  the gateway's SQL for one lookup (${replay.calls.length} statement${replay.calls.length === 1 ? '' : 's'}):`);
+  for (const c of replay.calls) log(`    ${c.sql}   -- params ${JSON.stringify(c.params)}`);
+  log(`  plan of the first: ${plan.split('\n').join(' | ')}`);
+
+  const auth = { authorization: `Bearer ${token}` };
+  const lookupBody = () => JSON.stringify({ login: randomLogin() });
+
+  // Gateway.
+  const gw = await spawnChild({ mode: 'gateway', config: raw });
+  res.startToReadyMs = await waitReady(gw.url, gw.spawnedAt);
+  await sleep(1000);
+  res.idleRssMb = (await gw.stats()).rssMb;
+  log(`  gateway: start to ready ${f(res.startToReadyMs)} ms, idle RSS ${f(res.idleRssMb, 1)} MB  [t=${secs()} s]`);
+  await cannon(gw.url, '/v1/users/lookup', lookupBody, auth, 2);
+  res.gw = await httpLoad(gw, '/v1/users/lookup', lookupBody, auth, SECONDS);
+  log(`  gateway lookup: ${f(res.gw.rps)} req/s (${res.gw.bad} non-2xx/errors)`);
+  const rate = Math.max(1, Math.round(res.gw.rps / 2));
+  res.half = { ...(await httpLoad(gw, '/v1/users/lookup', lookupBody, auth, SECONDS, rate)), rate };
+  log(`  gateway lookup at ${rate} req/s: p99 ${f(res.half.p99, 2)} ms`);
+  if (doVerify) {
+    const verifyBody = () => JSON.stringify({ login: `user${randomId()}@example.com`, password: PASSWORD });
+    await cannon(gw.url, '/v1/credentials/verify', verifyBody, auth, 1);
+    const vGw = await httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, SECONDS);
+    await loop(async () => bcryptVerify(PASSWORD, hash), 1);
+    const vRaw = await loop(async () => bcryptVerify(PASSWORD, hash), SECONDS);
+    res.verify = { gw: vGw, raw: vRaw, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' };
+    log(`  verify: gateway ${f(vGw.rps)} req/s, raw bcrypt ${f(vRaw.rps)} verifies/s`);
+  }
+  res.rssAfterLoadMb = (await gw.stats()).rssMb;
+  await gw.stop();
+
+  // (a) raw driver loop, in this process.
+  const driver = await openBenchDriver(bs);
+  try {
+    const op = async () => (await replayLookup((s, p) => driver.all(s, p), replay, randomLogin())) !== null;
+    await loop(op, 1);
+    res.raw = await loop(op, SECONDS);
+  } finally {
+    await driver.close();
+  }
+  log(`  (a) raw driver: ${f(res.raw.rps)} queries/s  [t=${secs()} s]`);
+
+  // (b) floor and (c) template style.
+  for (const mode of ['floor', 'template'] as const) {
+    const child = await spawnChild({ mode, store: bs, port: 0, replay });
+    try {
+      await cannon(child.url, '/v1/users/lookup', lookupBody, {}, 1);
+      const m = await httpLoad(child, '/v1/users/lookup', lookupBody, {}, SECONDS);
+      if (mode === 'floor') res.floor = m;
+      else res.template = m;
+      log(`  (${mode === 'floor' ? 'b) bare node:http floor' : 'c) template style'}: ${f(m.rps)} req/s (${m.bad} non-2xx/errors)`);
+    } finally {
+      await child.stop();
+    }
+  }
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function main() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lg-bench-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  log(`# legacy-gateway lookup benchmark`);
+  log(`node ${process.version}, ${availableParallelism()} cores, ${USERS} users per store, concurrency ${CONCURRENCY}, ${SECONDS} s per measurement, pool_max ${POOL}, gateway log level ${LOG_LEVEL}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
+  log('');
+  const hash = hashSync(PASSWORD, 10);
+  const issuer = await startLocalIssuer('https://legacy-gateway.bench', 'bench-client');
+  cleanups.push(() => issuer.close());
+  const token = await issuer.mint({}, { expiresIn: '1h' });
+  const results: StoreResult[] = [];
+  let verified = false;
+  for (const a of STORES) {
+    try {
+      const r = await benchStore(a, dir, hash, issuer, token, !verified);
+      if (r.verify) verified = true;
+      results.push(r);
+    } catch (e) {
+      log(`  ${NAMES[a]}: FAILED: ${errText(e)}`);
+      results.push({ adapter: a, skipped: `failed: ${errText(e)}` });
+    }
+    log('');
+  }
+  report(results);
+}
+
+function report(results: StoreResult[]) {
+  const ran = results.filter((r) => !r.skipped && r.gw && r.floor && r.template && r.raw);
+  const lat = (m?: Measured) => (m ? `${f(m.p50, 1)} / ${f(m.p95, 1)} / ${f(m.p99, 1)}` : '–');
+  log(`## Results (concurrency ${CONCURRENCY}, ${SECONDS} s each; requests/s count 2xx only)`);
+  log('');
+  log('| store | gateway rps | (a) raw rps | (b) floor rps | (c) template rps | ratio vs (b) | ratio vs (c) | p50/p95/p99 ms | CPU µs/req | RSS MB |');
+  log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    if (r.skipped) {
+      log(`| ${NAMES[r.adapter]} | skipped: ${r.skipped} | | | | | | | | |`);
+      continue;
+    }
+    if (!r.gw) continue;
+    log(`| ${NAMES[r.adapter]} | ${f(r.gw.rps)} | ${f(r.raw?.rps)} | ${f(r.floor?.rps)} | ${f(r.template?.rps)} | ${f(r.gw.rps / r.floor!.rps, 2)}× | ${f(r.gw.rps / r.template!.rps, 1)}× | ${lat(r.gw)} | ${f(r.gw.cpuUsPerReq)} | ${f(r.gw.rssMb, 1)} |`);
+  }
+  log('');
+  log('Every configuration (CPU and RSS of the server process; (a) runs in the bench process, so its CPU includes the loop and no RSS is given):');
+  log('');
+  log('| store | configuration | rps | p50/p95/p99 ms | CPU µs/req | RSS MB | non-2xx/errors |');
+  log('|---|---|---:|---:|---:|---:|---:|');
+  for (const r of ran) {
+    const rows: [string, Measured | undefined][] = [
+      ['gateway POST /v1/users/lookup', r.gw],
+      [`gateway at half max rate (${r.half?.rate}/s)`, r.half],
+      ['(a) raw driver loop, same SQL and pool', r.raw],
+      ['(b) bare node:http, same pool and SQL', r.floor],
+      ['(c) template style, new connection per request', r.template],
+    ];
+    if (r.verify) {
+      rows.push(['gateway POST /v1/credentials/verify', r.verify.gw], [`(d) raw bcrypt.verify cost 10 (threadpool ${r.verify.threadpool})`, r.verify.raw]);
+    }
+    for (const [label, m] of rows) log(`| ${NAMES[r.adapter]} | ${label} | ${f(m?.rps)} | ${lat(m)} | ${f(m?.cpuUsPerReq)} | ${f(m?.rssMb, 1)} | ${m?.bad ?? '–'} |`);
+  }
+  log('');
+  log('| store | seed s | start to ready ms | idle RSS MB | RSS after load MB |');
+  log('|---|---:|---:|---:|---:|');
+  for (const r of ran) log(`| ${NAMES[r.adapter]} | ${f(r.seedS, 1)} | ${f(r.startToReadyMs)} | ${f(r.idleRssMb, 1)} | ${f(r.rssAfterLoadMb, 1)} |`);
+  log('');
+  log('## Targets');
+  const target = (ok: boolean | null, text: string) => log(`- ${ok === null ? 'NOT MEASURED' : ok ? 'MET' : 'NOT MET'}: ${text}`);
+  for (const a of ['postgres', 'mysql'] as const) {
+    const r = ran.find((x) => x.adapter === a);
+    target(r ? r.gw!.rps >= 0.8 * r.floor!.rps : null, `${NAMES[a]} lookup ≥ 0.8× the bare node:http floor (b): ${r ? `${f(r.gw!.rps / r.floor!.rps, 2)}×` : 'not run'}`);
+  }
+  for (const r of ran) target(r.gw!.rps >= 10 * r.template!.rps, `${NAMES[r.adapter]} lookup ≥ 10× template style (c): ${f(r.gw!.rps / r.template!.rps, 1)}×`);
+  for (const r of ran) target(r.half!.p99 <= 10, `${NAMES[r.adapter]} p99 at half the maximum lookup rate (${r.half!.rate}/s) ≤ 10 ms: ${f(r.half!.p99, 2)} ms`);
+  const v = ran.find((r) => r.verify)?.verify;
+  target(v ? v.gw.rps >= 0.95 * v.raw.rps : null, `verify ≥ 0.95× raw bcrypt (d): ${v ? `${f(v.gw.rps / v.raw.rps, 3)}× (${f(v.gw.rps)} vs ${f(v.raw.rps)}/s)` : 'not run'}`);
+  for (const r of ran) target(r.idleRssMb! < 100, `${NAMES[r.adapter]} idle RSS < 100 MB: ${f(r.idleRssMb, 1)} MB`);
+  for (const r of ran) target(r.rssAfterLoadMb! < 130, `${NAMES[r.adapter]} RSS after load < 130 MB: ${f(r.rssAfterLoadMb, 1)} MB`);
+  for (const r of ran) target(r.startToReadyMs! < 500, `${NAMES[r.adapter]} start to ready < 500 ms: ${f(r.startToReadyMs)} ms`);
+  log('');
+}
+
+main()
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanup();
+    log(`wall time ${secs()} s`);
+    process.exit(process.exitCode ?? 0);
+  });
