@@ -3,10 +3,11 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import type * as MySQL from 'mysql2/promise';
 import type PG from 'pg';
-import { openMysqlDriver } from '../adapters/mysql.js';
-import { openPostgresDriver } from '../adapters/postgres.js';
-import type { Row, SqlDriver } from '../adapters/sql.js';
-import { openSqliteDriver, sqlitePath } from '../adapters/sqlite.js';
+import { createMysqlStore, openMysqlDriver } from '../adapters/mysql.js';
+import { createPostgresStore, openPostgresDriver } from '../adapters/postgres.js';
+import type { Row, SqlDriver, SqlUserStore } from '../adapters/sql.js';
+import { createSqliteStore, openSqliteDriver, sqlitePath } from '../adapters/sqlite.js';
+import type { Config } from '../src/config.js';
 import { normaliseLogin } from '../src/matching.js';
 
 const require = createRequire(import.meta.url);
@@ -25,6 +26,17 @@ export async function openBenchDriver(s: BenchStore): Promise<SqlDriver> {
   if (s.adapter === 'postgres') return openPostgresDriver(s.url, { max: s.poolMax, queryTimeoutMs: s.queryTimeoutMs });
   if (s.adapter === 'mysql') return openMysqlDriver(s.url, { max: s.poolMax, queryTimeoutMs: s.queryTimeoutMs });
   return openSqliteDriver(s.url);
+}
+
+/**
+ * The gateway's own store for this configuration, opened exactly as the gateway opens it (MySQL reads its column
+ * collations, PostgreSQL looks for ICU), with `wrap` around its driver to see the SQL it runs.
+ */
+export async function openGatewayStore(store: Config['store'], wrap: (d: SqlDriver) => SqlDriver = (d) => d): Promise<SqlUserStore> {
+  if (store.adapter === 'postgres') return createPostgresStore(store, wrap);
+  if (store.adapter === 'mysql') return createMysqlStore(store, wrap);
+  if (store.adapter === 'sqlite') return createSqliteStore(store.url, store, wrap);
+  throw new Error(`bench: adapter ${store.adapter} is not benchmarked`);
 }
 
 export type AllFn = (sql: string, params: unknown[]) => Promise<Row[]>;

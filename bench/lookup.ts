@@ -31,14 +31,14 @@ import autocannon from 'autocannon';
 import type BetterSqlite3 from 'better-sqlite3';
 import type * as MySQL from 'mysql2/promise';
 import type PG from 'pg';
-import { SqlUserStore, type Row, type SqlDriver } from '../adapters/sql.js';
+import type { Row, SqlDriver } from '../adapters/sql.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { indexSuggestions, migrationDdl } from '../src/dba.js';
 import { demoConfig } from '../src/demo.js';
 import { startLocalIssuer } from '../src/devtokens.js';
 import { createLogger } from '../src/logger.js';
 import { buildGateway } from '../src/server.js';
-import { openBenchDriver, replayLookup, type BenchAdapter, type BenchStore, type Replay } from './helpers.js';
+import { openBenchDriver, openGatewayStore, replayLookup, type BenchAdapter, type BenchStore, type Replay } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -334,6 +334,8 @@ async function seedSqlite(dir: string, hash: string): Promise<Seeded> {
   const Database = require('better-sqlite3') as typeof BetterSqlite3;
   const file = path.join(dir, `lg_bench_${randomBytes(4).toString('hex')}.sqlite`);
   const db = new Database(file);
+  // check's index for SQLite is on the gateway's lg_lower(); only a connection that registers it can build it.
+  db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
   db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, username TEXT, password_hash TEXT, full_name TEXT, given_name TEXT,
     family_name TEXT, email_confirmed INTEGER, is_disabled INTEGER NOT NULL DEFAULT 0, plan TEXT, locale TEXT)`);
   const ins = db.prepare(`INSERT INTO users VALUES (?, ?, ?, ?, ?, 'User', ?, 1, 0, 'free', 'en')`);
@@ -362,20 +364,22 @@ async function reachable(a: BenchAdapter): Promise<string | null> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Capturing the gateway's own SQL for a lookup, and its plan.
-async function capture(config: Config, bs: BenchStore): Promise<{ replay: Replay; plan: string }> {
-  const driver = await openBenchDriver(bs);
+async function capture(config: Config): Promise<{ replay: Replay; plan: string }> {
   let rec: { sql: string; params: unknown[]; rows: Row[] }[] | null = null;
-  const wrapped: SqlDriver = {
-    dialect: driver.dialect,
-    all: async (sql, params) => {
-      const rows = await driver.all(sql, params);
-      rec?.push({ sql, params: [...params], rows });
-      return rows;
-    },
-    run: (sql, params) => driver.run(sql, params),
-    close: () => driver.close(),
-  };
-  const store = new SqlUserStore(wrapped, config.store);
+  let driver!: SqlDriver;
+  const store = await openGatewayStore(config.store, (d) => {
+    driver = d;
+    return {
+      dialect: d.dialect,
+      all: async (sql, params) => {
+        const rows = await d.all(sql, params);
+        rec?.push({ sql, params: [...params], rows });
+        return rows;
+      },
+      run: (sql, params) => d.run(sql, params),
+      close: () => d.close(),
+    };
+  });
   try {
     const { gateway } = await buildGateway(config, createLogger('silent'), store);
     rec = [];
@@ -391,10 +395,10 @@ async function capture(config: Config, bs: BenchStore): Promise<{ replay: Replay
     const replay: Replay = { needle: 'user42', ids: first.rows.map((r) => String(r.f_id)), calls: calls.map(({ sql, params }) => ({ sql, params })) };
     let plan: string;
     try {
-      if (bs.adapter === 'postgres') {
+      if (config.store.adapter === 'postgres') {
         const rows = await driver.all(`EXPLAIN ${first.sql}`, first.params);
         plan = rows.map((r) => String(r['QUERY PLAN'])).join('\n');
-      } else if (bs.adapter === 'mysql') {
+      } else if (config.store.adapter === 'mysql') {
         const rows = await driver.all(`EXPLAIN ${first.sql}`, first.params);
         plan = rows.map((r) => `type=${String(r.type)} key=${String(r.key)} rows=${String(r.rows)} ${String(r.Extra ?? '')}`).join('\n');
       } else {
@@ -469,7 +473,8 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     await seeded.exec(ddl);
     log(`  ${USERS} users seeded; migration DDL run: ${ddl.replace(/\s+/g, ' ')}`);
     // The dialect the gateway's own driver reports for this server (PostgreSQL: whether it folds with ICU).
-    const probe = await openBenchDriver({ adapter, url: seeded.url, poolMax: 1, queryTimeoutMs: QUERY_TIMEOUT_MS });
+    // Opened as the gateway opens it, after the tables exist (MySQL reads the login columns' collations).
+    const probe = await openGatewayStore(config.store);
     const dialect = probe.dialect;
     await probe.close();
     for (const stmt of indexSuggestions(config, dialect)) {
@@ -492,7 +497,7 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
   log(`  seeding + indexes + ANALYZE: ${f(res.seedS, 1)} s`);
 
   const bs: BenchStore = { adapter, url: seeded.url, poolMax: POOL, queryTimeoutMs: QUERY_TIMEOUT_MS };
-  const { replay, plan } = await capture(config, bs);
+  const { replay, plan } = await capture(config);
   log(`  the gateway's SQL for one lookup (${replay.calls.length} statement${replay.calls.length === 1 ? '' : 's'}):`);
   for (const c of replay.calls) log(`    ${c.sql}   -- params ${JSON.stringify(c.params)}`);
   log(`  plan of the first: ${plan.split('\n').join(' | ')}`);
