@@ -48,7 +48,6 @@ export class Gateway {
   private decoy: Decoy | null = null;
   /** When the last sample failed: the decoy is the bcrypt fallback until a sample succeeds. */
   private decoySampleFailedAt: number | null = null;
-  private resampling: Promise<unknown> | null = null;
   /** The sample in progress: every caller while it runs (start-up, first requests, a re-sample) shares it. */
   private sampling: Promise<Decoy> | null = null;
   private readonly warned = new Set<string>();
@@ -115,8 +114,9 @@ export class Gateway {
     const d = this.decoy ?? (await this.prepareDecoy());
     // The store was down when the decoy was sampled: sample again in the background (never on this request's
     // clock), so that the fallback does not stay in place of the store's own scheme for the process's lifetime.
-    if (this.decoySampleFailedAt !== null && !this.resampling && Date.now() - this.decoySampleFailedAt >= DECOY_RESAMPLE_MS) {
-      this.resampling = this.prepareDecoy().finally(() => (this.resampling = null));
+    // prepareDecoy() shares a sample already running, so concurrent requests start at most one.
+    if (this.decoySampleFailedAt !== null && Date.now() - this.decoySampleFailedAt >= DECOY_RESAMPLE_MS) {
+      this.prepareDecoy().catch(() => {});
     }
     await verifyWith(d.scheme, password, d.stored, { row: d.row, params: this.o.passwords.params });
   }
