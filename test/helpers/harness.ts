@@ -103,6 +103,20 @@ export async function startTestGateway(
   };
 }
 
+/**
+ * Tear down a suite's gateway and database: the database is dropped even when closing the gateway fails, so that
+ * one failing suite leaves nothing behind for the next.
+ */
+export async function closeAndDrop(gw: TestGateway | undefined, db: { drop(): Promise<void> } | undefined): Promise<void> {
+  try {
+    await gw?.close();
+  } catch {
+    // keep tearing down
+  } finally {
+    await db?.drop();
+  }
+}
+
 export interface ApiResponse {
   status: number;
   headers: Headers;

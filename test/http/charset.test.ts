@@ -16,7 +16,7 @@ import pg from 'pg';
 import { mysqlDialect } from '../../adapters/mysql.js';
 import { postgresDialect } from '../../adapters/postgres.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../helpers/databases.js';
-import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
+import { call, closeAndDrop, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
 type Kind = 'postgres' | 'mysql';
 
@@ -159,16 +159,10 @@ for (const cs of CASES) {
     const post = (p: string, body: unknown) => call(gw!.url, 'POST', p, { token, body });
 
     async function cleanup() {
-      try {
-        await gw?.close();
-      } catch {
-        // keep tearing down
-      } finally {
-        gw = undefined;
-        const d = db;
-        db = undefined;
-        await d?.drop();
-      }
+      const [g, d] = [gw, db];
+      gw = undefined;
+      db = undefined;
+      await closeAndDrop(g, d);
     }
 
     before(async () => {

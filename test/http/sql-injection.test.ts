@@ -24,7 +24,7 @@ import { hashSync } from '@node-rs/bcrypt';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../helpers/databases.js';
-import { call, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
+import { call, closeAndDrop, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
 import { privateMariadbAvailability, startMariadbServer, type MariadbServer } from '../helpers/mariadb-server.js';
 
 type Kind = 'postgres' | 'mysql';
@@ -305,18 +305,13 @@ for (const store of STORES) {
     });
 
     async function cleanup() {
+      const [g, d] = [gw, db];
+      gw = undefined;
+      db = undefined;
       try {
-        await gw?.close();
-      } catch {
-        // keep tearing down
+        await closeAndDrop(g, d);
       } finally {
-        gw = undefined;
-        try {
-          await db?.drop();
-        } finally {
-          db = undefined;
-          await store.teardown?.();
-        }
+        await store.teardown?.();
       }
     }
 
