@@ -30,6 +30,8 @@ export interface LegacyUser {
   userMetadata: Record<string, unknown>;
   /** ISO 8601 timestamp of the migration mark, or null when not migrated. */
   migratedAt: string | null;
+  /** ISO 8601 time of the user's last login in the legacy app (columns.last_login), when mapped and set. */
+  lastLogin?: string | undefined;
 }
 
 /** More than one legacy row answers to the same login. */
@@ -46,7 +48,20 @@ export function isAmbiguous(v: unknown): v is Ambiguous {
 export interface MigrationStatus {
   total: number;
   migrated: number;
+  /**
+   * Users not migrated but written to a bulk-export file (`legacy-gateway export`), from the export ledger.
+   * null when the store keeps no export ledger (a web service store, or the ledger table is absent).
+   */
+  exported: number | null;
+  /** total - migrated - exported: users that still depend on the legacy store. */
   remaining: number;
+  /** Migration marks per UTC day ("YYYY-MM-DD"), oldest first; days without marks are omitted. */
+  perDay: { day: string; count: number }[];
+  /**
+   * Of the remaining users, how many logged in to the legacy app within the last 30 and 90 days (they are likely to
+   * migrate on their own). null without columns.last_login.
+   */
+  activeRemaining: { days30: number; days90: number } | null;
 }
 
 /** One item of a schema probe: a configured table or column, the migration state, or the connection itself. */
@@ -81,8 +96,13 @@ export interface UserStore {
    * When present, Gateway.verify uses it instead of findByLogin + a local hash check.
    */
   verifyCredentials?(login: string, password: string): Promise<LegacyUser | null | Ambiguous>;
-  /** Streams every user (for sampling, audit and export). */
+  /** Streams every user (for sampling, audit and export), in primary-key order, never all of them in memory. */
   scan(): AsyncIterable<LegacyUser>;
+  /**
+   * Optional: records that these users were written to a bulk-export file (the export ledger), idempotently (a
+   * repeat keeps the first time). Absent for stores that keep no ledger; `export` then says so.
+   */
+  markExported?(ids: string[]): Promise<void>;
   /** Readiness: throws (StoreError) when the store can't serve requests, including a configured table or column missing. */
   ping(): Promise<void>;
   /** Optional, for stores with a schema: every configured table and column, probed one by one (check, start-up). */

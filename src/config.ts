@@ -57,6 +57,8 @@ const columnsSchema = z
     active: optionalColumn,
     /** A timestamp in the future → blocked (ASP.NET Identity's LockoutEnd). */
     locked_until: optionalColumn,
+    /** When the user last logged in to the legacy app: status counts the recently active remaining users. */
+    last_login: optionalColumn,
   })
   .strict()
   .superRefine(
@@ -144,10 +146,42 @@ const queriesSchema = z
   .strict()
   .refine((q) => Object.values(q).every((s) => !s || !/;\s*\S/.test(s)), 'one statement per query');
 
+/**
+ * Where the migration mark lives (a column of the users table, or the gateway's side table), and the export ledger:
+ * the gateway's table recording which users `legacy-gateway export` wrote to a bulk-import file.
+ */
+export const EXPORTS_TABLE = 'legacy_gateway_exports';
 const migrationSchema = z.union([
-  z.object({ column: identifier }).strict(),
-  z.object({ table: identifier }).strict(),
+  z.object({ column: identifier, exports_table: identifier.optional() }).strict(),
+  z.object({ table: identifier, exports_table: identifier.optional() }).strict(),
 ]);
+
+/** The export ledger's table (or collection) name. */
+export function exportsTable(m: { exports_table?: string | undefined }): string {
+  return m.exports_table ?? EXPORTS_TABLE;
+}
+
+/**
+ * The Auth0 Management API, for `legacy-gateway import --target auth0` (a machine-to-machine application with the
+ * create:users and read:users scopes, and the database connection to import into).
+ */
+const auth0TargetSchema = z
+  .object({
+    domain: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host name (tenant.eu.auth0.com), without https://'),
+    client_id: z.string().min(1),
+    client_secret: z.string().min(1),
+    /** The database connection's id (con_...). */
+    connection_id: z.string().regex(/^con_[A-Za-z0-9]+$/, 'must be a connection id (con_...)'),
+    /** Base URL of the Management API; default https://<domain>. Tests point it at a local stand-in. */
+    management_url: z.url().optional(),
+    /** Accept an http:// management_url (a local stand-in only). */
+    allow_insecure_http: z.boolean().default(false),
+  })
+  .strict()
+  .refine((a) => !a.management_url || a.management_url.startsWith('https:') || a.allow_insecure_http, {
+    path: ['management_url'],
+    message: 'must be an https:// URL (set allow_insecure_http: true only for a local stand-in)',
+  });
 
 const configSchema = z
   .object({
@@ -311,6 +345,13 @@ const configSchema = z
       })
       .strict()
       .default({ login_failures: { max: 10, window_s: 900 }, redis_url: null }),
+    /**
+     * The last step before the legacy database is cut off: every endpoint answers as if the store were empty
+     * (unknown user, not found, status all zero) without touching it.
+     */
+    drain: z.boolean().default(false),
+    /** Bulk-import targets (`legacy-gateway import`). */
+    targets: z.object({ auth0: auth0TargetSchema.optional() }).strict().default({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

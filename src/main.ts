@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** The `legacy-gateway` executable: serve · demo · check · hash identify. */
+/** The `legacy-gateway` executable: serve · demo · check · hash identify · status · audit · export · import · reconcile. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, configPathFrom, loadConfigFile } from './config.js';
 import { createLogger } from './logger.js';
+import { processIO, UsageError, type CliIO } from './operations/cli.js';
 
 const USAGE = `legacy-gateway — token-protected API in front of a legacy user store
 
@@ -12,11 +13,38 @@ Usage:
   legacy-gateway demo [--port 8080]      SQLite demo store, local token issuer, loopback only
   legacy-gateway check --config FILE     validate config, connect, count users, list schemes seen, print DDL/GRANTs
   legacy-gateway hash identify VALUE     name the password scheme(s) a stored value could be
+  legacy-gateway status [--json] [--html FILE]
+                                         migrated, exported, remaining, per day, recently active; decommission checklist
+  legacy-gateway audit [--json]          every user that would fail to migrate or import; exit 1 when blockers exist
+  legacy-gateway export --target auth0 --out DIR [--max-bytes 500000] [--only-importable-hashes]
+                                         bulk-import files for the users not migrated
+  legacy-gateway import --target auth0 --files DIR
+                                         submit export files as Auth0 import jobs, poll, write a report; resumable
+  legacy-gateway reconcile --from FILE   mark migrated the users an Auth0 export (NDJSON/CSV) already has
   legacy-gateway help
 `;
 
+/** Operator commands: each module parses its own flags and exports run(args, io). */
+const OPERATIONS: Record<string, () => Promise<{ run(args: string[], io: CliIO): Promise<number> }>> = {
+  status: () => import('./operations/status.js'),
+  audit: () => import('./operations/audit.js'),
+  export: () => import('./operations/export.js'),
+  import: () => import('./operations/import.js'),
+  reconcile: () => import('./operations/reconcile.js'),
+};
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  const operation = cmd ? OPERATIONS[cmd] : undefined;
+  if (operation) {
+    try {
+      return await (await operation()).run(rest, processIO);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      process.stderr.write(`${cmd}: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, dir: { type: 'string' } },
