@@ -18,7 +18,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Config } from '../src/config.js';
 import { loadDriver } from './driver.js';
 import type { HttpLookupEndpoint, HttpStoreConfig } from './http-config.js';
-import { AMBIGUOUS, isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
+import { AMBIGUOUS, instantIso, isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
 
 type StoreSection = Config['store'];
 
@@ -292,6 +292,7 @@ export class HttpUserStore implements UserStore {
       appMetadata: meta(this.store.users.app_metadata),
       userMetadata: meta(this.store.users.user_metadata),
       migratedAt: null,
+      lastLogin: instantIso(at('last_login')),
     };
   }
 
@@ -424,8 +425,9 @@ export class HttpUserStore implements UserStore {
   }
 
   /**
-   * total from store.http.count; migrated counted from the marks file. Without a count endpoint the total is
-   * unknown, and this fails (→ 503, logged) rather than report a percentage it can't know.
+   * total from store.http.count; migrated and the marks per day counted from the marks file. Without a count endpoint
+   * the total is unknown, and this fails (→ 503, logged) rather than report a percentage it can't know. The service
+   * keeps no export ledger (exported: null) and can't count its recently active users (activeRemaining: null).
    */
   async migrationStatus(): Promise<MigrationStatus> {
     const ep = this.cfg.count;
@@ -438,9 +440,12 @@ export class HttpUserStore implements UserStore {
     if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0) {
       throw new StoreError(`legacy service ${c.label}: no count ${ep.count_path ? `at "${ep.count_path}"` : 'as the body'}`);
     }
-    const row = this.marks('count', () => this.db.prepare(`SELECT COUNT(*) AS n FROM ${this.marksTable}`).get()) as { n: number };
-    const migrated = Number(row.n);
-    return { total, migrated, remaining: Math.max(0, total - migrated) };
+    const days = this.marks('count', () =>
+      this.db.prepare(`SELECT strftime('%Y-%m-%d', migrated_at) AS day, COUNT(*) AS n FROM ${this.marksTable} GROUP BY 1 ORDER BY 1`).all(),
+    ) as { day: string | null; n: number }[];
+    const migrated = days.reduce((a, d) => a + Number(d.n), 0);
+    const perDay = days.flatMap((d) => (d.day ? [{ day: d.day, count: Number(d.n) }] : []));
+    return { total, migrated, exported: null, remaining: Math.max(0, total - migrated), perDay, activeRemaining: null };
   }
 
   /** Every user from store.http.list, page by page, in the service's order. */

@@ -31,21 +31,23 @@
  *
  * Migration state: { column: field } sets the field with { $set } guarded by "$exists: false or null" (one atomic
  * single-document update: the first writer's timestamp stays), and unmark $unset's it; { table: collection } keeps
- * { _id: user_id, user_id, migrated_at } documents written with an upsert of $setOnInsert (a duplicate-key race
- * between two upserts is the same outcome: the first document stays). The _id index makes it unique: no index to
- * create. Least privilege: find on the users collection, plus update on it (field mode) or find/insert/update/remove
- * on the side collection.
+ * { _id: user_id, user_id, migrated_at, user } documents written with an upsert of $setOnInsert (a duplicate-key race
+ * between two upserts is the same outcome: the first document stays); `user` is the stored id, which status joins on.
+ * The _id index makes it unique: no index to create. Least privilege: find on the users collection, plus update on it
+ * (field mode) or find/insert/update/remove on the side collection; find/insert on the export ledger collection
+ * (exportsTable(store.migration): { _id: user_id, user, exported_at }, written by `export`). status aggregates ($lookup
+ * across these collections, $facet, $group), which the find privilege on each of them covers.
  *
  * scan(): keyset pagination on the id field in BSON order. Because "$gt" only compares within one BSON type, the
  * continuation is "$gt last OR any id of a later type" (one range per later type), so ids of mixed types (numbers,
  * strings, UUIDs, ObjectIds) are all visited, in the server's sort order.
  */
 import type * as Mongo from 'mongodb';
-import type { Config } from '../src/config.js';
+import { exportsTable, type Config } from '../src/config.js';
 import { loadDriver } from './driver.js';
 import type { MongodbStoreConfig } from './mongodb-config.js';
 import { CANDIDATE_LIMIT } from '../src/matching.js';
-import { StoreError, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
+import { instantIso, StoreError, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
 
 export type Doc = Record<string, unknown>;
 export type Filter = Record<string, unknown>;
@@ -396,15 +398,98 @@ export function buildUnmarkUpdate(m: MongoMapping, storedId: unknown): { filter:
   return { filter: { [idField(m)]: { $eq: storedId } }, update: { $unset: { [col]: '' } } };
 }
 
-/** Side collection: insert { _id: user_id, user_id, migrated_at } unless it exists; an existing mark is untouched. */
-export function buildSideMark(userId: string, now: Date): { filter: Filter; update: Doc; options: { upsert: true } } {
+/**
+ * Side collection: insert { _id: user_id, user_id, migrated_at, user } unless it exists; an existing mark is untouched.
+ * `user` is the user document's stored id (an ObjectId, a number, ...), which status joins on (the users' id index).
+ */
+export function buildSideMark(userId: string, now: Date, storedId?: unknown): { filter: Filter; update: Doc; options: { upsert: true } } {
   // _id is repeated in $setOnInsert (MongoDB allows the value of the equality condition there): servers that do not
   // seed an upsert's _id from an explicit $eq still key the mark by the user id.
   return {
     filter: { _id: eq(userId) },
-    update: { $setOnInsert: { _id: userId, user_id: userId, migrated_at: now } },
+    update: { $setOnInsert: { _id: userId, user_id: userId, migrated_at: now, ...(storedId === undefined ? {} : { user: storedId }) } },
     options: { upsert: true },
   };
+}
+
+/**
+ * An export-ledger entry (collection exportsTable(store.migration)), keyed by the user id: inserted only where none
+ * exists, so a repeat keeps the first time. `user` is the stored id, as in side-collection marks.
+ */
+export function buildLedgerDoc(userId: string, storedId: unknown, now: Date): Doc {
+  if (typeof userId !== 'string') throw new TypeError('user ids must be strings');
+  return { _id: userId, user: storedId, exported_at: now };
+}
+
+/** Which of these keys a gateway collection (the ledger) already has. */
+export function buildKeysLookup(keys: string[]): { filter: Filter; options: { projection: Record<string, 1> } } {
+  for (const k of keys) if (typeof k !== 'string') throw new TypeError('user ids must be strings');
+  return { filter: { _id: { $in: [...keys] } }, options: { projection: { _id: 1 } } };
+}
+
+/** markExported: every reading of each id (idCandidates) in one $in, the id field only. */
+export function buildIdsQuery(m: MongoMapping, ids: string[], bson: BsonTypes): FindQuery {
+  const candidates = ids.flatMap((id) => idCandidates(id, bson));
+  return { filter: { [idField(m)]: { $in: candidates } }, options: { projection: { [idField(m)]: 1 }, limit: candidates.length } };
+}
+
+/** Conditions on the users collection, applied to a users document joined into another one under `prefix`. */
+function under(prefix: string, conds: Filter[]): Filter[] {
+  return conds.map((c) => Object.fromEntries(Object.entries(c).map(([path, v]) => [`${prefix}.${path}`, v])));
+}
+
+/** The recently-active cut-offs (30 and 90 days before `now`). */
+export function activeCutoffs(now: number): [Date, Date] {
+  return [new Date(now - 30 * 86_400_000), new Date(now - 90 * 86_400_000)];
+}
+
+/** $facet counting every document, and (with last_login mapped) those of the joined user `u` active since each cut-off. */
+function facetCounts(m: MongoMapping, cutoffs: [Date, Date] | null): Doc {
+  const ll = m.users.columns.last_login;
+  const facets: Doc = { all: [{ $count: 'n' }] };
+  if (ll && cutoffs) {
+    facets.active30 = [{ $match: { [`u.${ll}`]: { $gte: cutoffs[0] } } }, { $count: 'n' }];
+    facets.active90 = [{ $match: { [`u.${ll}`]: { $gte: cutoffs[1] } } }, { $count: 'n' }];
+  }
+  return { $facet: facets };
+}
+
+/**
+ * Join each document (a ledger entry, a side-collection mark) to its user through its `user` field (the stored id,
+ * so the users' id index serves the lookup), keeping the users under the configured filters.
+ */
+function joinUsers(m: MongoMapping, usersCollection: string): Doc[] {
+  return [
+    { $lookup: { from: usersCollection, localField: 'user', foreignField: idField(m), as: 'u' } },
+    { $unwind: '$u' },
+    { $match: and(under('u', baseConditions(m))) },
+  ];
+}
+
+/**
+ * migrationStatus, on the ledger: its entries whose user exists (under the filters) and is not migrated, counted, and
+ * (with last_login mapped) those active since each cut-off.
+ */
+export function buildExportedPipeline(m: MongoMapping, collections: { users: string; side: string | null }, cutoffs: [Date, Date] | null): Doc[] {
+  const mig = migrationField(m);
+  const notMigrated: Doc[] = mig
+    ? [{ $match: { [`u.${mig}`]: { $eq: null } } }]
+    : [{ $lookup: { from: collections.side, localField: '_id', foreignField: '_id', as: 'm' } }, { $match: { m: { $size: 0 } } }];
+  return [...joinUsers(m, collections.users), ...notMigrated, facetCounts(m, cutoffs)];
+}
+
+/** migrationStatus, side collection with last_login mapped: the marked users active since each cut-off. */
+export function buildMarkedActivePipeline(m: MongoMapping, usersCollection: string, cutoffs: [Date, Date]): Doc[] {
+  return [...joinUsers(m, usersCollection), facetCounts(m, cutoffs)];
+}
+
+/** migrationStatus: the marks (Dates) per UTC day, grouped by the server. */
+export function buildPerDay(m: MongoMapping): { side: boolean; field: string; match: Filter; pipeline: Doc[] } {
+  const mig = migrationField(m);
+  const field = mig ?? 'migrated_at';
+  const match = mig ? and([...baseConditions(m), { [mig]: { $type: 'date' } }]) : { migrated_at: { $type: 'date' } };
+  const pipeline = [{ $match: match }, { $group: { _id: { $dateToString: { format: '%Y-%m-%d', date: `$${field}`, timezone: 'UTC' } }, n: { $sum: 1 } } }];
+  return { side: !mig, field, match, pipeline };
 }
 
 export function buildSideUnmark(userId: string): { filter: Filter } {
@@ -533,6 +618,8 @@ export function docToUser(m: MongoMapping, doc: Doc): LegacyUser | null {
   user.userMetadata = meta(m.users.user_metadata);
   const mig = migrationField(m);
   if (mig) user.migratedAt = toIso(readPath(doc, mig));
+  const lastLogin = m.users.columns.last_login ? instantIso(readPath(doc, m.users.columns.last_login)) : undefined;
+  if (lastLogin) user.lastLogin = lastLogin;
   return user;
 }
 
@@ -563,6 +650,8 @@ export interface MongoHandles {
   db: Pick<Mongo.Db, 'command'>;
   users: Mongo.Collection<Doc>;
   side: Mongo.Collection<Doc> | null;
+  /** The export ledger (created by its first write, like any collection). */
+  ledger: Mongo.Collection<Doc>;
   bson: BsonTypes;
 }
 
@@ -576,6 +665,32 @@ export interface MongoStoreOptions {
 function isDuplicateKey(e: unknown): boolean {
   return (e as { code?: unknown } | null)?.code === 11000;
 }
+
+/**
+ * An unordered insert whose only failures are duplicate keys (a concurrent export inserted the same entries first):
+ * write errors that are all 11000, or (servers that report it as the command's error) the error itself.
+ */
+function onlyDuplicateKeys(e: unknown): boolean {
+  const err = e as { writeErrors?: unknown; writeConcernError?: unknown } | null;
+  const list = Array.isArray(err?.writeErrors) ? err.writeErrors : err?.writeErrors ? [err.writeErrors] : [];
+  if (err?.writeConcernError) return false;
+  return list.length > 0 ? list.every(isDuplicateKey) : isDuplicateKey(e);
+}
+
+/** The count of a $facet output's branch ([{ n }] or [] for none). */
+function facetCount(out: Doc | undefined, name: string): number {
+  const branch = out?.[name];
+  return Array.isArray(branch) && branch[0] ? Number((branch[0] as Doc).n ?? 0) : 0;
+}
+
+/** Pipeline errors of a server that lacks an operator: 168 InvalidPipelineOperator, 238 NotImplemented. */
+function isUnsupported(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 168 || code === 238;
+}
+
+/** Rows per ledger write (and per id resolution query). */
+export const LEDGER_BATCH = 500;
 
 export class MongoUserStore implements UserStore {
   private closed = false;
@@ -656,7 +771,7 @@ export class MongoUserStore implements UserStore {
         const u = buildMarkUpdate(this.mapping, readPath(found.doc, idField(this.mapping)), now);
         await this.h.users.updateOne(u.filter, u.update);
       } else {
-        const s = buildSideMark(found.user.id, now);
+        const s = buildSideMark(found.user.id, now, readPath(found.doc, idField(this.mapping)));
         try {
           await this.h.side!.updateOne(s.filter, s.update, s.options);
         } catch (e) {
@@ -684,18 +799,113 @@ export class MongoUserStore implements UserStore {
   }
 
   /**
-   * Counted by the server. Side-collection mode counts the marks themselves, as the relational side table does:
-   * exact unless legacy documents are deleted after they were marked.
+   * Counted by the server, a handful of commands run together. Side-collection mode counts the marks themselves, as
+   * it always has: exact unless legacy documents are deleted after they were marked. exported: the ledger's entries
+   * joined to their users ($lookup on the users' id index) that exist, pass the filters and are not migrated (a
+   * collection exists once written, so never null here). activeRemaining (last_login mapped): the not-migrated
+   * users active since each cut-off, less the exported ones among them. Side-collection marks are joined to their
+   * users through the stored id they carry. perDay: see marksPerDay.
    */
   async migrationStatus(): Promise<MigrationStatus> {
     const o = { maxTimeMS: this.opts.maxTimeMS };
-    const [total, migrated] = await this.guard('migrationStatus', () =>
+    const m = this.mapping;
+    const names = { users: m.users.table!, side: 'table' in m.migration ? m.migration.table : null };
+    const ll = m.users.columns.last_login;
+    const cutoffs = ll ? activeCutoffs(Date.now()) : null;
+    const base = baseConditions(m);
+    const activeCount = (since: Date) =>
+      this.h.users.countDocuments(and([...base, ...(this.migColumn ? [{ [this.migColumn]: { $eq: null } }] : []), { [ll!]: { $gte: since } }]), o);
+    const [total, migrated, exported, marked, active, perDay] = await this.guard('migrationStatus', () =>
       Promise.all([
-        this.h.users.countDocuments(buildTotalCount(this.mapping), o),
-        this.migColumn ? this.h.users.countDocuments(buildMigratedCount(this.mapping), o) : this.h.side!.countDocuments({}, o),
+        this.h.users.countDocuments(buildTotalCount(m), o),
+        this.migColumn ? this.h.users.countDocuments(buildMigratedCount(m), o) : this.h.side!.countDocuments({}, o),
+        this.h.ledger.aggregate(buildExportedPipeline(m, names, cutoffs), o).toArray(),
+        cutoffs && !this.migColumn ? this.h.side!.aggregate(buildMarkedActivePipeline(m, names.users, cutoffs), o).toArray() : Promise.resolve([]),
+        cutoffs ? Promise.all(cutoffs.map(activeCount)) : Promise.resolve(null),
+        this.marksPerDay(),
       ]),
     );
-    return { total, migrated, remaining: Math.max(0, total - migrated) };
+    const exportedCount = facetCount(exported[0], 'all');
+    const remainingActive = (i: 0 | 1) => {
+      const facet = i === 0 ? 'active30' : 'active90';
+      return Math.max(0, (active?.[i] ?? 0) - facetCount(marked[0], facet) - facetCount(exported[0], facet));
+    };
+    return {
+      total,
+      migrated,
+      exported: exportedCount,
+      remaining: Math.max(0, total - migrated - exportedCount),
+      perDay,
+      activeRemaining: active ? { days30: remainingActive(0), days90: remainingActive(1) } : null,
+    };
+  }
+
+  /**
+   * The marks per UTC day, grouped by the server ($dateToString). A server that can't evaluate that expression (it
+   * refuses it, or returns it unevaluated: wire-compatible emulators) gets the marks' times read, one field, and
+   * counted here.
+   */
+  private async marksPerDay(): Promise<MigrationStatus['perDay']> {
+    const q = buildPerDay(this.mapping);
+    const coll = q.side ? this.h.side! : this.h.users;
+    const o = { maxTimeMS: this.opts.maxTimeMS };
+    const isDay = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d\d-\d\d$/.test(v);
+    let groups: Doc[] | null;
+    try {
+      groups = await coll.aggregate(q.pipeline, o).toArray();
+      if (!groups.every((g) => isDay(g._id))) groups = null;
+    } catch (e) {
+      if (!isUnsupported(e)) throw e;
+      groups = null;
+    }
+    const counts = new Map<string, number>();
+    if (groups) for (const g of groups) counts.set(g._id as string, Number(g.n));
+    else {
+      for await (const d of coll.find(q.match, { ...o, projection: { [q.field]: 1 } })) {
+        const day = toIso(readPath(d, q.field))?.slice(0, 10);
+        if (isDay(day)) counts.set(day, (counts.get(day) ?? 0) + 1);
+      }
+    }
+    return [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, count]) => ({ day, count }));
+  }
+
+  /**
+   * The export ledger, per LEDGER_BATCH ids: one query for the users' stored ids, one for the entries that exist, one
+   * unordered insert of the others (a repeat keeps the first time). A concurrent export that inserted some of them
+   * first makes the insert fail on those keys only: the entries are then read again and the rest inserted. Each entry
+   * keeps the user's stored id (an id that names no user keeps the id as given).
+   */
+  async markExported(ids: string[]): Promise<void> {
+    const unique = [...new Set(ids)];
+    for (const id of unique) if (typeof id !== 'string') throw new TypeError('user ids must be strings');
+    const now = new Date();
+    await this.guard('markExported', async () => {
+      for (let i = 0; i < unique.length; i += LEDGER_BATCH) {
+        const batch = unique.slice(i, i + LEDGER_BATCH);
+        const docs = await this.find(buildIdsQuery(this.mapping, batch, this.h.bson));
+        const byId = new Map<string, Doc[]>();
+        for (const d of docs) {
+          const id = canonicalId(readPath(d, idField(this.mapping)));
+          if (id !== null) byId.set(id, [...(byId.get(id) ?? []), d]);
+        }
+        const entries = batch.map((id) => {
+          const doc = pickById(byId.get(id) ?? [], this.mapping, id);
+          return buildLedgerDoc(id, doc ? readPath(doc, idField(this.mapping)) : id, now);
+        });
+        for (let attempt = 1; ; attempt++) {
+          const q = buildKeysLookup(batch);
+          const have = new Set((await this.h.ledger.find(q.filter, { ...q.options, maxTimeMS: this.opts.maxTimeMS }).toArray()).map((d) => String(d._id)));
+          const missing = entries.filter((d) => !have.has(d._id as string));
+          if (missing.length === 0) break;
+          try {
+            await this.h.ledger.insertMany(missing, { ordered: false });
+            break;
+          } catch (e) {
+            if (!onlyDuplicateKeys(e) || attempt === 3) throw e;
+          }
+        }
+      }
+    });
   }
 
   async *scan(): AsyncIterable<LegacyUser> {
@@ -760,9 +970,10 @@ export async function createMongoStore(cfg: MongoStoreConfig, hooks: MongoTestHo
   const db = client.db(dbName);
   const users = db.collection<Doc>(cfg.users.table!);
   const side = 'table' in cfg.migration ? db.collection<Doc>(cfg.migration.table) : null;
+  const ledger = db.collection<Doc>(exportsTable(cfg.migration));
   try {
     return new MongoUserStore(
-      { client, db, users, side, bson: { ObjectId: mongo.ObjectId, UUID: mongo.UUID, Long: mongo.Long, Binary: mongo.Binary } },
+      { client, db, users, side, ledger, bson: { ObjectId: mongo.ObjectId, UUID: mongo.UUID, Long: mongo.Long, Binary: mongo.Binary } },
       { users: cfg.users, migration: cfg.migration, mongodb: cfg.mongodb },
       { maxTimeMS: t, ...(hooks.pageSize ? { pageSize: hooks.pageSize } : {}) },
     );

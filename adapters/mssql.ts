@@ -3,7 +3,7 @@ import type * as MSSQL from 'mssql';
 import type { Config } from '../src/config.js';
 import { loadDriver } from './driver.js';
 import type { PoolOptions } from './postgres.js';
-import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { StoreError } from './types.js';
 
 /**
@@ -36,11 +36,19 @@ export const mssqlDialect: Dialect = {
   idAsText: (e) => `CAST(${e} AS NVARCHAR(255))`,
   // No ON CONFLICT: a key-range update lock held to the end of the statement makes concurrent inserts of one key
   // wait for each other, so the second one sees the first one's row instead of a duplicate-key error.
+  // Several rows: the same, from a VALUES table.
   insertIfAbsent: (t, cols, vals, key) => {
-    const keyValue = vals[cols.indexOf(key)];
-    if (keyValue === undefined) throw new StoreError(`insertIfAbsent: key ${key} is not one of the inserted columns`);
-    return `INSERT INTO ${t} (${cols.join(', ')}) SELECT ${vals.join(', ')} WHERE NOT EXISTS (SELECT 1 FROM ${t} WITH (UPDLOCK, HOLDLOCK) WHERE ${key} = ${keyValue})`;
+    if (!cols.includes(key)) throw new StoreError(`insertIfAbsent: key ${key} is not one of the inserted columns`);
+    if (Array.isArray(vals[0])) {
+      const lock = `SELECT 1 FROM ${t} lg_t WITH (UPDLOCK, HOLDLOCK) WHERE lg_t.${key} = s.${key}`;
+      return `INSERT INTO ${t} (${cols.join(', ')}) SELECT ${cols.map((c) => `s.${c}`).join(', ')} FROM (VALUES ${valuesList(vals)}) AS s (${cols.join(', ')}) WHERE NOT EXISTS (${lock})`;
+    }
+    return `INSERT INTO ${t} (${cols.join(', ')}) SELECT ${vals.join(', ')} WHERE NOT EXISTS (SELECT 1 FROM ${t} WITH (UPDLOCK, HOLDLOCK) WHERE ${key} = ${vals[cols.indexOf(key)]})`;
   },
+  // Style 23: yyyy-mm-dd. DATETIME2 values are the UTC times the gateway wrote (useUTC).
+  day: (e) => `CONVERT(char(10), ${e}, 23)`,
+  // 208 invalid object name
+  isMissingTable: (e) => errorNumber(e) === 208,
   limit: (s, n) => {
     const m = /^\s*SELECT(\s+DISTINCT)?\s+/i.exec(s);
     if (!m) throw new StoreError('limit() needs a SELECT statement');

@@ -1,8 +1,8 @@
 /** MySQL and MariaDB store (mysql2). */
 import type * as MySQL from 'mysql2/promise';
-import type { Config } from '../src/config.js';
+import { exportsTable, type Config } from '../src/config.js';
 import type { PoolOptions } from './postgres.js';
-import { loginColumns, SqlUserStore, type Dialect, type LoginColumn, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { loginColumns, SqlUserStore, valuesList, type Dialect, type LoginColumn, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 
 /** What information_schema.COLUMNS says about one column (read once, when the store opens). */
@@ -64,8 +64,9 @@ function ciCollation(charset: string): string {
  * The MySQL/MariaDB dialect. `columns` (from information_schema at store open) decides each login column's lookup:
  * a case-insensitive collation compares the column itself (`email = ?`, so a plain index on it is used, and the
  * gateway re-checks candidates); anything else, or a column not found, compares LOWER(col) (no index on MariaDB).
- * `sideKey` is the side table's user_id column: the users key is cast to its character set and collation for the
- * join, so the comparison uses its primary key and never mixes collations (error 1267).
+ * A gateway table's user_id (the side table's, the export ledger's; `sideKey` when not among `columns`): the users key
+ * is cast to its character set and collation for the join, so the comparison uses its primary key and never mixes
+ * collations (error 1267).
  */
 export function mysqlDialectFor(columns: MysqlColumns = new Map(), sideKey: MysqlColumnInfo | null = null): Dialect {
   const info = (col: LoginColumn) => columns.get(columnKey(col.table, col.column));
@@ -103,10 +104,16 @@ export function mysqlDialectFor(columns: MysqlColumns = new Map(), sideKey: Mysq
         `--   CREATE INDEX ${name} ON ${t} (${/text|blob/i.test(i.type) ? `${c}(191)` : c});`,
       ];
     },
-    idAsText: (e) =>
-      sideKey?.charset && sideKey.collation ? `CAST(${e} AS CHAR CHARACTER SET ${sideKey.charset}) COLLATE ${sideKey.collation}` : `CAST(${e} AS CHAR)`,
+    idAsText: (e, table) => {
+      const k = columns.get(columnKey(table, 'user_id')) ?? sideKey;
+      return k?.charset && k.collation ? `CAST(${e} AS CHAR CHARACTER SET ${k.charset}) COLLATE ${k.collation}` : `CAST(${e} AS CHAR)`;
+    },
     insertIfAbsent: (t, cols, vals, key) =>
-      `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON DUPLICATE KEY UPDATE ${key} = ${key}`,
+      `INSERT INTO ${t} (${cols.join(', ')}) VALUES ${valuesList(vals)} ON DUPLICATE KEY UPDATE ${key} = ${key}`,
+    // DATETIME values are the UTC times the gateway wrote (the pool's timezone is 'Z').
+    day: (e) => `DATE_FORMAT(${e}, '%Y-%m-%d')`,
+    // 1146 ER_NO_SUCH_TABLE
+    isMissingTable: (e) => (e as { errno?: unknown } | null)?.errno === 1146,
     limit: (s, n) => `${s} LIMIT ${n}`,
     timestamp: (d) => d,
     // findById: an id the key column's character set can't hold names nobody either.
@@ -120,12 +127,14 @@ export const mysqlDialect: Dialect = mysqlDialectFor();
 
 /**
  * One query at store open: the collation of every login column (users table and joined tables) and of the side
- * table's user_id. A failure (server down) leaves the safe defaults: LOWER(col), a plain cast.
+ * table's and the export ledger's user_id. A failure (server down) leaves the safe defaults: LOWER(col), a plain
+ * cast. (A ledger created after start-up is joined with the side table's collation, or a plain cast, until the next start.)
  */
 export async function readColumnFacts(driver: SqlDriver, mapping: MappingConfig): Promise<{ columns: MysqlColumns; sideKey: MysqlColumnInfo | null }> {
   const wanted: [string, string][] = loginColumns(mapping.users).map((c) => [c.table, c.column]);
   const side = 'table' in mapping.migration ? mapping.migration.table : null;
   if (side) wanted.push([side, 'user_id']);
+  wanted.push([exportsTable(mapping.migration), 'user_id']);
   const columns: MysqlColumns = new Map();
   if (!wanted.length) return { columns, sideKey: null };
   const conds: string[] = [];
@@ -219,6 +228,9 @@ export async function openMysqlDriver(url: string, opts: PoolOptions): Promise<S
     (c as unknown as { on(e: string, f: () => void): void }).on('error', () => {});
   });
   const timeout = opts.queryTimeoutMs;
+  // For poolStats(): mysql2 counts open and idle connections only in private fields; the queue is counted here.
+  let waiting = 0;
+  const internals = (pool as unknown as { pool?: { _allConnections?: { length: number }; _freeConnections?: { length: number } } }).pool;
   /**
    * Wait at most `timeout` for a pooled connection: mysql2's pool queue has no wait limit of its own.
    * A connection that turns up after the deadline goes straight back to the pool.
@@ -230,13 +242,16 @@ export async function openMysqlDriver(url: string, opts: PoolOptions): Promise<S
         late = true;
         reject(Object.assign(new Error('no pooled connection within the query timeout'), { code: 'POOL_ACQUIRE_TIMEOUT' }));
       }, timeout);
+      waiting += 1;
       pool.getConnection().then(
         (c) => {
+          waiting -= 1;
           clearTimeout(timer);
           if (late) c.release();
           else resolve(c);
         },
         (e: unknown) => {
+          waiting -= 1;
           clearTimeout(timer);
           if (!late) reject(e);
         },
@@ -290,6 +305,7 @@ export async function openMysqlDriver(url: string, opts: PoolOptions): Promise<S
       const res = await query(sql, params);
       return (res as { affectedRows?: number }).affectedRows ?? 0;
     },
+    poolStats: () => ({ open: internals?._allConnections?.length ?? 0, idle: internals?._freeConnections?.length ?? 0, waiting, max: opts.max }),
     async close() {
       await pool.end();
     },

@@ -79,15 +79,21 @@ export const oracleDialect: Dialect = {
   idAsText: (e) => `TO_CHAR(${e})`,
   // No ON CONFLICT. Two concurrent MERGEs of one key can both find no match; the second one then fails with
   // ORA-00001 on the primary key (isDuplicateKey), which SqlUserStore.markMigrated treats as "already marked".
-  // Each bind appears once, in order: oracledb binds an array by position of occurrence.
+  // Each bind appears once, in order: oracledb binds an array by position of occurrence. Several rows: a UNION ALL
+  // of one-row SELECTs from dual.
   insertIfAbsent: (t, cols, vals, key) => {
     if (!cols.includes(key)) throw new StoreError(`insertIfAbsent: key ${key} is not one of the inserted columns`);
-    const source = cols.map((c, i) => `${vals[i]} AS ${c}`).join(', ');
+    const rows = Array.isArray(vals[0]) ? (vals as string[][]) : [vals as string[]];
+    const source = rows.map((r) => `SELECT ${cols.map((c, i) => `${r[i]} AS ${c}`).join(', ')} FROM dual`).join(' UNION ALL ');
     return (
-      `MERGE INTO ${t} t USING (SELECT ${source} FROM dual) s ON (t.${key} = s.${key})` +
+      `MERGE INTO ${t} t USING (${source}) s ON (t.${key} = s.${key})` +
       ` WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})`
     );
   },
+  // The UTC day of a TIMESTAMP WITH TIME ZONE (a TIMESTAMP or DATE is taken in the session's time zone).
+  day: (e) => `TO_CHAR(SYS_EXTRACT_UTC(${e}), 'YYYY-MM-DD')`,
+  // ORA-00942 table or view does not exist
+  isMissingTable: (e) => oraNumber(e) === 942,
   // Oracle 12c+ row limiting clause (after ORDER BY).
   limit: (s, n) => `${s} FETCH FIRST ${Math.trunc(n)} ROWS ONLY`,
   timestamp: (d) => d,

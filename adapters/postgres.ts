@@ -1,7 +1,7 @@
 /** PostgreSQL store (pg). */
 import type PG from 'pg';
 import type { Config } from '../src/config.js';
-import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 
 /**
@@ -26,7 +26,13 @@ export function postgresDialect(foldCollation: string | null): Dialect {
       }`,
     ],
     idAsText: (e) => `CAST(${e} AS text)`,
-    insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT (${key}) DO NOTHING`,
+    insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES ${valuesList(vals)} ON CONFLICT (${key}) DO NOTHING`,
+    insertArraysIfAbsent: (t, cols, types, key) =>
+      `INSERT INTO ${t} (${cols.join(', ')}) SELECT * FROM unnest(${types.map((ty, i) => `$${i + 1}::${ty}[]`).join(', ')}) ON CONFLICT (${key}) DO NOTHING`,
+    // Through timestamptz, so that a timestamp column without a time zone is read in the session's zone, like the rest.
+    day: (e) => `to_char(CAST(${e} AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+    // 42P01 undefined_table
+    isMissingTable: (e) => (e as { code?: unknown } | null)?.code === '42P01',
     limit: (s, n) => `${s} LIMIT ${n}`,
     timestamp: (d) => d.toISOString(),
     // 22P02 invalid_text_representation, 22003 numeric_value_out_of_range, and the unrepresentable text below
@@ -68,6 +74,7 @@ export async function openPostgresDriver(url: string, opts: PoolOptions): Promis
     async run(sql, params) {
       return (await pool.query(sql, params)).rowCount ?? 0;
     },
+    poolStats: () => ({ open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: opts.max }),
     async close() {
       await pool.end();
     },

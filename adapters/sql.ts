@@ -3,9 +3,9 @@
  * (identifier quoting, placeholders, text casts, case folding, insert-if-absent, row limits).
  * Identifiers come from validated configuration and are always quoted; values are always bound.
  */
-import type { Config } from '../src/config.js';
+import { exportsTable, type Config } from '../src/config.js';
 import { CANDIDATE_LIMIT, normaliseLogin } from '../src/matching.js';
-import { StoreError, type LegacyUser, type MigrationStatus, type ProbeResult, type UserStore } from './types.js';
+import { instantIso, StoreError, type LegacyUser, type MigrationStatus, type PoolStats, type ProbeResult, type UserStore } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -18,6 +18,8 @@ export interface LoginColumn {
 
 /** The alias of the migration side table, LEFT JOINed on its primary key in side-table mode. */
 export const MARK_ALIAS = 'lg_mark';
+/** The alias of the export ledger, LEFT JOINed on its primary key by migrationStatus. */
+export const LEDGER_ALIAS = 'lg_export';
 
 export interface Dialect {
   /** Quote one identifier part ("users", [users], `users`). */
@@ -42,10 +44,27 @@ export interface Dialect {
    * it must equal (one value: `key = ?`; several: `key IN (...)`). Absent: loginKey and the folded login.
    */
   loginLookup?(ref: string, col: LoginColumn, needle: string): { key: string; values: string[] };
-  /** A key expression as text, the form of the side table's user_id (joined on the side table's primary key). */
-  idAsText(expr: string): string;
-  /** INSERT that does nothing when the key already exists. */
-  insertIfAbsent(table: string, columns: string[], values: string[], key: string): string;
+  /**
+   * A key expression as text, the form of a gateway table's user_id (joined on that table's primary key): `table` is
+   * the gateway table (the migration side table or the export ledger) as configured, unquoted.
+   */
+  idAsText(expr: string, table: string): string;
+  /**
+   * INSERT that does nothing when the key already exists: one row (`values`: its placeholders) or several (`values`:
+   * one array of placeholders per row, keys distinct).
+   */
+  insertIfAbsent(table: string, columns: string[], values: string[] | string[][], key: string): string;
+  /**
+   * Optional: insert-if-absent of many rows in one statement that binds one array per column (PostgreSQL's unnest),
+   * rather than a VALUES list with a placeholder per value: far less to parse and bind. `types`: each column's type.
+   */
+  insertArraysIfAbsent?(table: string, columns: string[], types: string[], key: string): string;
+  /** The UTC calendar day of a timestamp expression, as 'YYYY-MM-DD' text (migration marks per day). */
+  day(expr: string): string;
+  /** Optional: a stored time as something that compares as an instant (SQLite keeps times as text). Default: as is. */
+  instant?(expr: string): string;
+  /** The driver error means "no such table" (the export ledger was never created). */
+  isMissingTable(e: unknown): boolean;
   /** Wrap a SELECT so it returns at most n rows. */
   limit(select: string, n: number): string;
   /** Timestamp value to bind for "now". */
@@ -75,6 +94,8 @@ export interface SqlDriver {
   all(sql: string, params: unknown[]): Promise<Row[]>;
   run(sql: string, params: unknown[]): Promise<number>;
   close(): Promise<void>;
+  /** The connection pool's state, for drivers with a pool (the /metrics pool gauge). */
+  poolStats?(): PoolStats;
 }
 
 /** Logical field → alias in the result set. */
@@ -94,10 +115,18 @@ const FIELD_KEYS = {
   blocked: 'blocked',
   active: 'active',
   locked_until: 'locked_until',
+  last_login: 'last_login',
 } as const;
 
 /** Rows per page when scanning (keyset pagination on the primary key). */
 const SCAN_PAGE = 500;
+/**
+ * Ledger rows per INSERT: two bound values each (within SQL Server's 2,100 parameters), or two bound arrays (no such
+ * limit: one statement, so one commit, for a whole call of up to LEDGER_ARRAY_BATCH ids).
+ */
+export const LEDGER_BATCH = 500;
+export const LEDGER_ARRAY_BATCH = 10_000;
+const DAY_MS = 86_400_000;
 
 /** A valid Date, or undefined (MySQL's zero date '0000-00-00' arrives as an invalid Date). */
 function validDate(v: Date): Date | undefined {
@@ -106,13 +135,9 @@ function validDate(v: Date): Date | undefined {
 
 function toIso(v: unknown): string | null {
   if (v === null || v === undefined) return null;
-  if (v instanceof Date) return validDate(v)?.toISOString() ?? null;
-  let s = String(v);
-  // A zone-less "YYYY-MM-DD HH:MM:SS" written by the gateway is UTC.
-  if (!(v instanceof Date) && /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?$/.test(s)) s = `${s.replace(' ', 'T')}Z`;
-  const d = new Date(s);
+  if (v instanceof Date) return instantIso(v) ?? null;
   // A value that is not a date is still a mark (someone wrote it): keep it as text rather than lose it.
-  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
+  return instantIso(v) ?? String(v);
 }
 
 /** A driver error's code (never its message, which may quote values). */
@@ -125,6 +150,12 @@ function str(v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;
   if (Buffer.isBuffer(v)) return v.toString('utf8');
   return String(v);
+}
+
+/** One row of placeholders, or several, as a VALUES list: "(a, b)" or "(a, b), (c, d)". */
+export function valuesList(values: string[] | string[][]): string {
+  const rows = values.length > 0 && Array.isArray(values[0]) ? (values as string[][]) : [values as string[]];
+  return rows.map((r) => `(${r.join(', ')})`).join(', ');
 }
 
 /** The configured login columns, each with the table it belongs to (an alias.column names a joined table). */
@@ -148,6 +179,9 @@ export class SqlUserStore implements UserStore {
   private readonly users: string;
   private readonly side: string | null;
   private readonly migColumn: string | null;
+  /** The export ledger (gateway-owned): its name as configured, and quoted. */
+  private readonly ledgerName: string;
+  private readonly ledger: string;
   /** The mapped columns (base) and, in side-table mode, the mark joined on the side table's primary key (read). */
   private readonly baseSelect: string;
   private readonly selectList: string;
@@ -170,6 +204,8 @@ export class SqlUserStore implements UserStore {
     const migration = mapping.migration;
     this.migColumn = 'column' in migration ? migration.column : null;
     this.side = 'table' in migration ? q(migration.table) : null;
+    this.ledgerName = exportsTable(migration);
+    this.ledger = q(this.ledgerName);
 
     const parts: string[] = [];
     for (const [key, alias] of Object.entries(FIELD_KEYS)) {
@@ -192,7 +228,8 @@ export class SqlUserStore implements UserStore {
     }
     this.fromClause = from;
     // One round trip per lookup: the mark comes with the row, joined on the side table's primary key (user_id, text).
-    this.readFrom = this.side ? `${from} LEFT JOIN ${this.side} ${mark} ON ${mark}.user_id = ${this.d.idAsText(this.ref(mapping.users.columns.id))}` : from;
+    this.readFrom =
+      'table' in migration ? `${from} LEFT JOIN ${this.side} ${mark} ON ${mark}.user_id = ${this.d.idAsText(this.ref(mapping.users.columns.id), migration.table)}` : from;
 
     // Filters bind their values after every query's own parameters, so numbering is done per query (see where()).
     this.filterParams = [];
@@ -271,6 +308,7 @@ export class SqlUserStore implements UserStore {
       appMetadata: meta('a_', this.mapping.users.app_metadata),
       userMetadata: meta('m_', this.mapping.users.user_metadata),
       migratedAt: toIso(row.f_migrated_at),
+      lastLogin: instantIso(row.f_last_login),
     };
   }
 
@@ -408,23 +446,102 @@ export class SqlUserStore implements UserStore {
   }
 
   /**
-   * Counted by the database. Side-table mode counts the marks themselves: the gateway only writes a mark for a
-   * user that exists, so the count is exact unless legacy rows are deleted after they were marked.
+   * Does the export ledger exist? One statement that reads no row: "no such table" (the engine's own error code) means
+   * absent; any other failure (the connection, a ledger without its columns) is a StoreError.
+   */
+  private async ledgerExists(): Promise<boolean> {
+    try {
+      await this.driver.all(`SELECT user_id, exported_at FROM ${this.ledger} WHERE 1 = 0`, []);
+      return true;
+    } catch (e) {
+      if (this.d.isMissingTable(e)) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Counted by the database in one aggregate statement (after the ledger probe): the users (with the configured joins
+   * and filters) LEFT JOINed to their mark (side-table mode) and to their export-ledger row, both on primary keys,
+   * grouped by the mark's UTC day. The group without a mark holds the users not migrated; the others are the marks
+   * per day. Side-table marks count only for users that exist (and pass the filters). Without the ledger table,
+   * exported is null; without columns.last_login, activeRemaining is null. The cut-off times are bound values.
    */
   async migrationStatus(): Promise<MigrationStatus> {
+    const q = (p: string) => this.d.quoteIdent(p);
+    const mark = this.migColumn ? `u.${q(this.migColumn)}` : `${q(MARK_ALIAS)}.user_id`;
+    const markTime = this.migColumn ? mark : `${q(MARK_ALIAS)}.migrated_at`;
+    const x = `${q(LEDGER_ALIAS)}.user_id`;
+    const lastLogin = this.col('last_login');
+    const instant = (e: string) => this.d.instant?.(e) ?? e;
     const rows = await this.guard('migrationStatus', async () => {
-      if (this.migColumn) {
-        const w = this.where(null, []);
-        return this.driver.all(`SELECT COUNT(*) AS total, COUNT(u.${this.d.quoteIdent(this.migColumn)}) AS migrated FROM ${this.fromClause}${w.sql}`, w.params);
+      const ledger = await this.ledgerExists();
+      const day = this.d.day(markTime);
+      const cols = [`${day} AS mark_day`, 'COUNT(*) AS total', `COUNT(${mark}) AS migrated`];
+      if (ledger) cols.push(`COUNT(CASE WHEN ${mark} IS NULL THEN ${x} END) AS exported`);
+      const own: unknown[] = [];
+      if (lastLogin) {
+        const now = Date.now();
+        const remaining = `${mark} IS NULL${ledger ? ` AND ${x} IS NULL` : ''}`;
+        for (const days of [30, 90]) {
+          own.push(this.d.timestamp(new Date(now - days * DAY_MS)));
+          cols.push(`COUNT(CASE WHEN ${remaining} AND ${instant(lastLogin)} >= ${instant(this.d.param(own.length))} THEN 1 END) AS active${days}`);
+        }
       }
-      const w = this.where(null, []);
-      const [t] = await this.driver.all(`SELECT COUNT(*) AS total FROM ${this.fromClause}${w.sql}`, w.params);
-      const [m] = await this.driver.all(`SELECT COUNT(*) AS migrated FROM ${this.side}`, []);
-      return [{ total: t?.total, migrated: m?.migrated }];
+      const join = ledger ? ` LEFT JOIN ${this.ledger} ${q(LEDGER_ALIAS)} ON ${x} = ${this.d.idAsText(this.col('id')!, this.ledgerName)}` : '';
+      const w = this.where(null, own);
+      const found = await this.driver.all(`SELECT ${cols.join(', ')} FROM ${this.readFrom}${join}${w.sql} GROUP BY ${day}`, w.params);
+      return { ledger, found };
     });
-    const total = Number(rows[0]?.total ?? 0);
-    const migrated = Number(rows[0]?.migrated ?? 0);
-    return { total, migrated, remaining: Math.max(0, total - migrated) };
+    const n = (v: unknown) => Number(v ?? 0);
+    const sum = (key: string) => rows.found.reduce((a, r) => a + n(r[key]), 0);
+    const perDay = rows.found
+      .filter((r) => r.mark_day !== null && r.mark_day !== undefined)
+      .map((r) => ({ day: String(r.mark_day).trim(), count: n(r.migrated) }))
+      .sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+    const total = sum('total');
+    const migrated = sum('migrated');
+    const exported = rows.ledger ? sum('exported') : null;
+    return {
+      total,
+      migrated,
+      exported,
+      remaining: Math.max(0, total - migrated - (exported ?? 0)),
+      perDay,
+      activeRemaining: lastLogin ? { days30: sum('active30'), days90: sum('active90') } : null,
+    };
+  }
+
+  /**
+   * The export ledger: these users were written to a bulk-export file. Insert-if-absent (a repeat keeps the first
+   * time), every value bound, LEDGER_BATCH rows per statement (LEDGER_ARRAY_BATCH where the dialect binds arrays),
+   * keys in one order (so that two exports at once lock rows in the same order rather than deadlock). A concurrent
+   * export of the same users can make Oracle's MERGE lose the race (ORA-00001): the statement is then run again and
+   * skips the rows the other one wrote.
+   */
+  async markExported(ids: string[]): Promise<void> {
+    const unique = [...new Set(ids.map(String))].sort();
+    const now = this.d.timestamp(new Date());
+    const cols = ['user_id', 'exported_at'];
+    const arrays = this.d.insertArraysIfAbsent?.(this.ledger, cols, ['text', 'timestamptz'], 'user_id');
+    const size = arrays ? LEDGER_ARRAY_BATCH : LEDGER_BATCH;
+    await this.guard('markExported', async () => {
+      for (let i = 0; i < unique.length; i += size) {
+        const batch = unique.slice(i, i + size);
+        const sql = arrays ?? this.d.insertIfAbsent(this.ledger, cols, batch.map((_, j) => [this.d.param(2 * j + 1), this.d.param(2 * j + 2)]), 'user_id');
+        const params = arrays ? [batch, batch.map(() => now)] : batch.flatMap((id) => [id, now]);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.driver.run(sql, params);
+            break;
+          } catch (e) {
+            if (this.d.isMissingTable(e)) {
+              throw new StoreError(`markExported failed: the export ledger table ${this.ledgerName} does not exist (legacy-gateway check prints its CREATE TABLE)`, { cause: e });
+            }
+            if (!this.d.isDuplicateKey?.(e) || attempt === 3) throw e;
+          }
+        }
+      }
+    });
   }
 
   /** Every user in primary-key order, a page at a time (keyset pagination: no long-lived cursor or transaction). */
@@ -475,6 +592,13 @@ export class SqlUserStore implements UserStore {
         out.push({ what, ok: false, error: errorCode(e) });
       }
     }
+    // The export ledger: reported, never a reason to refuse serving (only export and status use it).
+    const what = `export ledger table ${this.ledgerName}`;
+    try {
+      out.push({ what, ok: true, optional: true, ...((await this.ledgerExists()) ? {} : { absent: true }) });
+    } catch (e) {
+      out.push({ what, ok: true, optional: true, error: errorCode(e) });
+    }
     return out;
   }
 
@@ -498,6 +622,10 @@ export class SqlUserStore implements UserStore {
       await this.driver.all(`SELECT ${this.selectList} FROM ${this.readFrom}${w.sql}`, w.params);
       if (this.side) await this.driver.all(`SELECT user_id, migrated_at FROM ${this.side} WHERE 1 = 0`, []);
     });
+  }
+
+  poolStats(): PoolStats | undefined {
+    return this.driver.poolStats?.();
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 /** Embedded SQLite store (better-sqlite3). Used for the demo and for small legacy apps that really ran on SQLite. */
 import type BetterSqlite3 from 'better-sqlite3';
-import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 import { StoreError } from './types.js';
 
@@ -18,7 +18,12 @@ export const sqliteDialect: Dialect = {
     '-- Without it, lookups scan the table.',
   ],
   idAsText: (e) => `CAST(${e} AS TEXT)`,
-  insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${vals.join(', ')}) ON CONFLICT(${key}) DO NOTHING`,
+  insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES ${valuesList(vals)} ON CONFLICT(${key}) DO NOTHING`,
+  // Times are text (or numbers) in SQLite: strftime and julianday read ISO 8601 with or without a zone, as UTC.
+  day: (e) => `strftime('%Y-%m-%d', ${e})`,
+  instant: (e) => `julianday(${e})`,
+  // better-sqlite3 reports SQLITE_ERROR for it: only the message says which error it is.
+  isMissingTable: (e) => (e as { code?: unknown } | null)?.code === 'SQLITE_ERROR' && /^no such table/.test(String((e as { message?: unknown }).message)),
   limit: (s, n) => `${s} LIMIT ${n}`,
   timestamp: (d) => d.toISOString(),
 };

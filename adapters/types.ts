@@ -34,6 +34,19 @@ export interface LegacyUser {
   lastLogin?: string | undefined;
 }
 
+/**
+ * A stored time as ISO 8601 (LegacyUser.lastLogin, migration marks), or undefined when it is not one: a valid Date, or
+ * text that starts like ISO 8601 (a zone-less "YYYY-MM-DD HH:MM:SS" is UTC). Numbers are not read as times: epoch
+ * seconds and milliseconds can't be told apart.
+ */
+export function instantIso(v: unknown): string | undefined {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v.toISOString();
+  // Text only when it starts like ISO 8601: Date's lenient parsing would read "5" as May 2001.
+  if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\d/.test(v)) return undefined;
+  const d = new Date(/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?$/.test(v) ? `${v.replace(' ', 'T')}Z` : v);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
 /** More than one legacy row answers to the same login. */
 export interface Ambiguous {
   ambiguous: true;
@@ -64,6 +77,17 @@ export interface MigrationStatus {
   activeRemaining: { days30: number; days90: number } | null;
 }
 
+/** A connection pool's state. */
+export interface PoolStats {
+  /** Connections open now (idle and in use). */
+  open: number;
+  idle: number;
+  /** Requests queued for a connection. */
+  waiting: number;
+  /** The pool's size limit (store.pool_max). */
+  max: number;
+}
+
 /** One item of a schema probe: a configured table or column, the migration state, or the connection itself. */
 export interface ProbeResult {
   what: string;
@@ -72,6 +96,13 @@ export interface ProbeResult {
   error?: string;
   /** The store could not be reached at all: nothing else was probed. */
   connection?: boolean;
+  /**
+   * Not needed to serve requests (the export ledger: only `export` and `status` use it). ok is then always true, so
+   * that start-up never refuses over it; what the probe found is in `absent` (no such table) or `error`.
+   */
+  optional?: boolean;
+  /** An optional item that does not exist. */
+  absent?: boolean;
 }
 
 export interface UserStore {
@@ -103,6 +134,8 @@ export interface UserStore {
    * repeat keeps the first time). Absent for stores that keep no ledger; `export` then says so.
    */
   markExported?(ids: string[]): Promise<void>;
+  /** Optional, for stores with a connection pool: its state now (the /metrics pool gauge). */
+  poolStats?(): PoolStats | undefined;
   /** Readiness: throws (StoreError) when the store can't serve requests, including a configured table or column missing. */
   ping(): Promise<void>;
   /** Optional, for stores with a schema: every configured table and column, probed one by one (check, start-up). */

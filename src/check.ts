@@ -1,23 +1,27 @@
 /**
- * `legacy-gateway check`: validates the config, connects, confirms every configured table and column exists,
- * counts users, reports which password schemes a sample of rows uses, reports what the database user may do,
- * and prints the least-privilege GRANTs, the migration DDL and useful indexes for the DBA.
+ * `legacy-gateway check`: validates the config, connects, confirms every configured table and column exists (and
+ * whether the export ledger does: only export and status need it), counts users, reports which password schemes a
+ * sample of rows uses, reports what the database user may do, and prints the least-privilege GRANTs, the migration
+ * and ledger DDL and useful indexes for the DBA.
  */
 import type { Writable } from 'node:stream';
 import { createStore } from '../adapters/index.js';
 import type { SqlUserStore } from '../adapters/sql.js';
-import type { Config } from './config.js';
-import { grantStatements, indexSuggestions, migrationDdl, readTables } from './dba.js';
+import { exportsTable, type Config } from './config.js';
+import { gatewayWrites, grantStatements, indexSuggestions, migrationDdl, readTables } from './dba.js';
 import { isCleartextScheme, resolveScheme } from './passwords/index.js';
 
 const SAMPLE = 500;
 
 type Privileges = { table: string; select: boolean; insert: boolean; update: boolean; delete: boolean };
 
-/** What the connected database user may do on the tables the gateway touches (where the engine can tell). */
-async function privileges(config: Config, store: SqlUserStore): Promise<Privileges[] | string[]> {
+/**
+ * What the connected database user may do on the tables the gateway touches (where the engine can tell); the export
+ * ledger only when it exists.
+ */
+async function privileges(config: Config, store: SqlUserStore, ledger: boolean): Promise<Privileges[] | string[]> {
   const m = config.store.migration;
-  const tables = [...readTables(config), ...('table' in m ? [m.table] : [])];
+  const tables = [...readTables(config), ...('table' in m ? [m.table] : []), ...(ledger ? [exportsTable(m)] : [])];
   switch (config.store.adapter) {
     case 'postgres': {
       const out: Privileges[] = [];
@@ -86,6 +90,12 @@ export async function runCheck(config: Config, out: Writable): Promise<number> {
     if (report) {
       say('\nschema:');
       for (const p of report) {
+        if (p.optional && (p.absent || p.error)) {
+          // Not needed to serve: a note, never a failure.
+          const state = p.absent ? 'absent ' : 'UNUSABLE';
+          say(`  ${state} ${p.what}${p.error ? ` (${p.error})` : ''}: needed by \`legacy-gateway export\` (and status's exported count); the DDL is below`);
+          continue;
+        }
         say(`  ${p.ok ? 'ok     ' : 'MISSING'} ${p.what}${p.error ? ` (${p.error})` : ''}`);
         if (!p.ok) failures++;
       }
@@ -93,8 +103,12 @@ export async function runCheck(config: Config, out: Writable): Promise<number> {
     if (failures) {
       say(`\n${failures} configured table(s)/column(s) not found: fix store.users or the preset before serving.`);
     } else {
-      const status = await store.migrationStatus();
-      say(`\nusers: ${status.total} (migrated ${status.migrated}, remaining ${status.remaining})`);
+      try {
+        const s = await store.migrationStatus();
+        say(`\nusers: ${s.total} (migrated ${s.migrated}${s.exported === null ? '' : `, exported ${s.exported}`}, remaining ${s.remaining})`);
+      } catch (e) {
+        say(`\nusers: could not be counted (${(e as Error).message})`);
+      }
       const schemes = new Map<string, number>();
       let n = 0;
       for await (const u of store.scan()) {
@@ -112,15 +126,25 @@ export async function runCheck(config: Config, out: Writable): Promise<number> {
     if (sql) {
       say('\nwhat this database user may do:');
       try {
-        const p = await privileges(config, sql);
+        const ledger = report?.find((r) => r.optional);
+        const p = await privileges(config, sql, !!ledger && !ledger.absent && !ledger.error);
         const m = config.store.migration;
+        const a = config.store.adapter;
         for (const row of p) {
           if (typeof row === 'string') {
             say(`  ${row}`);
             continue;
           }
-          // Needed: SELECT everywhere; INSERT/DELETE on the side table, or UPDATE (of one column) on the users table.
-          const allowed = 'table' in m && row.table === m.table ? ['INSERT', 'DELETE'] : 'column' in m && row.table === config.store.users.table ? ['UPDATE'] : [];
+          // Needed: SELECT everywhere; on the side table INSERT and DELETE (or UPDATE (of one column) on the users table);
+          // INSERT on the export ledger; UPDATE too on gateway tables where the idempotent insert needs it.
+          const allowed =
+            'table' in m && row.table === m.table
+              ? gatewayWrites(a, 'side')
+              : row.table === exportsTable(m)
+                ? gatewayWrites(a, 'ledger')
+                : 'column' in m && row.table === config.store.users.table
+                  ? ['UPDATE']
+                  : [];
           const writes = (['INSERT', 'UPDATE', 'DELETE'] as const).filter((w) => row[w.toLowerCase() as 'insert' | 'update' | 'delete']);
           const extra = writes.filter((w) => !allowed.includes(w));
           say(`  ${row.table}: SELECT ${row.select ? 'yes' : 'NO'}; writes: ${writes.join(', ') || 'none'}${extra.length ? `   MORE THAN NEEDED: ${extra.join(', ')}` : ''}`);
@@ -132,7 +156,7 @@ export async function runCheck(config: Config, out: Writable): Promise<number> {
 
     say('\nleast-privilege grants (role name is an example):');
     for (const g of grantStatements(config)) say(`  ${g}`);
-    say('\nmigration state DDL (the gateway never alters the users table\'s structure itself):');
+    say('\nmigration state and export ledger DDL (the gateway never alters the users table\'s structure itself):');
     say(migrationDdl(config).replace(/^/gm, '  '));
     const idx = indexSuggestions(config, sql?.dialect);
     if (idx.length) {

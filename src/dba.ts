@@ -1,6 +1,6 @@
 /**
- * What the DBA runs: the migration column or side table, the least-privilege grants, and indexes that make
- * case-insensitive login lookups fast. Printed by `legacy-gateway check`; the gateway never runs DDL itself.
+ * What the DBA runs: the migration column or side table, the export ledger, the least-privilege grants, and indexes
+ * that make case-insensitive login lookups fast. Printed by `legacy-gateway check`; the gateway never runs DDL itself.
  */
 import { mssqlDialect } from '../adapters/mssql.js';
 import { mysqlDialect } from '../adapters/mysql.js';
@@ -8,7 +8,7 @@ import { oracleDialect } from '../adapters/oracle.js';
 import { postgresDialect } from '../adapters/postgres.js';
 import { loginColumns, type Dialect } from '../adapters/sql.js';
 import { sqliteDialect } from '../adapters/sqlite.js';
-import type { Config } from './config.js';
+import { exportsTable, type Config } from './config.js';
 
 type SqlAdapter = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
 
@@ -47,19 +47,42 @@ export function readTables(config: Config): string[] {
   return [usersTable(config), ...config.store.users.joins.map((j) => j.table)];
 }
 
-export function migrationDdl(config: Config): string {
-  const a = config.store.adapter;
-  if (!isSql(a)) return `-- store.adapter ${a}: no SQL DDL`;
+/** A gateway-owned table keyed by the user id: the migration side table, the export ledger. */
+function gatewayTable(a: SqlAdapter, name: string, time: string): string {
   const t = TYPES[a];
-  const m = config.store.migration;
-  if ('column' in m) {
-    const add = a === 'mssql' || a === 'oracle' ? 'ADD' : 'ADD COLUMN';
-    return `ALTER TABLE ${qualified(a, usersTable(config))} ${add} ${QUOTE[a](m.column)} ${t.ts} NULL;`;
-  }
-  return `CREATE TABLE ${qualified(a, m.table)} (\n  user_id ${t.id} NOT NULL PRIMARY KEY,\n  migrated_at ${t.ts} NOT NULL\n)${t.tail};`;
+  return `CREATE TABLE ${qualified(a, name)} (\n  user_id ${t.id} NOT NULL PRIMARY KEY,\n  ${time} ${t.ts} NOT NULL\n)${t.tail};`;
 }
 
-/** Least privilege: SELECT on what is read; writes only to the migration column or side table. */
+/**
+ * The DDL, one statement per element (each ending in ";"): the migration column or side table, then the export
+ * ledger (which users `legacy-gateway export` wrote to a file; only export and status use it).
+ */
+export function migrationStatements(config: Config): string[] {
+  const a = config.store.adapter;
+  if (!isSql(a)) return [`-- store.adapter ${a}: no SQL DDL`];
+  const m = config.store.migration;
+  const ledger = gatewayTable(a, exportsTable(m), 'exported_at');
+  if ('column' in m) {
+    const add = a === 'mssql' || a === 'oracle' ? 'ADD' : 'ADD COLUMN';
+    return [`ALTER TABLE ${qualified(a, usersTable(config))} ${add} ${QUOTE[a](m.column)} ${TYPES[a].ts} NULL;`, ledger];
+  }
+  return [gatewayTable(a, m.table, 'migrated_at'), ledger];
+}
+
+/** migrationStatements as one text, as check prints it. */
+export function migrationDdl(config: Config): string {
+  return migrationStatements(config).join('\n');
+}
+
+/**
+ * The writes the gateway makes to a table it owns: INSERT, DELETE (the side table's un-mark), and UPDATE where the
+ * idempotent insert needs it (MySQL's INSERT ... ON DUPLICATE KEY UPDATE, Oracle's MERGE).
+ */
+export function gatewayWrites(adapter: string, table: 'side' | 'ledger'): string[] {
+  return ['INSERT', ...(adapter === 'mysql' || adapter === 'oracle' ? ['UPDATE'] : []), ...(table === 'side' ? ['DELETE'] : [])];
+}
+
+/** Least privilege: SELECT on what is read; writes only to the migration column or side table, and the export ledger. */
 export function grantStatements(config: Config, role = 'legacy_gateway'): string[] {
   const a = config.store.adapter;
   if (!isSql(a) || a === 'sqlite') return [`-- store.adapter ${a}: file or service permissions, no GRANTs`];
@@ -72,11 +95,9 @@ export function grantStatements(config: Config, role = 'legacy_gateway'): string
     const col = QUOTE[a](m.column);
     out.push(a === 'mssql' ? `GRANT UPDATE ON ${users} (${col}) TO ${who};` : `GRANT UPDATE (${col}) ON ${users} TO ${who};`);
   } else {
-    // MySQL's INSERT ... ON DUPLICATE KEY UPDATE and Oracle's MERGE (the idempotent mark) need UPDATE on the
-    // gateway's own table.
-    const update = a === 'mysql' || a === 'oracle' ? 'UPDATE, ' : '';
-    out.push(`GRANT SELECT, INSERT, ${update}DELETE ON ${qualified(a, m.table)} TO ${who};`);
+    out.push(`GRANT ${['SELECT', ...gatewayWrites(a, 'side')].join(', ')} ON ${qualified(a, m.table)} TO ${who};`);
   }
+  out.push(`GRANT ${['SELECT', ...gatewayWrites(a, 'ledger')].join(', ')} ON ${qualified(a, exportsTable(m))} TO ${who};`);
   return out;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { UserStore } from '../adapters/types.js';
 import type { Config } from './config.js';
-import { migrationDdl } from './dba.js';
+import { migrationStatements } from './dba.js';
 import type { Logger } from './logger.js';
 
 export class StartupError extends Error {
@@ -32,7 +32,7 @@ export async function checkStoreAtStartup(config: Config, store: UserStore, logg
       'the legacy store does not match the configuration:',
       ...lines,
       side
-        ? `Create the migration state with this DDL (the gateway never alters the database itself), then start again:\n${migrationDdl(config).replace(/^/gm, '  ')}`
+        ? `Create the migration state with this DDL (the gateway never alters the database itself), then start again:\n${migrationStatements(config)[0]!.replace(/^/gm, '  ')}\n(\`legacy-gateway check\` also prints the export ledger's table, which \`legacy-gateway export\` needs.)`
         : 'Fix store.users (or the preset) to name tables and columns that exist; `legacy-gateway check` prints the full report.',
     ].join('\n'),
   );

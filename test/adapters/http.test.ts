@@ -49,6 +49,7 @@ function view(u: SeedUser) {
     profile: { full_name: u.full_name ?? null, locale: 'en' },
     flags: { disabled: u.is_disabled ?? false },
     billing: { plan: u.plan ?? null },
+    activity: { last_seen: u.last_login?.toISOString() ?? null },
     password_hash: u.password_hash,
   };
 }
@@ -179,6 +180,7 @@ const COLUMNS = {
   email_verified: 'contact.verified',
   name: 'profile.full_name',
   blocked: 'flags.disabled',
+  last_login: 'activity.last_seen',
   // Configured on purpose: the http store must still never read a hash from a response.
   password: 'password_hash',
 };
@@ -561,13 +563,20 @@ describe('http store: the UserStore contract where it applies (marks in the gate
     await store.unmarkMigrated('1');
   });
 
-  test('migrationStatus: total from the count endpoint, migrated from the marks file', async () => {
-    await store.markMigrated('6');
-    await store.markMigrated('7');
-    assert.deepEqual(await store.migrationStatus(), { total: SEED.length, migrated: 2, remaining: SEED.length - 2 });
+  test('migrationStatus: total from the count endpoint, migrated and per day from the marks file; no export ledger, no activity', async () => {
+    const at6 = await store.markMigrated('6');
+    const at7 = await store.markMigrated('7');
+    const perDay = [...new Set([at6!.slice(0, 10), at7!.slice(0, 10)])].map((day) => ({ day, count: [at6, at7].filter((a) => a!.startsWith(day)).length }));
+    assert.deepEqual(await store.migrationStatus(), { total: SEED.length, migrated: 2, exported: null, remaining: SEED.length - 2, perDay, activeRemaining: null });
+    assert.equal(store.markExported, undefined, 'the service keeps no export ledger');
     await store.unmarkMigrated('6');
     await store.unmarkMigrated('7');
-    assert.equal((await store.migrationStatus()).migrated, 0);
+    assert.deepEqual((await store.migrationStatus()).perDay, []);
+  });
+
+  test('columns.last_login (a JSON path) is mapped into lastLogin', async () => {
+    assert.equal((await store.findById('1'))?.lastLogin, SEED[0]!.last_login!.toISOString());
+    assert.equal((await store.findById('4'))?.lastLogin, undefined);
   });
 
   test('marks survive a restart (they are in the file)', async () => {

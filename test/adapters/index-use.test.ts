@@ -20,7 +20,7 @@ import type { SqlDriver, SqlUserStore } from '../../adapters/sql.js';
 import { createSqliteStore } from '../../adapters/sqlite.js';
 import { runCheck } from '../../src/check.js';
 import { parseConfig, type Config } from '../../src/config.js';
-import { migrationDdl } from '../../src/dba.js';
+import { migrationDdl, migrationStatements } from '../../src/dba.js';
 import { findByLogin } from '../../src/matching.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 
@@ -119,7 +119,7 @@ describe('index use: PostgreSQL, 100k rows, check\'s printed index', { skip: pgS
     const config = configFor('postgres', db.url);
     await db.exec([
       'CREATE TABLE users (id integer PRIMARY KEY, email varchar(255), username varchar(255), password_hash text NOT NULL)',
-      migrationDdl(config),
+      ...migrationStatements(config),
       `INSERT INTO users SELECT i, 'User' || i || '@Example.com', 'User' || i, 'x' FROM generate_series(1, ${ROWS}) i`,
       // Marks for a tenth of the users: a realistic side table for the planner.
       `INSERT INTO legacy_gateway_migrations SELECT i::text, now() FROM generate_series(1, ${ROWS}, 10) i`,
@@ -191,7 +191,7 @@ describe('index use: MariaDB, 100k rows, check\'s printed index', { skip: mySkip
         password_hash TEXT NOT NULL) ENGINE=InnoDB`,
       `CREATE TABLE users_bin (id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_bin NULL, username VARCHAR(255) COLLATE utf8mb4_bin NULL,
         password_hash TEXT NOT NULL) ENGINE=InnoDB`,
-      migrationDdl(cfg),
+      ...migrationStatements(cfg),
       // A side table in another character set and collation than the connection's: the join must not mix them.
       'CREATE TABLE marks_latin1 (user_id VARCHAR(255) NOT NULL PRIMARY KEY, migrated_at DATETIME(3) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE latin1_general_cs',
       `INSERT INTO users_ci SELECT seq, CONCAT('User', seq, '@Example.com'), CONCAT('User', seq), 'x' FROM seq_1_to_${ROWS}`,

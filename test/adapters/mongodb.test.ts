@@ -25,8 +25,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type * as Mongo from 'mongodb';
 import {
+  activeCutoffs,
   baseConditions,
+  buildExportedPipeline,
   buildIdQuery,
+  buildIdsQuery,
+  buildKeysLookup,
+  buildLedgerDoc,
+  buildMarkedActivePipeline,
+  buildPerDay,
   buildLoginQuery,
   buildMarkUpdate,
   buildMigratedCount,
@@ -61,7 +68,7 @@ import { ConfigError, parseConfig, testEnvironment } from '../../src/config.js';
 import { getScheme } from '../../src/passwords/index.js';
 import { passportLocalMongoose } from '../../src/passwords/plm.js';
 import { PRESETS } from '../../src/presets.js';
-import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { contractMapping, LEDGER_TABLE, userStoreContract, type ContractMapping, type MigrationMode, type RawAccess, type SeedUser } from './contract.js';
 import { CANDIDATE_LIMIT, findByLogin } from '../../src/matching.js';
 
 const mongodb = createRequire(import.meta.url)('mongodb') as typeof Mongo;
@@ -348,6 +355,102 @@ describe('mongodb: filters, marks and counts', () => {
   });
 });
 
+describe('mongodb: the export ledger and status', () => {
+  const now = new Date('2024-06-01T00:00:00Z');
+  const cut = activeCutoffs(now.getTime());
+
+  test('ledger entries: keyed by the user id (a value, never a key), with the stored id; existing keys read with $in', () => {
+    const oid = new ObjectId('5f1d7a3b9c2e4d6f8a0b1c2d');
+    assert.deepEqual(buildLedgerDoc('5f1d7a3b9c2e4d6f8a0b1c2d', oid, now), { _id: '5f1d7a3b9c2e4d6f8a0b1c2d', user: oid, exported_at: now });
+    assert.deepEqual(buildLedgerDoc('$where', '$where', now), { _id: '$where', user: '$where', exported_at: now });
+    assert.deepEqual(buildKeysLookup(['1', '{"$ne":null}']), { filter: { _id: { $in: ['1', '{"$ne":null}'] } }, options: { projection: { _id: 1 } } });
+    assert.throws(() => buildLedgerDoc({ $ne: null } as unknown as string, 1, now), TypeError);
+    assert.throws(() => buildKeysLookup([{ $gt: '' } as unknown as string]), TypeError);
+    const q = buildIdsQuery(mapping(), ['5f1d7a3b9c2e4d6f8a0b1c2d', '42', '$where'], BSON);
+    assert.deepEqual(q.filter, { _id: { $in: [oid, '5f1d7a3b9c2e4d6f8a0b1c2d', '42', 42, '$where'] } });
+    assert.deepEqual(q.options, { projection: { _id: 1 }, limit: 5 });
+    assert.deepEqual(placesOf(q.filter, '$where'), ['value:$in[]']);
+  });
+
+  test('side-collection marks carry the stored id (status joins marks to users through it)', () => {
+    assert.deepEqual(buildSideMark('42', now, 42).update, { $setOnInsert: { _id: '42', user_id: '42', migrated_at: now, user: 42 } });
+  });
+
+  test('cut-offs: 30 and 90 days before now', () => {
+    assert.deepEqual(cut.map((d) => d.toISOString()), ['2024-05-02T00:00:00.000Z', '2024-03-03T00:00:00.000Z']);
+  });
+
+  test('exported (field mode): ledger entries joined to their users on the id index, under the filters, not migrated', () => {
+    const m = mapping({ filter: [{ column: 'app', op: '=', value: 'web' }], columns: { last_login: 'activity.last' } });
+    assert.deepEqual(buildExportedPipeline(m, { users: 'users', side: null }, cut), [
+      { $lookup: { from: 'users', localField: 'user', foreignField: '_id', as: 'u' } },
+      { $unwind: '$u' },
+      { $match: { 'u.app': { $eq: 'web' } } },
+      { $match: { 'u.migrated_at': { $eq: null } } },
+      {
+        $facet: {
+          all: [{ $count: 'n' }],
+          active30: [{ $match: { 'u.activity.last': { $gte: cut[0] } } }, { $count: 'n' }],
+          active90: [{ $match: { 'u.activity.last': { $gte: cut[1] } } }, { $count: 'n' }],
+        },
+      },
+    ]);
+    // Without last_login: the count only.
+    assert.deepEqual(buildExportedPipeline(mapping(), { users: 'users', side: null }, null).at(-1), { $facet: { all: [{ $count: 'n' }] } });
+  });
+
+  test('exported (side collection): not migrated = no mark with the same user id; marked users joined for the active counts', () => {
+    const m = mapping({ columns: { id: 'legacyId', last_login: 'seen' } }, { migration: { table: 'marks' } });
+    const p = buildExportedPipeline(m, { users: 'accounts', side: 'marks' }, cut);
+    assert.deepEqual(p.slice(0, 5), [
+      { $lookup: { from: 'accounts', localField: 'user', foreignField: 'legacyId', as: 'u' } },
+      { $unwind: '$u' },
+      { $match: { 'u.legacyId': { $ne: null } } },
+      { $lookup: { from: 'marks', localField: '_id', foreignField: '_id', as: 'm' } },
+      { $match: { m: { $size: 0 } } },
+    ]);
+    assert.deepEqual(buildMarkedActivePipeline(m, 'accounts', cut).slice(0, 3), p.slice(0, 3));
+  });
+
+  test('per day: the server groups Date marks by UTC day (field under the filters, or the side collection)', () => {
+    const field = buildPerDay(mapping({ filter: [{ column: 'app', op: '=', value: 'web' }] }));
+    assert.equal(field.side, false);
+    assert.deepEqual(field.match, { $and: [{ app: { $eq: 'web' } }, { migrated_at: { $type: 'date' } }] });
+    assert.deepEqual(field.pipeline[1], { $group: { _id: { $dateToString: { format: '%Y-%m-%d', date: '$migrated_at', timezone: 'UTC' } }, n: { $sum: 1 } } });
+    const side = buildPerDay(mapping({}, { migration: { table: 'marks' } }));
+    assert.deepEqual([side.side, side.field, side.match], [true, 'migrated_at', { migrated_at: { $type: 'date' } }]);
+  });
+
+  test('docToUser: last_login (a Date, or ISO text) as ISO 8601; anything else is absent', () => {
+    const m = mapping({ columns: { last_login: 'last' } });
+    assert.equal(docToUser(m, { _id: 1, last: new Date('2024-05-06T07:08:09.123Z') })!.lastLogin, '2024-05-06T07:08:09.123Z');
+    assert.equal(docToUser(m, { _id: 1, last: '2024-05-06 07:08:09' })!.lastLogin, '2024-05-06T07:08:09.000Z');
+    assert.equal(docToUser(m, { _id: 1, last: 1714979289 })!.lastLogin, undefined);
+    assert.equal(docToUser(m, { _id: 1 })!.lastLogin, undefined);
+    assert.ok('last' in buildProjection(m));
+  });
+
+  test('status against a server that does not evaluate $dateToString: the marks\' times are counted here instead', async () => {
+    const marks = [new Date('2024-03-01T23:30:00Z'), new Date('2024-03-01T00:10:00Z'), new Date('2023-12-31T23:59:59Z')];
+    const fake = fakeHandles();
+    const users = fake.handles.users as unknown as Record<string, unknown>;
+    users.aggregate = (pipeline: Doc[]) => ({
+      // An emulator's answer: the expression returned as it was given.
+      toArray: async () => ('$group' in pipeline.at(-1)! ? [{ _id: (pipeline.at(-1)!.$group as Doc)._id, n: 3 }] : [{ all: [{ n: 2 }] }]),
+    });
+    users.find = () => ({ toArray: async () => [], [Symbol.asyncIterator]: async function* () { for (const d of marks) yield { _id: 1, migrated_at: d }; } });
+    users.countDocuments = async () => 7;
+    fake.handles.ledger = users as unknown as MongoHandles['ledger'];
+    const store = new MongoUserStore(fake.handles, mapping(), { maxTimeMS: 1000 });
+    const s = await store.migrationStatus();
+    assert.deepEqual(s.perDay, [
+      { day: '2023-12-31', count: 1 },
+      { day: '2024-03-01', count: 2 },
+    ]);
+    assert.deepEqual([s.total, s.migrated, s.exported, s.remaining, s.activeRemaining], [7, 7, 2, 0, null]);
+  });
+});
+
 describe('mongodb: scan pagination', () => {
   const LATER_THAN_NUMBERS = [
     { _id: { $gte: '' } },
@@ -623,6 +726,7 @@ function fakeHandles(): { handles: MongoHandles; calls: { op: string; filter?: u
       db: { command: async () => ({ ok: 1 }) } as unknown as MongoHandles['db'],
       users: collection as unknown as MongoHandles['users'],
       side: collection as unknown as MongoHandles['users'],
+      ledger: collection as unknown as MongoHandles['users'],
       bson: BSON,
     },
   };
@@ -651,7 +755,7 @@ async function availability(): Promise<string | false> {
 const skip = await availability();
 
 /** Every collection this file creates (emptied one by one on servers without dropDatabase). */
-const COLLECTIONS = ['users', 'legacy_gateway_migrations', 'mixed', 'marks'];
+const COLLECTIONS = ['users', 'legacy_gateway_migrations', 'mixed', 'marks', LEDGER_TABLE, 'lg_absent_ledger'];
 
 /** A uniquely named database, dropped afterwards (or emptied, on servers without dropDatabase). */
 async function createDatabase(): Promise<{ name: string; db: Mongo.Db; drop(): Promise<void> }> {
@@ -692,18 +796,40 @@ async function open(users: SeedUser[], mode: MigrationMode) {
       email_confirmed: u.email_confirmed ?? null,
       is_disabled: u.is_disabled ?? false,
       plan: u.plan ?? null,
+      last_login: u.last_login ?? null,
     })),
   );
-  const m = contractMapping(mode);
-  const store = await createMongoStore({
-    url: env.mongodbUrl!,
-    ...storeDefaults,
-    ...m,
-    users: { ...m.users, columns: { ...m.users.columns, id: '_id' } },
-    mongodb: { database: t.name, collation: { locale: 'en', strength: 2 } },
-  });
+  const reopen = (m: ContractMapping) =>
+    createMongoStore({
+      url: env.mongodbUrl!,
+      ...storeDefaults,
+      ...m,
+      users: { ...m.users, columns: { ...m.users.columns, id: '_id' } },
+      mongodb: { database: t.name, collation: { locale: 'en', strength: 2 } },
+    });
+  const store = await reopen(contractMapping(mode));
+  const ledger = t.db.collection(LEDGER_TABLE);
+  const raw: RawAccess = {
+    async mark(id, at) {
+      // As the gateway writes them: the field, or a side document with the stored id.
+      if (mode === 'column') await coll.updateOne({ _id: id as unknown as Mongo.ObjectId }, { $set: { migrated_at: at } });
+      else await t.db.collection('legacy_gateway_migrations').insertOne({ _id: String(id) as unknown as Mongo.ObjectId, user_id: String(id), migrated_at: at, user: id });
+    },
+    async lastLogin(id, at) {
+      await coll.updateOne({ _id: id as unknown as Mongo.ObjectId }, { $set: { last_login: at } });
+    },
+    async ledger() {
+      return new Map((await ledger.find({}).toArray()).map((d) => [String(d._id), (d.exported_at as Date).getTime()]));
+    },
+    async clearLedger() {
+      await ledger.deleteMany({});
+    },
+    async close() {},
+  };
   return {
     store,
+    reopen,
+    raw,
     async cleanup() {
       await store.close();
       await t.drop();
@@ -711,7 +837,7 @@ async function open(users: SeedUser[], mode: MigrationMode) {
   };
 }
 
-userStoreContract('mongodb', open, { skip });
+userStoreContract('mongodb', open, { skip, ledger: 'collection' });
 
 describe('mongodb on a real server: beyond the contract', { skip }, () => {
   let t: Awaited<ReturnType<typeof createDatabase>>;

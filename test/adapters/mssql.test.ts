@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import type * as MSSQL from 'mssql';
-import { createMssqlStore, mssqlConfig } from '../../adapters/mssql.js';
+import { createMssqlStore, mssqlConfig, openMssqlDriver } from '../../adapters/mssql.js';
 import { StoreError } from '../../adapters/types.js';
 import { testEnvironment } from '../../src/config.js';
-import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { contractMapping, LEDGER_TABLE, seedLastLogins, sqlRaw, userStoreContract, type ContractMapping, type MigrationMode, type SeedUser } from './contract.js';
 import { findByLogin } from '../../src/matching.js';
 
 const sql = createRequire(import.meta.url)('mssql') as typeof MSSQL;
@@ -132,8 +132,9 @@ async function open(users: SeedUser[], mode: MigrationMode) {
   await db.request().batch(`CREATE TABLE users (id INT PRIMARY KEY,
     email NVARCHAR(255) COLLATE Latin1_General_100_CS_AS NULL, username NVARCHAR(255) COLLATE Latin1_General_100_CS_AS NULL,
     password_hash NVARCHAR(MAX) NOT NULL, full_name NVARCHAR(MAX) NULL, email_confirmed BIT NULL, is_disabled BIT NOT NULL DEFAULT 0,
-    [plan] NVARCHAR(50) NULL, migrated_at DATETIME2(3) NULL)`);
+    [plan] NVARCHAR(50) NULL, migrated_at DATETIME2(3) NULL, last_login DATETIME2(3) NULL)`);
   await db.request().batch('CREATE TABLE legacy_gateway_migrations (user_id NVARCHAR(255) NOT NULL PRIMARY KEY, migrated_at DATETIME2(3) NOT NULL)');
+  await db.request().batch(`CREATE TABLE ${LEDGER_TABLE} (user_id NVARCHAR(255) NOT NULL PRIMARY KEY, exported_at DATETIME2(3) NOT NULL)`);
   for (const u of users) {
     await db
       .request()
@@ -150,11 +151,17 @@ async function open(users: SeedUser[], mode: MigrationMode) {
       );
   }
   await db.close();
-  const store = await createMssqlStore({ url, query_timeout_ms: 5000, pool_max: 5, ...contractMapping(mode) });
+  const raw = sqlRaw(await openMssqlDriver(url, { max: 2, queryTimeoutMs: 5000 }), mode, { users: 'users', marks: 'legacy_gateway_migrations', ledger: LEDGER_TABLE });
+  await seedLastLogins(raw, users);
+  const reopen = (m: ContractMapping) => createMssqlStore({ url, query_timeout_ms: 5000, pool_max: 5, ...m });
+  const store = await reopen(contractMapping(mode));
   return {
     store,
+    reopen,
+    raw,
     async cleanup() {
       await store.close();
+      await raw.close();
       const a = await connect(env.mssqlUrl!);
       try {
         // SINGLE_USER drops leftover sessions; Azure SQL Database does not support it (and needs no such thing).

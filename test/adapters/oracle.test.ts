@@ -21,8 +21,8 @@ import {
 } from '../../adapters/oracle.js';
 import { StoreError } from '../../adapters/types.js';
 import { parseConfig, testEnvironment } from '../../src/config.js';
-import { indexSuggestions, migrationDdl } from '../../src/dba.js';
-import { contractMapping, userStoreContract, type MigrationMode, type SeedUser } from './contract.js';
+import { indexSuggestions, migrationStatements } from '../../src/dba.js';
+import { contractMapping, seedLastLogins, sqlRaw, userStoreContract, type ContractMapping, type MigrationMode, type SeedUser } from './contract.js';
 import { findByLogin } from '../../src/matching.js';
 
 const oracledb = createRequire(import.meta.url)('oracledb') as OracleDb & {
@@ -269,7 +269,7 @@ async function availability(): Promise<string | false> {
 const skip = await availability();
 
 /** The DDL `legacy-gateway check` prints for this mapping, as Oracle executes it (no trailing semicolon). */
-function dbaDdl(users: string, migration: { column: string } | { table: string }): { migration: string; indexes: string[] } {
+function dbaDdl(users: string, migration: { column: string; exports_table: string } | { table: string; exports_table: string }): { migration: string[]; indexes: string[] } {
   const config = parseConfig(
     {
       auth: { issuer: 'https://issuer.example/', audience: 'aud' },
@@ -278,7 +278,7 @@ function dbaDdl(users: string, migration: { column: string } | { table: string }
     {},
   );
   const statement = (s: string) => s.slice(0, s.indexOf(';'));
-  return { migration: statement(migrationDdl(config)), indexes: indexSuggestions(config).map(statement) };
+  return { migration: migrationStatements(config).map(statement), indexes: indexSuggestions(config).map(statement) };
 }
 
 async function open(users: SeedUser[], mode: MigrationMode) {
@@ -286,7 +286,8 @@ async function open(users: SeedUser[], mode: MigrationMode) {
   const prefix = `LGT_${Date.now().toString(36)}${randomBytes(3).toString('hex')}`.toUpperCase();
   const usersTable = `${prefix}_USERS`;
   const marksTable = `${prefix}_MARKS`;
-  const migration = mode === 'column' ? { column: 'migrated_at' } : { table: marksTable };
+  const ledgerTable = `${prefix}_EXPORTS`;
+  const migration = mode === 'column' ? { column: 'migrated_at', exports_table: ledgerTable } : { table: marksTable, exports_table: ledgerTable };
   const db = await connect(env.oracleUrl!);
   try {
     // Column names quoted in lower case, as the contract's mapping names them; the table name unquoted (UPPER).
@@ -294,12 +295,12 @@ async function open(users: SeedUser[], mode: MigrationMode) {
     await db.execute(
       `CREATE TABLE ${usersTable} ("id" NUMBER(10) PRIMARY KEY, "email" NVARCHAR2(255), "username" NVARCHAR2(255),
         "password_hash" VARCHAR2(4000) NOT NULL, "full_name" NVARCHAR2(255), "email_confirmed" NUMBER(1),
-        "is_disabled" NUMBER(1) DEFAULT 0 NOT NULL, "plan" VARCHAR2(50))`,
+        "is_disabled" NUMBER(1) DEFAULT 0 NOT NULL, "plan" VARCHAR2(50), "last_login" TIMESTAMP WITH TIME ZONE)`,
       [],
       {},
     );
     const ddl = dbaDdl(usersTable, migration);
-    await db.execute(ddl.migration, [], {});
+    for (const statement of ddl.migration) await db.execute(statement, [], {});
     for (const [i, index] of ddl.indexes.entries()) await db.execute(index.replace(/^CREATE INDEX "[^"]+"/, `CREATE INDEX ${prefix}_I${i}`), [], {});
     const flag = (b: boolean | null | undefined) => (b === null || b === undefined ? null : b ? 1 : 0);
     for (const u of users) {
@@ -312,21 +313,28 @@ async function open(users: SeedUser[], mode: MigrationMode) {
   } finally {
     await db.close();
   }
-  const mapping = contractMapping(mode);
-  const store = await createOracleStore({
-    url: env.oracleUrl!,
-    query_timeout_ms: 5000,
-    pool_max: 5,
-    users: { ...mapping.users, table: usersTable },
-    migration,
-  });
+  const raw = sqlRaw(await openOracleDriver(env.oracleUrl!, { max: 2, queryTimeoutMs: 5000 }), mode, { users: usersTable, marks: marksTable, ledger: ledgerTable });
+  await seedLastLogins(raw, users);
+  // The contract's mapping on this run's tables (a test's own ledger name, an absent one, is kept).
+  const reopen = (m: ContractMapping) =>
+    createOracleStore({
+      url: env.oracleUrl!,
+      query_timeout_ms: 5000,
+      pool_max: 5,
+      users: { ...m.users, table: usersTable },
+      migration: { ...migration, exports_table: m.migration.exports_table ?? ledgerTable },
+    });
+  const store = await reopen(contractMapping(mode));
   return {
     store,
+    reopen,
+    raw,
     async cleanup() {
       await store.close();
+      await raw.close();
       const a = await connect(env.oracleUrl!);
       try {
-        for (const t of [usersTable, ...(mode === 'table' ? [marksTable] : [])]) await a.execute(`DROP TABLE ${t} PURGE`, [], {});
+        for (const t of [usersTable, ledgerTable, ...(mode === 'table' ? [marksTable] : [])]) await a.execute(`DROP TABLE ${t} PURGE`, [], {});
       } finally {
         await a.close();
       }

@@ -54,6 +54,16 @@ interface Expect {
   lower(expr: string): string;
   limit(select: string, n: number): string;
   insertIfAbsent(table: string): string;
+  /** The export ledger's insert-if-absent of `rows` rows (two bound values each: user id, time; or two arrays). */
+  ledgerInsert(table: string, rows: number): string;
+  /** The ledger's rows are bound as one array per column. */
+  arrays?: boolean;
+  /** A timestamp's UTC day as 'YYYY-MM-DD' text. */
+  day(expr: string): string;
+  /** A stored time compared as an instant. */
+  instant(expr: string): string;
+  /** A "no such table" error of the engine's driver. */
+  missingTable: unknown;
   /** The users key as text, for the side-table join on its primary key. */
   idAsText(expr: string): string;
   /** The bound "now" is a Date object (else an ISO 8601 string). */
@@ -74,6 +84,10 @@ const DIALECTS: Record<string, Expect> = {
     lower: (e) => `lg_lower(${e})`,
     limit: (s, n) => `${s} LIMIT ${n}`,
     insertIfAbsent: (t) => `INSERT INTO ${t} (user_id, migrated_at) VALUES (?, ?) ON CONFLICT(user_id) DO NOTHING`,
+    ledgerInsert: (t, n) => `INSERT INTO ${t} (user_id, exported_at) VALUES ${Array(n).fill('(?, ?)').join(', ')} ON CONFLICT(user_id) DO NOTHING`,
+    day: (e) => `strftime('%Y-%m-%d', ${e})`,
+    instant: (e) => `julianday(${e})`,
+    missingTable: Object.assign(new Error('no such table: legacy_gateway_exports'), { code: 'SQLITE_ERROR' }),
     dateParam: false,
     numbered: false,
   },
@@ -85,6 +99,11 @@ const DIALECTS: Record<string, Expect> = {
     lower: (e) => `lower(${e})`,
     limit: (s, n) => `${s} LIMIT ${n}`,
     insertIfAbsent: (t) => `INSERT INTO ${t} (user_id, migrated_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING`,
+    ledgerInsert: (t) => `INSERT INTO ${t} (user_id, exported_at) SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT (user_id) DO NOTHING`,
+    arrays: true,
+    day: (e) => `to_char(CAST(${e} AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+    instant: (e) => e,
+    missingTable: Object.assign(new Error('relation "legacy_gateway_exports" does not exist'), { code: '42P01' }),
     dateParam: false,
     numbered: true,
   },
@@ -96,6 +115,11 @@ const DIALECTS: Record<string, Expect> = {
     lower: (e) => `lower(${e} COLLATE "und-x-icu")`,
     limit: (s, n) => `${s} LIMIT ${n}`,
     insertIfAbsent: (t) => `INSERT INTO ${t} (user_id, migrated_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING`,
+    ledgerInsert: (t) => `INSERT INTO ${t} (user_id, exported_at) SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT (user_id) DO NOTHING`,
+    arrays: true,
+    day: (e) => `to_char(CAST(${e} AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+    instant: (e) => e,
+    missingTable: Object.assign(new Error('relation "legacy_gateway_exports" does not exist'), { code: '42P01' }),
     dateParam: false,
     numbered: true,
   },
@@ -107,6 +131,10 @@ const DIALECTS: Record<string, Expect> = {
     lower: (e) => `LOWER(${e})`,
     limit: (s, n) => `${s} LIMIT ${n}`,
     insertIfAbsent: (t) => `INSERT INTO ${t} (user_id, migrated_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE user_id = user_id`,
+    ledgerInsert: (t, n) => `INSERT INTO ${t} (user_id, exported_at) VALUES ${Array(n).fill('(?, ?)').join(', ')} ON DUPLICATE KEY UPDATE user_id = user_id`,
+    day: (e) => `DATE_FORMAT(${e}, '%Y-%m-%d')`,
+    instant: (e) => e,
+    missingTable: Object.assign(new Error("Table 'db.legacy_gateway_exports' doesn't exist"), { code: 'ER_NO_SUCH_TABLE', errno: 1146 }),
     dateParam: true,
     numbered: false,
   },
@@ -119,6 +147,12 @@ const DIALECTS: Record<string, Expect> = {
     limit: (s, n) => s.replace(/^SELECT /, `SELECT TOP (${n}) `),
     insertIfAbsent: (t) =>
       `INSERT INTO ${t} (user_id, migrated_at) SELECT @p1, @p2 WHERE NOT EXISTS (SELECT 1 FROM ${t} WITH (UPDLOCK, HOLDLOCK) WHERE user_id = @p1)`,
+    ledgerInsert: (t, n) =>
+      `INSERT INTO ${t} (user_id, exported_at) SELECT s.user_id, s.exported_at FROM (VALUES ${Array.from({ length: n }, (_, i) => `(@p${2 * i + 1}, @p${2 * i + 2})`).join(', ')}) AS s (user_id, exported_at)` +
+      ` WHERE NOT EXISTS (SELECT 1 FROM ${t} lg_t WITH (UPDLOCK, HOLDLOCK) WHERE lg_t.user_id = s.user_id)`,
+    day: (e) => `CONVERT(char(10), ${e}, 23)`,
+    instant: (e) => e,
+    missingTable: Object.assign(new Error("Invalid object name 'legacy_gateway_exports'."), { code: 'EREQUEST', number: 208 }),
     dateParam: true,
     numbered: true,
     placeholders: /@p(\d+)/g,
@@ -133,6 +167,12 @@ const DIALECTS: Record<string, Expect> = {
     insertIfAbsent: (t) =>
       `MERGE INTO ${t} t USING (SELECT :1 AS user_id, :2 AS migrated_at FROM dual) s ON (t.user_id = s.user_id)` +
       ' WHEN NOT MATCHED THEN INSERT (user_id, migrated_at) VALUES (s.user_id, s.migrated_at)',
+    ledgerInsert: (t, n) =>
+      `MERGE INTO ${t} t USING (${Array.from({ length: n }, (_, i) => `SELECT :${2 * i + 1} AS user_id, :${2 * i + 2} AS exported_at FROM dual`).join(' UNION ALL ')}) s ON (t.user_id = s.user_id)` +
+      ' WHEN NOT MATCHED THEN INSERT (user_id, exported_at) VALUES (s.user_id, s.exported_at)',
+    day: (e) => `TO_CHAR(SYS_EXTRACT_UTC(${e}), 'YYYY-MM-DD')`,
+    instant: (e) => e,
+    missingTable: Object.assign(new Error('ORA-00942: table or view does not exist'), { code: 'ORA-00942', errorNum: 942 }),
     dateParam: true,
     numbered: true,
     placeholders: /:(\d+)/g,
@@ -348,25 +388,153 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.equal(f.calls.filter((c) => c.kind === 'run').length, 0);
     });
 
-    test('migrationStatus applies the filters (column mode: one query)', async () => {
-      const f = fake(x.dialect, () => [{ total: '10', migrated: 3 }]);
+    const ledgerProbe = `SELECT user_id, exported_at FROM ${q('legacy_gateway_exports')} WHERE 1 = 0`;
+    const ledgerJoin = ` LEFT JOIN ${q('legacy_gateway_exports')} ${q('lg_export')} ON ${q('lg_export')}.user_id = ${x.idAsText(`u.${q('id')}`)}`;
+
+    test('migrationStatus: the ledger probed, then one aggregate statement grouped by the mark\'s UTC day; filters applied', async () => {
+      const f = fake(x.dialect, (sql) =>
+        sql === ledgerProbe
+          ? []
+          : [
+              { mark_day: '2024-03-03', total: 1, migrated: '1', exported: 0 },
+              { mark_day: null, total: '9', migrated: 0, exported: '3' },
+              { mark_day: '2023-12-31', total: 2, migrated: 2, exported: '0' },
+            ],
+      );
       const store = new SqlUserStore(f.driver, mapping('column', { filter: FILTERS }));
-      assert.deepEqual(await store.migrationStatus(), { total: 10, migrated: 3, remaining: 7 });
-      assert.equal(f.calls.length, 1);
-      assert.equal(f.calls[0]!.sql, `SELECT COUNT(*) AS total, COUNT(u.${q('migrated_at')}) AS migrated FROM ${q('users')} u WHERE ${filterSql(1)}`);
-      assert.deepEqual(f.calls[0]!.params, ['zq-filter-shop', 'zq-filter-robot']);
-      assertPlaceholders(x, f.calls[0]!);
+      assert.deepEqual(await store.migrationStatus(), {
+        total: 12,
+        migrated: 3,
+        exported: 3,
+        remaining: 6,
+        perDay: [
+          { day: '2023-12-31', count: 2 },
+          { day: '2024-03-03', count: 1 },
+        ],
+        activeRemaining: null,
+      });
+      assert.equal(f.calls.length, 2);
+      assert.equal(f.calls[0]!.sql, ledgerProbe);
+      const mark = `u.${q('migrated_at')}`;
+      const day = x.day(mark);
+      assert.equal(
+        f.calls[1]!.sql,
+        `SELECT ${day} AS mark_day, COUNT(*) AS total, COUNT(${mark}) AS migrated, COUNT(CASE WHEN ${mark} IS NULL THEN ${q('lg_export')}.user_id END) AS exported` +
+          ` FROM ${q('users')} u${ledgerJoin} WHERE ${filterSql(1)} GROUP BY ${day}`,
+      );
+      assert.deepEqual(f.calls[1]!.params, ['zq-filter-shop', 'zq-filter-robot']);
+      assertPlaceholders(x, f.calls[1]!);
     });
 
-    test('migrationStatus applies the filters (table mode: users counted with filters, marks counted)', async () => {
-      const f = fake(x.dialect, (sql) => (sql.includes('AS total') ? [{ total: 5 }] : [{ migrated: '2' }]));
-      const store = new SqlUserStore(f.driver, mapping('table', { filter: FILTERS }));
-      assert.deepEqual(await store.migrationStatus(), { total: 5, migrated: 2, remaining: 3 });
-      assert.equal(f.calls[0]!.sql, `SELECT COUNT(*) AS total FROM ${q('users')} u WHERE ${filterSql(1)}`);
-      assert.deepEqual(f.calls[0]!.params, ['zq-filter-shop', 'zq-filter-robot']);
-      assert.equal(f.calls[1]!.sql, `SELECT COUNT(*) AS migrated FROM ${q('legacy_gateway_migrations')}`);
-      assert.deepEqual(f.calls[1]!.params, []);
-      assertNotSpliced(f.calls, ['zq-filter']);
+    test('migrationStatus, side table, last_login mapped: the mark and the ledger row joined; the cut-offs bound, before the filters', async () => {
+      const f = fake(x.dialect, (sql) => (sql === ledgerProbe ? [] : [{ mark_day: null, total: 5, migrated: 0, exported: 1, active30: '1', active90: 2 }]));
+      const store = new SqlUserStore(f.driver, mapping('table', { filter: FILTERS, columns: { id: 'id', email: 'email', password: 'password_hash', last_login: 'seen_at' } }));
+      const before = Date.now();
+      const s = await store.migrationStatus();
+      assert.deepEqual(s, { total: 5, migrated: 0, exported: 1, remaining: 4, perDay: [], activeRemaining: { days30: 1, days90: 2 } });
+      const mark = `${q('lg_mark')}.user_id`;
+      const day = x.day(`${q('lg_mark')}.migrated_at`);
+      const remaining = `${mark} IS NULL AND ${q('lg_export')}.user_id IS NULL`;
+      const seen = x.instant(`u.${q('seen_at')}`);
+      assert.equal(
+        f.calls[1]!.sql,
+        `SELECT ${day} AS mark_day, COUNT(*) AS total, COUNT(${mark}) AS migrated, COUNT(CASE WHEN ${mark} IS NULL THEN ${q('lg_export')}.user_id END) AS exported,` +
+          ` COUNT(CASE WHEN ${remaining} AND ${seen} >= ${x.instant(p(1))} THEN 1 END) AS active30,` +
+          ` COUNT(CASE WHEN ${remaining} AND ${seen} >= ${x.instant(p(2))} THEN 1 END) AS active90` +
+          ` FROM ${q('users')} u${markJoin()}${ledgerJoin} WHERE ${filterSql(3)} GROUP BY ${day}`,
+      );
+      const [c30, c90, ...filters] = f.calls[1]!.params;
+      assert.deepEqual(filters, ['zq-filter-shop', 'zq-filter-robot']);
+      assert.equal(c30 instanceof Date, x.dateParam);
+      const ms = (v: unknown) => new Date(v as string | Date).getTime();
+      assert.ok(Math.abs(ms(c30) - (before - 30 * 86_400_000)) < 5000, String(c30));
+      assert.ok(Math.abs(ms(c90) - (before - 90 * 86_400_000)) < 5000, String(c90));
+      assertPlaceholders(x, f.calls[1]!);
+      // The user row carries lastLogin (ISO 8601) from the same column.
+      assert.ok(f.calls.length === 2);
+    });
+
+    test('migrationStatus without the ledger table (the engine\'s "no such table"): exported null, no join; other probe errors fail', async () => {
+      const f = fake(x.dialect, (sql) => {
+        if (sql === ledgerProbe) throw x.missingTable;
+        return [{ mark_day: null, total: 4, migrated: 0 }, { mark_day: '2024-01-01', total: 3, migrated: 3 }];
+      });
+      const store = new SqlUserStore(f.driver, mapping('column'));
+      assert.deepEqual(await store.migrationStatus(), { total: 7, migrated: 3, exported: null, remaining: 4, perDay: [{ day: '2024-01-01', count: 3 }], activeRemaining: null });
+      assert.ok(!f.calls[1]!.sql.includes('lg_export') && !f.calls[1]!.sql.includes('AS exported'), f.calls[1]!.sql);
+      // A connection failure (or a ledger without its columns) is a failure, never "no ledger".
+      const down = fake(x.dialect, () => {
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+      });
+      await assert.rejects(new SqlUserStore(down.driver, mapping('column')).migrationStatus(), (e: Error) => e instanceof StoreError && e.message === 'migrationStatus failed (ECONNREFUSED)');
+    });
+
+    test('markExported: insert-if-absent, 500 rows a statement (or bound arrays), every value bound, duplicates dropped, keys in order', async () => {
+      const f = fake(x.dialect);
+      const store = new SqlUserStore(f.driver, mapping('column'));
+      const ids = Array.from({ length: 1000 }, (_, i) => `zq-id-${String(999 - i).padStart(4, '0')}`);
+      await store.markExported([...ids, ids[0]!, "zq-'); DROP TABLE users; --"]);
+      const runs = f.calls.filter((c) => c.kind === 'run');
+      // Each statement's user ids and times: two arrays (PostgreSQL's unnest), or a pair of values per row.
+      const column = (r: Call, n: 0 | 1) => (x.arrays ? (r.params[n] as unknown[]) : r.params.filter((_, i) => i % 2 === n));
+      // 500 rows a statement; bound arrays have no parameter limit: one statement (one commit) for up to 10,000.
+      assert.deepEqual(runs.map((r) => column(r, 0).length), x.arrays ? [1001] : [500, 500, 1]);
+      const ledger = q('legacy_gateway_exports');
+      assert.equal(runs[0]!.sql, x.ledgerInsert(ledger, 500));
+      assert.equal(runs.at(-1)!.sql, x.ledgerInsert(ledger, 1));
+      for (const r of runs) assertPlaceholders(x, r);
+      const written = runs.flatMap((r) => column(r, 0));
+      assert.deepEqual([...written].sort(), [...new Set([...ids, "zq-'); DROP TABLE users; --"])].sort());
+      assert.deepEqual(column(runs[0]!, 0), [...column(runs[0]!, 0)].sort(), 'each statement\'s keys in order');
+      const stamps = new Set(runs.flatMap((r) => column(r, 1).map((v) => new Date(v as string | Date).getTime())));
+      assert.equal(stamps.size, 1, 'one time for the whole call');
+      assert.equal(column(runs[0]!, 1)[0] instanceof Date, x.dateParam);
+      assertNotSpliced(f.calls, ['zq-id', 'DROP TABLE']);
+      f.calls.length = 0;
+      await store.markExported([]);
+      assert.equal(f.calls.length, 0);
+    });
+
+    test('markExported without the ledger table says so; other errors are StoreErrors with the driver code only', async () => {
+      const f = fake(x.dialect, () => [], () => {
+        throw x.missingTable;
+      });
+      await assert.rejects(new SqlUserStore(f.driver, mapping('table')).markExported(['1']), (e: Error) => e instanceof StoreError && /^markExported failed: the export ledger table legacy_gateway_exports does not exist/.test(e.message));
+      const g = fake(x.dialect, () => [], () => {
+        throw Object.assign(new Error("value 'zq-secret' too long"), { code: 'EWHATEVER' });
+      });
+      await assert.rejects(new SqlUserStore(g.driver, mapping('table')).markExported(['zq-secret']), (e: Error) => e instanceof StoreError && e.message === 'markExported failed (EWHATEVER)');
+    });
+
+    test('probe reports the export ledger as optional: present, absent (never a failure), or unusable', async () => {
+      const probe = async (ledger: () => Row[]) => {
+        const f = fake(x.dialect, (sql) => (sql === ledgerProbe ? ledger() : []));
+        return (await new SqlUserStore(f.driver, mapping('table')).probe()).find((r) => r.what === 'export ledger table legacy_gateway_exports');
+      };
+      assert.deepEqual(await probe(() => []), { what: 'export ledger table legacy_gateway_exports', ok: true, optional: true });
+      assert.deepEqual(await probe(() => {
+        throw x.missingTable;
+      }), { what: 'export ledger table legacy_gateway_exports', ok: true, optional: true, absent: true });
+      const broken = await probe(() => {
+        throw Object.assign(new Error('no column exported_at'), { code: 'ECOLUMN' });
+      });
+      assert.deepEqual(broken, { what: 'export ledger table legacy_gateway_exports', ok: true, optional: true, error: 'ECOLUMN' });
+    });
+
+    test('columns.last_login: selected like the other columns, mapped to ISO 8601 (a non-time is absent)', async () => {
+      const cols = { id: 'id', email: 'email', password: 'password_hash', last_login: 'seen_at' };
+      const f = fake(x.dialect, (_sql, params) => [
+        { f_id: params[0], f_last_login: params[0] === '1' ? new Date('2024-05-06T07:08:09.123Z') : params[0] === '2' ? '2024-05-06 07:08:09' : 1714979289 },
+      ]);
+      const store = new SqlUserStore(f.driver, mapping('column', { columns: cols }));
+      assert.equal((await store.findById('1'))?.lastLogin, '2024-05-06T07:08:09.123Z');
+      assert.equal((await store.findById('2'))?.lastLogin, '2024-05-06T07:08:09.000Z');
+      assert.equal((await store.findById('3'))?.lastLogin, undefined, 'epoch seconds and milliseconds can\'t be told apart');
+      assert.ok(f.calls[0]!.sql.includes(`u.${q('seen_at')} AS ${q('f_last_login')}`), f.calls[0]!.sql);
+      const g = fake(x.dialect);
+      await new SqlUserStore(g.driver, mapping('column', { columns: cols })).ping();
+      assert.ok(g.calls[0]!.sql.includes(`u.${q('seen_at')} AS ${q('f_last_login')}`), 'ping covers it');
+      assert.ok(!g.calls.some((c) => c.sql.includes('legacy_gateway_exports')), 'ping never reads the ledger');
     });
 
     test('scan: keyset pagination on the primary key, 500 rows a page, filters after the key', async () => {
@@ -613,6 +781,10 @@ describe('mssql dialect', () => {
       'INSERT INTO [m] (migrated_at, user_id) SELECT @p1, @p2 WHERE NOT EXISTS (SELECT 1 FROM [m] WITH (UPDLOCK, HOLDLOCK) WHERE user_id = @p2)',
     );
     assert.throws(() => mssqlDialect.insertIfAbsent('[m]', ['a'], ['@p1'], 'b'), StoreError);
+    assert.equal(
+      mssqlDialect.insertIfAbsent('[x]', ['user_id', 'exported_at'], [['@p1', '@p2'], ['@p3', '@p4']], 'user_id'),
+      'INSERT INTO [x] (user_id, exported_at) SELECT s.user_id, s.exported_at FROM (VALUES (@p1, @p2), (@p3, @p4)) AS s (user_id, exported_at) WHERE NOT EXISTS (SELECT 1 FROM [x] lg_t WITH (UPDLOCK, HOLDLOCK) WHERE lg_t.user_id = s.user_id)',
+    );
   });
 
   test('timestamp is bound as a Date; lower() is LOWER()', () => {
@@ -644,6 +816,21 @@ describe('oracle dialect', () => {
       'MERGE INTO "M" t USING (SELECT :1 AS migrated_at, :2 AS user_id FROM dual) s ON (t.user_id = s.user_id) WHEN NOT MATCHED THEN INSERT (migrated_at, user_id) VALUES (s.migrated_at, s.user_id)',
     );
     assert.throws(() => oracleDialect.insertIfAbsent('"M"', ['a'], [':1'], 'b'), StoreError);
+    assert.equal(
+      oracleDialect.insertIfAbsent('"X"', ['user_id', 'exported_at'], [[':1', ':2'], [':3', ':4']], 'user_id'),
+      'MERGE INTO "X" t USING (SELECT :1 AS user_id, :2 AS exported_at FROM dual UNION ALL SELECT :3 AS user_id, :4 AS exported_at FROM dual) s ON (t.user_id = s.user_id) WHEN NOT MATCHED THEN INSERT (user_id, exported_at) VALUES (s.user_id, s.exported_at)',
+    );
+  });
+
+  test('markExported: a MERGE that loses a race to a concurrent export (ORA-00001) is run again; a third loss fails', async () => {
+    let failures = 2;
+    const f = fake(oracleDialect, () => [], () => {
+      if (failures-- > 0) throw Object.assign(new Error('ORA-00001: unique constraint violated'), { code: 'ORA-00001', errorNum: 1 });
+    });
+    await new SqlUserStore(f.driver, mapping('table')).markExported(['1', '2']);
+    assert.equal(f.calls.filter((c) => c.kind === 'run').length, 3);
+    failures = 3;
+    await assert.rejects(new SqlUserStore(f.driver, mapping('table')).markExported(['1']), /markExported failed \(ORA-00001\)/);
   });
 
   test('ORA-00001 is a duplicate key; other errors are not', () => {

@@ -9,7 +9,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { runCheck } from '../../src/check.js';
 import { parseConfig, type Config } from '../../src/config.js';
-import { grantStatements, migrationDdl } from '../../src/dba.js';
+import { grantStatements, migrationStatements } from '../../src/dba.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, env, uniqueName, type TestDatabase } from '../helpers/databases.js';
 import { createStore } from '../../adapters/index.js';
 
@@ -41,10 +41,10 @@ for (const dialect of ['postgres', 'mysql'] as const) {
     const role = uniqueName('lg_role');
     before(async () => {
       db = dialect === 'postgres' ? await createPostgresDatabase() : await createMysqlDatabase();
-      const ddl = migrationDdl(configFor(dialect, db.url));
       await db.exec([
         'CREATE TABLE users (id integer PRIMARY KEY, email varchar(255), password_hash varchar(255), full_name varchar(255), pw_plain varchar(255))',
-        ddl,
+        // The side table and the export ledger, as check prints them.
+        ...migrationStatements(configFor(dialect, db.url)),
         `INSERT INTO users (id, email, password_hash, full_name, pw_plain) VALUES (1, 'a@example.com', '${HASH}', 'A', 'secret'), (2, 'b@example.com', 'pbkdf2_sha256$1000$s$aGFzaA==', 'B', 'other')`,
       ]);
       // A role with exactly the printed grants.
@@ -89,12 +89,25 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       assert.equal(r.code, 0, r.text);
       assert.match(r.text, /connection: ok/);
       assert.match(r.text, /ok {6}columns\.email \(email\)/);
-      assert.match(r.text, /users: 2 \(migrated 0, remaining 2\)/);
+      assert.match(r.text, /users: 2 \(migrated 0, exported 0, remaining 2\)/);
+      assert.match(r.text, /ok {6}export ledger table legacy_gateway_exports\n/);
       assert.match(r.text, /bcrypt: 1/);
       assert.match(r.text, /django_pbkdf2_sha256: 1/);
       assert.match(r.text, /GRANT SELECT ON .users. TO/);
       assert.match(r.text, /GRANT SELECT, INSERT, (UPDATE, )?DELETE ON .legacy_gateway_migrations. TO/);
       assert.match(r.text, /CREATE TABLE .legacy_gateway_migrations./);
+      assert.match(r.text, /GRANT SELECT, INSERT(, UPDATE)? ON .legacy_gateway_exports. TO/);
+      assert.match(r.text, /CREATE TABLE .legacy_gateway_exports. \(\n {4}user_id .* NOT NULL PRIMARY KEY,\n {4}exported_at .* NOT NULL\n {2}\)/);
+    });
+
+    test('no export ledger: noted as absent (needed by export), never a failure; exit 0', async () => {
+      const cfg = configFor(dialect, db.url, { migration: { table: 'legacy_gateway_migrations', exports_table: 'lg_no_ledger' } });
+      const r = await capture(cfg);
+      assert.equal(r.code, 0, r.text);
+      assert.match(r.text, /\n {2}absent {2}export ledger table lg_no_ledger: needed by `legacy-gateway export`/);
+      assert.match(r.text, /users: 2 \(migrated 0, remaining 2\)/);
+      assert.doesNotMatch(r.text, /lg_no_ledger: SELECT/, 'no privileges read for a table that does not exist');
+      assert.match(r.text, /CREATE TABLE .lg_no_ledger. \(/);
     });
 
     test('the printed index is the one the connected store\'s lookup compares', async () => {
@@ -130,6 +143,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       if (dialect === 'postgres') {
         assert.match(r.text, /users: SELECT yes; writes: none\n/);
         assert.match(r.text, /legacy_gateway_migrations: SELECT yes; writes: INSERT, DELETE\n/);
+        assert.match(r.text, /legacy_gateway_exports: SELECT yes; writes: INSERT\n/);
         assert.doesNotMatch(r.text, /MORE THAN NEEDED/);
       } else {
         assert.match(r.text, new RegExp(`GRANT SELECT ON \`${db.name}\`.\`users\``));
@@ -141,6 +155,11 @@ for (const dialect of ['postgres', 'mysql'] as const) {
         const at = await store.markMigrated('1');
         assert.ok(at);
         assert.equal(await store.unmarkMigrated('1'), true);
+        // The export ledger: written twice (the repeat is the insert-if-absent's other path), and counted.
+        await store.markExported!(['1', '2']);
+        await store.markExported!(['2']);
+        const s = await store.migrationStatus();
+        assert.deepEqual([s.exported, s.remaining], [2, 0]);
       } finally {
         await store.close();
       }
@@ -148,7 +167,10 @@ for (const dialect of ['postgres', 'mysql'] as const) {
 
     test('a superuser connection is reported as having more than needed (postgres) / all privileges (mysql)', async () => {
       const r = await capture(configFor(dialect, db.url));
-      if (dialect === 'postgres') assert.match(r.text, /users: SELECT yes; writes: INSERT, UPDATE, DELETE {3}MORE THAN NEEDED: INSERT, UPDATE, DELETE/);
+      if (dialect === 'postgres') {
+        assert.match(r.text, /users: SELECT yes; writes: INSERT, UPDATE, DELETE {3}MORE THAN NEEDED: INSERT, UPDATE, DELETE/);
+        assert.match(r.text, /legacy_gateway_exports: SELECT yes; writes: INSERT, UPDATE, DELETE {3}MORE THAN NEEDED: UPDATE, DELETE/);
+      }
       else assert.match(r.text, /ALL PRIVILEGES/);
     });
   });

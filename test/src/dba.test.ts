@@ -5,7 +5,7 @@ import { mssqlDialect } from '../../adapters/mssql.js';
 import { mysqlDialectFor, signSpellings } from '../../adapters/mysql.js';
 import { postgresDialect } from '../../adapters/postgres.js';
 import { SqlUserStore, type Row } from '../../adapters/sql.js';
-import { grantStatements, indexSuggestions, migrationDdl } from '../../src/dba.js';
+import { gatewayWrites, grantStatements, indexSuggestions, migrationDdl, migrationStatements } from '../../src/dba.js';
 
 const base = (adapter: string, migration: Record<string, string>, extra: Record<string, unknown> = {}) =>
   parseConfig({
@@ -14,47 +14,74 @@ const base = (adapter: string, migration: Record<string, string>, extra: Record<
   }, {});
 
 describe('migration DDL per dialect', () => {
-  test('side table', () => {
-    assert.equal(migrationDdl(base('postgres', { table: 'legacy_gateway_migrations' })), 'CREATE TABLE "legacy_gateway_migrations" (\n  user_id varchar(255) NOT NULL PRIMARY KEY,\n  migrated_at timestamptz NOT NULL\n);');
-    assert.match(migrationDdl(base('mysql', { table: 'm' })), /^CREATE TABLE `m` \(\n  user_id VARCHAR\(255\) NOT NULL PRIMARY KEY,\n  migrated_at DATETIME\(3\) NOT NULL\n\) ENGINE=InnoDB;$/);
+  const ledgerOf = (cfg: ReturnType<typeof base>) => migrationStatements(cfg)[1];
+  test('side table, then the export ledger (same key and time types), one statement per element', () => {
+    assert.deepEqual(migrationStatements(base('postgres', { table: 'legacy_gateway_migrations' })), [
+      'CREATE TABLE "legacy_gateway_migrations" (\n  user_id varchar(255) NOT NULL PRIMARY KEY,\n  migrated_at timestamptz NOT NULL\n);',
+      'CREATE TABLE "legacy_gateway_exports" (\n  user_id varchar(255) NOT NULL PRIMARY KEY,\n  exported_at timestamptz NOT NULL\n);',
+    ]);
+    assert.equal(migrationDdl(base('postgres', { table: 'm' })), migrationStatements(base('postgres', { table: 'm' })).join('\n'));
+    assert.match(migrationStatements(base('mysql', { table: 'm' }))[0]!, /^CREATE TABLE `m` \(\n  user_id VARCHAR\(255\) NOT NULL PRIMARY KEY,\n  migrated_at DATETIME\(3\) NOT NULL\n\) ENGINE=InnoDB;$/);
+    assert.equal(ledgerOf(base('mysql', { table: 'm' })), 'CREATE TABLE `legacy_gateway_exports` (\n  user_id VARCHAR(255) NOT NULL PRIMARY KEY,\n  exported_at DATETIME(3) NOT NULL\n) ENGINE=InnoDB;');
     assert.match(migrationDdl(base('mssql', { table: 'm' })), /NVARCHAR\(255\).*\n.*DATETIME2\(3\)/);
+    assert.equal(ledgerOf(base('mssql', { table: 'm' })), 'CREATE TABLE [legacy_gateway_exports] (\n  user_id NVARCHAR(255) NOT NULL PRIMARY KEY,\n  exported_at DATETIME2(3) NOT NULL\n);');
+    assert.equal(ledgerOf(base('sqlite', { table: 'm' })), 'CREATE TABLE "legacy_gateway_exports" (\n  user_id TEXT NOT NULL PRIMARY KEY,\n  exported_at TEXT NOT NULL\n);');
+  });
+  test('the ledger\'s name is store.migration.exports_table when set (schema-qualified too)', () => {
+    assert.match(ledgerOf(base('postgres', { table: 'm', exports_table: 'gw.exports' }))!, /^CREATE TABLE "gw"."exports" \(/);
+    assert.match(ledgerOf(base('mssql', { column: 'migrated_at', exports_table: 'x' }))!, /^CREATE TABLE \[x\] \(/);
   });
   test('Oracle: VARCHAR2 and TIMESTAMP WITH TIME ZONE; ADD without COLUMN; names quoted exactly as configured', () => {
-    assert.equal(
-      migrationDdl(base('oracle', { table: 'LEGACY_GATEWAY_MIGRATIONS' })),
+    assert.deepEqual(migrationStatements(base('oracle', { table: 'LEGACY_GATEWAY_MIGRATIONS', exports_table: 'LEGACY_GATEWAY_EXPORTS' })), [
       'CREATE TABLE "LEGACY_GATEWAY_MIGRATIONS" (\n  user_id VARCHAR2(255) NOT NULL PRIMARY KEY,\n  migrated_at TIMESTAMP WITH TIME ZONE NOT NULL\n);',
-    );
-    assert.equal(migrationDdl(base('oracle', { column: 'MIGRATED_AT' })), 'ALTER TABLE "dbo"."users" ADD "MIGRATED_AT" TIMESTAMP WITH TIME ZONE NULL;');
+      'CREATE TABLE "LEGACY_GATEWAY_EXPORTS" (\n  user_id VARCHAR2(255) NOT NULL PRIMARY KEY,\n  exported_at TIMESTAMP WITH TIME ZONE NOT NULL\n);',
+    ]);
+    assert.equal(migrationStatements(base('oracle', { column: 'MIGRATED_AT' }))[0], 'ALTER TABLE "dbo"."users" ADD "MIGRATED_AT" TIMESTAMP WITH TIME ZONE NULL;');
   });
   test('column: SQL Server says ADD, the others ADD COLUMN; a real timestamp type, never SQL Server\'s rowversion TIMESTAMP', () => {
-    assert.equal(migrationDdl(base('mssql', { column: 'migrated_at' })), 'ALTER TABLE [dbo].[users] ADD [migrated_at] DATETIME2(3) NULL;');
-    assert.equal(migrationDdl(base('postgres', { column: 'migrated_at' })), 'ALTER TABLE "dbo"."users" ADD COLUMN "migrated_at" timestamptz NULL;');
-    assert.equal(migrationDdl(base('mysql', { column: 'migrated_at' })), 'ALTER TABLE `dbo`.`users` ADD COLUMN `migrated_at` DATETIME(3) NULL;');
+    assert.equal(migrationStatements(base('mssql', { column: 'migrated_at' }))[0], 'ALTER TABLE [dbo].[users] ADD [migrated_at] DATETIME2(3) NULL;');
+    assert.equal(migrationStatements(base('postgres', { column: 'migrated_at' }))[0], 'ALTER TABLE "dbo"."users" ADD COLUMN "migrated_at" timestamptz NULL;');
+    assert.equal(migrationStatements(base('mysql', { column: 'migrated_at' }))[0], 'ALTER TABLE `dbo`.`users` ADD COLUMN `migrated_at` DATETIME(3) NULL;');
+    assert.match(migrationDdl(base('mysql', { column: 'migrated_at' })), /\nCREATE TABLE `legacy_gateway_exports`/);
+  });
+  test('no SQL for the other stores', () => {
+    assert.deepEqual(migrationStatements(parseConfig({ auth: { issuer: 'https://issuer.example/', audience: 'aud' }, store: { adapter: 'mongodb', url: 'mongodb://h/db', users: { table: 'users', columns: { id: '_id', email: 'email', password: 'pw' } } } }, {})), [
+      '-- store.adapter mongodb: no SQL DDL',
+    ]);
   });
 });
 
 describe('least-privilege grants', () => {
-  test('SELECT on the users table and every joined table; writes only to the migration target', () => {
+  test('SELECT on the users table and every joined table; writes only to the migration target and the export ledger', () => {
     const cfg = base('postgres', { table: 'marks' }, { joins: [{ table: 'profiles', alias: 'p', on: { id: 'user_id' } }] });
     assert.deepEqual(grantStatements(cfg, 'gw'), [
       'GRANT SELECT ON "dbo"."users" TO "gw";',
       'GRANT SELECT ON "profiles" TO "gw";',
       'GRANT SELECT, INSERT, DELETE ON "marks" TO "gw";',
+      'GRANT SELECT, INSERT ON "legacy_gateway_exports" TO "gw";',
     ]);
   });
-  test('column mode grants UPDATE of that one column only', () => {
-    assert.deepEqual(grantStatements(base('postgres', { column: 'migrated_at' }), 'gw').at(-1), 'GRANT UPDATE ("migrated_at") ON "dbo"."users" TO "gw";');
-    assert.deepEqual(grantStatements(base('mssql', { column: 'migrated_at' }), 'gw').at(-1), 'GRANT UPDATE ON [dbo].[users] ([migrated_at]) TO [gw];');
-    assert.deepEqual(grantStatements(base('mysql', { column: 'migrated_at' }), 'gw').at(-1), "GRANT UPDATE (`migrated_at`) ON `dbo`.`users` TO 'gw'@'%';");
-    assert.deepEqual(grantStatements(base('oracle', { column: 'MIGRATED_AT' }), 'gw').at(-1), 'GRANT UPDATE ("MIGRATED_AT") ON "dbo"."users" TO gw;');
+  test('column mode grants UPDATE of that one column only (and the ledger\'s own)', () => {
+    assert.deepEqual(grantStatements(base('postgres', { column: 'migrated_at' }), 'gw').slice(-2), ['GRANT UPDATE ("migrated_at") ON "dbo"."users" TO "gw";', 'GRANT SELECT, INSERT ON "legacy_gateway_exports" TO "gw";']);
+    assert.deepEqual(grantStatements(base('mssql', { column: 'migrated_at' }), 'gw').slice(-2), ['GRANT UPDATE ON [dbo].[users] ([migrated_at]) TO [gw];', 'GRANT SELECT, INSERT ON [legacy_gateway_exports] TO [gw];']);
+    assert.deepEqual(grantStatements(base('mysql', { column: 'migrated_at' }), 'gw').slice(-2), ["GRANT UPDATE (`migrated_at`) ON `dbo`.`users` TO 'gw'@'%';", "GRANT SELECT, INSERT, UPDATE ON `legacy_gateway_exports` TO 'gw'@'%';"]);
+    assert.deepEqual(grantStatements(base('oracle', { column: 'MIGRATED_AT' }), 'gw').slice(-2), ['GRANT UPDATE ("MIGRATED_AT") ON "dbo"."users" TO gw;', 'GRANT SELECT, INSERT, UPDATE ON "legacy_gateway_exports" TO gw;']);
   });
-  test('Oracle: the grantee unquoted (users and roles are stored in upper case); MERGE needs INSERT and UPDATE on the side table', () => {
-    const cfg = base('oracle', { table: 'MARKS' }, { joins: [{ table: 'APP.PROFILES', alias: 'p', on: { id: 'USER_ID' } }] });
+  test('Oracle: the grantee unquoted (users and roles are stored in upper case); MERGE needs INSERT and UPDATE on the gateway\'s tables', () => {
+    const cfg = base('oracle', { table: 'MARKS', exports_table: 'EXPORTS' }, { joins: [{ table: 'APP.PROFILES', alias: 'p', on: { id: 'USER_ID' } }] });
     assert.deepEqual(grantStatements(cfg), [
       'GRANT SELECT ON "dbo"."users" TO legacy_gateway;',
       'GRANT SELECT ON "APP"."PROFILES" TO legacy_gateway;',
       'GRANT SELECT, INSERT, UPDATE, DELETE ON "MARKS" TO legacy_gateway;',
+      'GRANT SELECT, INSERT, UPDATE ON "EXPORTS" TO legacy_gateway;',
     ]);
+  });
+  test('the writes check expects on the gateway\'s tables', () => {
+    assert.deepEqual(gatewayWrites('postgres', 'side'), ['INSERT', 'DELETE']);
+    assert.deepEqual(gatewayWrites('postgres', 'ledger'), ['INSERT']);
+    assert.deepEqual(gatewayWrites('mysql', 'ledger'), ['INSERT', 'UPDATE']);
+    assert.deepEqual(gatewayWrites('oracle', 'side'), ['INSERT', 'UPDATE', 'DELETE']);
+    assert.deepEqual(gatewayWrites('mssql', 'ledger'), ['INSERT']);
   });
   test('no GRANTs for SQLite', () => {
     assert.match(grantStatements(base('sqlite', { table: 'm' }))[0]!, /^-- /);

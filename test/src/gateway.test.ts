@@ -45,7 +45,7 @@ class WideStore implements UserStore {
     return false;
   }
   async migrationStatus() {
-    return { total: this.rows.length, migrated: 0, remaining: this.rows.length };
+    return { total: this.rows.length, migrated: 0, exported: null, remaining: this.rows.length, perDay: [], activeRemaining: null };
   }
   async *scan() {
     yield user('decoy', 'x@example.com', 'x', OTHER_HASH);
