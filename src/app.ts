@@ -1,48 +1,31 @@
 /** Express app assembly: security headers, request log, IP allow-list, tokens, routes, metrics, one error shape. */
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
-import type * as Prom from 'prom-client';
 import { tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { ipFilter, trustProxySetting } from './ipfilter.js';
 import { errorClass, errorCode, fixedFieldsLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { v1Routes } from './routes.js';
-
-const requireCjs = createRequire(import.meta.url);
-
-/**
- * prom-client's index also loads its Pushgateway (node:https), cluster aggregator, Summary and default collectors:
- * 50-100 ms of start-up on a small machine for code the gateway needs late (the default collectors, on the first
- * scrape) or never. The three classes every request uses come from their own modules (the same module instances
- * the index exports); the index is the fallback should the package's layout change.
- */
-function metricClasses(): Pick<typeof Prom, 'Registry' | 'Counter' | 'Histogram'> {
-  try {
-    return {
-      Registry: requireCjs('prom-client/lib/registry') as typeof Prom.Registry,
-      Counter: requireCjs('prom-client/lib/counter') as typeof Prom.Counter,
-      Histogram: requireCjs('prom-client/lib/histogram') as typeof Prom.Histogram,
-    };
-  } catch {
-    return requireCjs('prom-client') as typeof Prom;
-  }
-}
 
 export interface AppDeps {
   config: Config;
   gateway: Gateway;
   logger: Logger;
+  /** The metrics the gateway's store was instrumented with (src/server.ts); a fresh set when absent. */
+  metrics?: Metrics;
 }
 
 const REALM = 'Bearer realm="legacy-gateway"';
 
+/** Remembers the mount for the route label, and keeps every /v1 answer (personal data) out of any cache. */
 const rememberMount: RequestHandler = (_req, res, next) => {
   res.locals.mount = '/v1';
+  res.setHeader('Cache-Control', 'no-store');
   next();
 };
 
@@ -105,37 +88,17 @@ function loggableIp(ip: string | undefined): string {
 
 export interface BuiltApp {
   app: Express;
-  registry: Prom.Registry;
-  /** The /metrics text (Prometheus exposition format); the process/Node.js default metrics start on the first call. */
-  metrics(): Promise<string>;
+  metrics: Metrics;
 }
 
-export function createApp({ config, gateway, logger }: AppDeps): BuiltApp {
-  const { Registry, Counter, Histogram } = metricClasses();
-  const registry = new Registry();
-  // The default collectors (event-loop lag monitor, GC observer, process readers) start with the first scrape:
-  // nothing of them runs, or costs start-up time, in a gateway nobody scrapes. Their values are process-wide
-  // (CPU, memory, handles) or sampled from then on (GC, event-loop lag).
-  let defaults: Promise<void> | undefined;
-  const metrics = async (): Promise<string> => {
-    defaults ??= import('prom-client').then(
-      ({ collectDefaultMetrics }) => collectDefaultMetrics({ register: registry }),
-      (e: unknown) => {
-        defaults = undefined; // tried again on the next scrape
-        throw e;
-      },
-    );
-    await defaults;
-    return registry.metrics();
-  };
+export function createApp({ config, gateway, logger, metrics = createMetrics() }: AppDeps): BuiltApp {
   const requestLog = fixedFieldsLogger(logger);
-  const requests = new Counter({ name: 'legacy_gateway_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['method', 'route', 'status'], registers: [registry] });
-  const duration = new Histogram({ name: 'legacy_gateway_http_request_duration_seconds', help: 'HTTP request duration.', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
-  const verifies = new Counter({ name: 'legacy_gateway_verify_total', help: 'Credential verifications by outcome.', labelNames: ['outcome'], registers: [registry] });
-  gateway.onVerify = (outcome) => verifies.inc({ outcome });
+  gateway.onVerify = (outcome, scheme) => metrics.verify(outcome, scheme);
 
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: every answer is computed per request and never cached (no-store), so a SHA-1 of each body is waste.
+  app.set('etag', false);
   app.set('trust proxy', trustProxySetting(config.server.trust_proxy));
   app.use(helmet());
 
@@ -144,11 +107,11 @@ export function createApp({ config, gateway, logger }: AppDeps): BuiltApp {
   app.use((req, res, next) => {
     const id = (req.get('x-request-id') ?? '').slice(0, 64).replace(/[^\w.-]/g, '') || randomUUID();
     res.setHeader('X-Request-Id', id);
-    const end = duration.startTimer();
+    const start = process.hrtime.bigint();
     res.on('finish', () => {
       const route = routeOf(req, res);
-      const seconds = end({ method: req.method, route });
-      requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      metrics.request(req.method, route, res.statusCode, (res.locals.errorCode as string | undefined) ?? (res.statusCode < 400 ? 'ok' : 'error'), seconds);
       requestLog.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: loggableIp(req.ip), ms: Math.round(seconds * 1000) }, 'request');
     });
     next();
@@ -159,12 +122,15 @@ export function createApp({ config, gateway, logger }: AppDeps): BuiltApp {
   });
   app.get('/readyz', async (_req, res) => {
     if (await gateway.ready()) res.json({ status: 'ready' });
-    else res.status(503).set('Retry-After', '5').json({ error: 'store_unavailable', message: 'The legacy store is unreachable.' });
+    else {
+      res.locals.errorCode = 'store_unavailable';
+      res.status(503).set('Retry-After', '5').json({ error: 'store_unavailable', message: 'The legacy store is unreachable.' });
+    }
   });
   // With config.metrics set, /metrics is served only on its own listener (src/server.ts); here it is then a 404.
   if (!config.metrics) {
     app.get('/metrics', async (_req, res) => {
-      res.set('Content-Type', registry.contentType).send(await metrics());
+      res.set('Content-Type', metrics.registry.contentType).send(await metrics.text());
     });
   }
 
@@ -190,8 +156,9 @@ export function createApp({ config, gateway, logger }: AppDeps): BuiltApp {
     // (Node's URL errors carry the whole input URL), and req.path/req.url are the client's text.
     if (internal) logger.error({ err_class: errorClass(err), err_code: errorCode(err), route: routeOf(req, res), method: req.method }, 'unhandled error');
     if (res.headersSent) return;
+    res.locals.errorCode = e.code;
     res.status(e.status).set(e.headers).json({ error: e.code, message: e.message });
   };
   app.use(onError);
-  return { app, registry, metrics };
+  return { app, metrics };
 }

@@ -3,12 +3,13 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { createStore } from '../adapters/index.js';
-import type { UserStore } from '../adapters/types.js';
+import { StoreError, type UserStore } from '../adapters/types.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { Gateway } from './gateway.js';
 import { MemoryLoginLimiter } from './limiter.js';
 import { errorClass, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { compilePolicy } from './passwords/index.js';
 import { checkStoreAtStartup } from './startup.js';
 
@@ -28,20 +29,48 @@ export interface Running {
   close(): Promise<void>;
 }
 
-export async function buildGateway(config: Config, logger: Logger, store?: UserStore) {
-  const s = store ?? (await createStore(config.store));
-  try {
-    await checkStoreAtStartup(config, s, logger);
-  } catch (e) {
-    if (!store) await s.close().catch(() => {});
-    throw e;
+/**
+ * The store a draining gateway holds instead of opening the configured one: the database may already be gone, and
+ * nothing calls it (Gateway answers every request itself); should anything ever do so, it fails as an unreachable
+ * store would, with a 503.
+ */
+function drainedStore(): UserStore {
+  const refuse = () => Promise.reject(new StoreError('drain is on: the legacy store is not opened'));
+  return {
+    findCandidates: refuse,
+    findById: refuse,
+    markMigrated: refuse,
+    unmarkMigrated: refuse,
+    migrationStatus: refuse,
+    async *scan() {
+      await refuse();
+    },
+    ping: refuse,
+    close: () => Promise.resolve(),
+  };
+}
+
+/** metrics: when given, the gateway's store is instrumented with it (store call timings, marks, pool usage). */
+export async function buildGateway(config: Config, logger: Logger, store?: UserStore, metrics?: Metrics) {
+  // Draining: the configured store is neither opened nor checked (a store handed in is kept, and never called).
+  const s = store ?? (config.drain ? drainedStore() : await createStore(config.store));
+  if (config.drain) logger.warn({ adapter: config.store.adapter }, 'drain is on: the legacy store is not used; every endpoint answers as if it were empty');
+  else {
+    try {
+      await checkStoreAtStartup(config, s, logger);
+    } catch (e) {
+      if (!store) await s.close().catch(() => {});
+      throw e;
+    }
   }
   const gateway = new Gateway({
-    store: s,
+    // A draining gateway never calls its store: nothing to instrument.
+    store: metrics && !config.drain ? metrics.instrument(s) : s,
     passwords: compilePolicy(config.passwords),
     userIdPrefix: config.profile.user_id_prefix,
     logger,
     limiter: new MemoryLoginLimiter(config.limits.login_failures.max, config.limits.login_failures.window_s),
+    drain: config.drain,
   });
   // The sample runs while the server starts listening: a request that needs the decoy before it is ready waits for
   // this same sample (Gateway.prepareDecoy shares the one in flight); every other request is served at once.
@@ -182,8 +211,9 @@ function trackConnections(server: Server): { inFlight: () => number; drain: () =
 }
 
 export async function startServer(config: Config, logger: Logger, store?: UserStore): Promise<Running> {
-  const built = await buildGateway(config, logger, store);
-  const { app, registry, metrics: metricsText } = createApp({ config, gateway: built.gateway, logger });
+  const m = createMetrics();
+  const built = await buildGateway(config, logger, store, m);
+  const { app } = createApp({ config, gateway: built.gateway, logger, metrics: m });
   const server = httpServer(config, (req, res) => {
     if (toOriginForm(req, res)) app(req, res);
   });
@@ -195,7 +225,7 @@ export async function startServer(config: Config, logger: Logger, store?: UserSt
   try {
     url = await listen(server, config.server.port, config.server.host);
     if (config.metrics) {
-      metricsServer = httpServer(config, metricsListener(registry, metricsText));
+      metricsServer = httpServer(config, metricsListener(m.registry, m.text));
       metrics = trackConnections(metricsServer);
       metricsUrl = await listen(metricsServer, config.metrics.port, config.metrics.host);
     }

@@ -637,7 +637,7 @@ describe('live: /healthz, /readyz, /metrics', () => {
     assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     assert.match(text, /^# HELP legacy_gateway_http_requests_total /m);
     assert.match(text, /^# TYPE legacy_gateway_verify_total counter$/m);
-    assert.match(text, /^legacy_gateway_verify_total\{outcome="success"\} [1-9]/m);
+    assert.match(text, /^legacy_gateway_verify_total\{outcome="match"\} [1-9]/m);
   });
   test('X-Request-Id: echoed (sanitized) or generated', async () => {
     const echoed = await api('GET', '/healthz', { token: null, headers: { 'x-request-id': 'abc-123 <script>' } });

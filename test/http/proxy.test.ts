@@ -122,7 +122,7 @@ describe('metrics on their own listener', () => {
       const m = await call(murl, 'GET', '/metrics');
       assert.equal(m.status, 200);
       assert.match(m.headers.get('content-type') ?? '', /^text\/plain/);
-      assert.match(m.text, /legacy_gateway_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/);
+      assert.match(m.text, /legacy_gateway_http_requests_total\{method="GET",route="\/healthz",status="200",outcome="ok"\} 1/);
       const onMain = await call(gw.url, 'GET', '/metrics');
       assert.equal(onMain.status, 404);
       assert.equal(onMain.json.error, 'not_found');
