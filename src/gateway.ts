@@ -11,6 +11,7 @@ import { errorClass, errorCode, type Logger } from './logger.js';
 import { getScheme, resolveScheme, verifyWith, type PasswordPolicy, type PasswordScheme } from './passwords/index.js';
 import { findByLogin, normaliseLogin, rowMatches } from './matching.js';
 import { legacyIdFrom, toProfile, type Profile } from './profile.js';
+import { buildStatus, type StatusReport } from './operations/status.js';
 
 /** A stored value of the store's dominant scheme, verified against a random password when there is no real user. */
 interface Decoy {
@@ -27,6 +28,11 @@ export interface GatewayOptions {
   userIdPrefix: string;
   logger: Logger;
   limiter: LoginLimiter;
+  /**
+   * config.drain: answer as if the store were empty (unknown user, not found, status all zero, always ready) without
+   * ever calling it. Unknown logins still cost one decoy verification, as they do otherwise.
+   */
+  drain?: boolean;
 }
 
 /** 'rejected': a store that checks passwords itself refused the login (unknown user or wrong password: it can't tell). */
@@ -51,8 +57,8 @@ export class Gateway {
   /** The sample in progress: every caller while it runs (start-up, first requests, a re-sample) shares it. */
   private sampling: Promise<Decoy> | null = null;
   private readonly warned = new Set<string>();
-  /** Observer for metrics (set by the app). */
-  onVerify: (outcome: VerifyOutcome) => void = () => {};
+  /** Observer for metrics (set by the app): the outcome, and the scheme of the stored password when one was checked. */
+  onVerify: (outcome: VerifyOutcome, scheme?: string) => void = () => {};
 
   constructor(private readonly o: GatewayOptions) {}
 
@@ -78,8 +84,9 @@ export class Gateway {
     let seen = 0;
     let failed = false;
     try {
-      // A store that checks passwords itself has no hashes to sample (and its decoy is never spent).
-      const sample: AsyncIterable<LegacyUser> | LegacyUser[] = this.o.store.verifyCredentials ? [] : this.o.store.scan();
+      // A store that checks passwords itself has no hashes to sample (and its decoy is never spent); a draining
+      // gateway never reads its store (bcrypt then).
+      const sample: AsyncIterable<LegacyUser> | LegacyUser[] = this.o.drain || this.o.store.verifyCredentials ? [] : this.o.store.scan();
       for await (const u of sample) {
         const r = resolveScheme(u, this.o.passwords);
         if (r.scheme && u.password) {
@@ -157,6 +164,12 @@ export class Gateway {
     const keys = [limiterKey.login(normaliseLogin(login))];
     const wait = await limiter.take(keys[0]!);
     if (wait > 0) throw this.tooMany(wait);
+    if (this.o.drain) {
+      // As an unknown login costs: the decoy, then the same 401.
+      await this.spendDecoy(password);
+      this.onVerify('unknown_user');
+      throw invalidCredentials();
+    }
     // A store that checks passwords itself (a legacy web service) decides in one call: an unknown user costs that
     // same call, so there is no local hash to check and no decoy to spend.
     const remote = this.o.store.verifyCredentials?.bind(this.o.store);
@@ -177,9 +190,10 @@ export class Gateway {
       await Promise.all(keys.map((k) => limiter.refund(k)));
       throw e;
     }
+    let scheme: string | undefined;
     const fail = async (outcome: VerifyOutcome, spend: boolean): Promise<never> => {
       if (spend && !remote) await this.spendDecoy(password);
-      this.onVerify(outcome);
+      this.onVerify(outcome, scheme);
       throw invalidCredentials();
     };
     if (isAmbiguous(found)) {
@@ -202,6 +216,7 @@ export class Gateway {
         });
         return fail('no_scheme', true);
       }
+      scheme = r.scheme.name;
       const ok = await verifyWith(r.scheme, password, found.password!, {
         row: { salt: found.salt, username: found.username, email: found.email },
         params: this.o.passwords.params,
@@ -211,14 +226,15 @@ export class Gateway {
     await Promise.all(keys.map((k) => limiter.reset(k)));
     const profile = this.profile(found);
     if (profile.blocked) {
-      this.onVerify('blocked');
+      this.onVerify('blocked', scheme);
       throw new ApiError(403, 'user_blocked', 'This account is disabled in the legacy system.');
     }
-    this.onVerify('success');
+    this.onVerify('success', scheme);
     return profile;
   }
 
   async lookup(login: string): Promise<Profile> {
+    if (this.o.drain) throw userNotFound();
     const found = await this.call(() => findByLogin(this.o.store, login));
     if (isAmbiguous(found)) throw ambiguousLogin();
     if (!found || found.migratedAt) throw userNotFound();
@@ -227,7 +243,7 @@ export class Gateway {
 
   private legacyId(publicId: string): string {
     const id = legacyIdFrom(publicId, this.o.userIdPrefix);
-    if (id === null || id.length === 0) throw userNotFound();
+    if (this.o.drain || id === null || id.length === 0) throw userNotFound();
     return id;
   }
 
@@ -251,16 +267,13 @@ export class Gateway {
     if (!ok) throw userNotFound();
   }
 
-  async status() {
-    const s = await this.call(() => this.o.store.migrationStatus());
-    return {
-      ...s,
-      percent_migrated: s.total === 0 ? 0 : Math.round((s.migrated / s.total) * 10_000) / 100,
-      as_of: new Date().toISOString(),
-    };
+  /** The status report (src/operations/status.ts); draining, that of an empty store, which is not read. */
+  async status(): Promise<StatusReport> {
+    return this.call(() => buildStatus(this.o.store, { drain: this.o.drain === true }));
   }
 
   async ready(): Promise<boolean> {
+    if (this.o.drain) return true;
     try {
       await this.o.store.ping();
       return true;
