@@ -15,12 +15,14 @@ Usage:
   legacy-gateway hash identify VALUE     name the password scheme(s) a stored value could be
   legacy-gateway status [--json] [--html FILE]
                                          migrated, exported, remaining, per day, recently active; decommission checklist
-  legacy-gateway audit [--json]          every user that would fail to migrate or import; exit 1 when blockers exist
-  legacy-gateway export --target auth0 --out DIR [--max-bytes 500000] [--only-importable-hashes]
+  legacy-gateway audit [--json] [--require-username]
+                                         every user that would fail to migrate or import; exit 1 when blockers exist
+  legacy-gateway export --target auth0 --out DIR [--max-bytes 500000] [--only-importable-hashes] [--force] [--json]
                                          bulk-import files for the users not migrated
-  legacy-gateway import --target auth0 --files DIR
+  legacy-gateway import --target auth0 --files DIR [--upsert] [--json] [--retry-unknown] [--poll-interval-ms N]
                                          submit export files as Auth0 import jobs, poll, write a report; resumable
-  legacy-gateway reconcile --from FILE   mark migrated the users an Auth0 export (NDJSON/CSV) already has
+  legacy-gateway reconcile --from FILE [--format ndjson|csv] [--dry-run] [--report FILE] [--json]
+                                         mark migrated the users an Auth0 export (NDJSON/CSV) already has
   legacy-gateway help
 `;
 
