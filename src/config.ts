@@ -478,5 +478,7 @@ export function testEnvironment(env: NodeJS.ProcessEnv = process.env) {
     oracleUrl: env.TEST_ORACLE_URL,
     mongodbUrl: env.TEST_MONGODB_URL,
     redisUrl: env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    /** Node binaries (colon-separated) the Auth0 client kit also runs on: Auth0's own runtimes (Node 18, 22). */
+    nodeRuntimes: (env.TEST_NODE_RUNTIMES ?? '').split(':').filter(Boolean),
   };
 }

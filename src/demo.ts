@@ -76,6 +76,10 @@ CREATE TABLE users (
 CREATE TABLE legacy_gateway_migrations (
   user_id TEXT PRIMARY KEY,
   migrated_at TEXT NOT NULL
+);
+CREATE TABLE legacy_gateway_exports (
+  user_id TEXT PRIMARY KEY,
+  exported_at TEXT NOT NULL
 );`;
 
 /** Create a fresh SQLite legacy store at file with the given users. */

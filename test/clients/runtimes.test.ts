@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { availability } from '../helpers/databases.js';
+import { availability, env } from '../helpers/databases.js';
 import { closedPort, CONNECTION, KIT, ROOT, startKitEnv, USERS, type KitEnv } from './kit.js';
 
-const runtimes = (process.env.TEST_NODE_RUNTIMES ?? '').split(':').filter(Boolean);
+const runtimes = env.nodeRuntimes;
 const skip = runtimes.length === 0 ? 'set TEST_NODE_RUNTIMES=/path/to/node18:/path/to/node22 to run the kit on Auth0\'s Node versions' : await availability('postgres');
 const run = promisify(execFile);
 

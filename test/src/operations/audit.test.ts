@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { createStore } from '../../../adapters/index.js';
 import type { LegacyUser } from '../../../adapters/types.js';
 import { parseConfig, type Config } from '../../../src/config.js';
 import { audit, formatAudit, recordRule, RULES, run, type AuditReport, type Finding, type RuleId } from '../../../src/operations/audit.js';
-import { UsageError, type CliIO } from '../../../src/operations/cli.js';
+import { UsageError } from '../../../src/operations/cli.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../../helpers/databases.js';
+import { captureIO } from '../../helpers/cli-io.js';
 
 const BCRYPT = hashSync('a-fine-password', 4);
 const PHPASS = '$P$B12345678abcdefghijklmnopqrstuv';
@@ -138,15 +138,6 @@ function assertFindings(r: AuditReport, requireUsername: boolean): void {
   assert.equal(r.users_with_warnings, usersWith('warning', requireUsername));
 }
 
-function capture(): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => o.push(b));
-  stderr.on('data', (b: Buffer) => e.push(b));
-  return { stdout, stderr, env: {}, out: () => Buffer.concat(o).toString('utf8'), err: () => Buffer.concat(e).toString('utf8') };
-}
 
 const COLUMNS = ['id', 'email', 'username', 'password_hash', 'password_scheme', 'given_name', 'is_disabled', 'is_active', 'locked_until', 'metadata', 'plan', 'migrated_at'] as const;
 
@@ -221,13 +212,13 @@ for (const kind of ['postgres', 'mysql'] as const) {
     });
 
     test('the command: exit 1 on blockers; --json is the report; no hash or password in any output', { skip }, async () => {
-      const json = capture();
+      const json = captureIO();
       assert.equal(await run(['--json', '--require-username', '--config', configFile], json), 1);
       const report = JSON.parse(json.out()) as AuditReport;
       assertFindings(report, true);
       assert.match(json.err(), /^audit: 39\/39 \(100%\)/m, 'progress on stderr, plain lines when not a TTY');
 
-      const human = capture();
+      const human = captureIO();
       assert.equal(await run(['--config', configFile], human), 1);
       const text = human.out();
       assert.match(text, /^Audited 39 users \(4 already migrated/m);
@@ -249,7 +240,7 @@ for (const kind of ['postgres', 'mysql'] as const) {
         ]);
         const file = path.join(dir, 'clean.json');
         writeFileSync(file, JSON.stringify(rawConfig(kind, clean.url)));
-        const io = capture();
+        const io = captureIO();
         assert.equal(await run(['--json', '--config', file], io), 0);
         const r = JSON.parse(io.out()) as AuditReport;
         assert.equal(r.users_with_blockers, 0);
@@ -329,7 +320,7 @@ describe('audit without a database', () => {
   });
 
   test('usage: an unknown flag, no config', async () => {
-    await assert.rejects(run(['--bogus'], capture()), UsageError);
-    await assert.rejects(run([], capture()), (e: Error) => e instanceof UsageError && /--config/.test(e.message));
+    await assert.rejects(run(['--bogus'], captureIO()), UsageError);
+    await assert.rejects(run([], captureIO()), (e: Error) => e instanceof UsageError && /--config/.test(e.message));
   });
 });

@@ -12,7 +12,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -20,9 +19,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { MigrationStatus } from '../../../adapters/types.js';
 import { testEnvironment } from '../../../src/config.js';
 import { createDemoDatabase, type DemoUser } from '../../../src/demo.js';
-import type { CliIO } from '../../../src/operations/cli.js';
+
 import { renderStatusHtml } from '../../../src/operations/status-html.js';
 import { buildStatus, run, type StatusReport } from '../../../src/operations/status.js';
+import { captureIO } from '../../helpers/cli-io.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const env = testEnvironment();
@@ -35,12 +35,6 @@ function browserSkip(): string | false {
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-function capture(): CliIO & { out: () => string } {
-  const stdout = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => chunks.push(b));
-  return { stdout, stderr: new PassThrough(), env: {}, out: () => Buffer.concat(chunks).toString('utf8') };
-}
 
 /** 30 users; 14 of them migrated over five days (3, 1, 4, 2, 4), one of them at 23:59:59 UTC. */
 const USERS: DemoUser[] = Array.from({ length: 30 }, (_, i) => ({
@@ -113,7 +107,7 @@ describe('status --html in headless Chromium', () => {
       }),
     );
     pageFile = path.join(dir, 'status.html');
-    const io = capture();
+    const io = captureIO();
     assert.equal(await run(['--json', '--html', pageFile, '--config', config], io), 0);
     report = JSON.parse(io.out()) as StatusReport;
     if (!skip) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });

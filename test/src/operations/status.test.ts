@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { MigrationStatus } from '../../../adapters/types.js';
 import { createDemoDatabase, DEMO_USERS } from '../../../src/demo.js';
-import { UsageError, type CliIO } from '../../../src/operations/cli.js';
+import { UsageError } from '../../../src/operations/cli.js';
 import { buildStatus, formatStatus, run } from '../../../src/operations/status.js';
+import { captureIO } from '../../helpers/cli-io.js';
 
 const NOW = new Date('2025-03-10T12:00:00.000Z');
 
@@ -151,15 +151,6 @@ describe('formatStatus', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // The command
 
-function capture(): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => o.push(b));
-  stderr.on('data', (b: Buffer) => e.push(b));
-  return { stdout, stderr, env: {}, out: () => Buffer.concat(o).toString('utf8'), err: () => Buffer.concat(e).toString('utf8') };
-}
 
 function sqliteConfig(dbFile: string, extra: Record<string, unknown> = {}) {
   return {
@@ -188,7 +179,7 @@ describe('legacy-gateway status', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('--json: the report of the real store, stable keys', async () => {
-    const io = capture();
+    const io = captureIO();
     assert.equal(await run(['--json', '--config', configFile], io), 0);
     const r = JSON.parse(io.out());
     assert.deepEqual(Object.keys(r), ['total', 'migrated', 'exported', 'remaining', 'percent_migrated', 'percent', 'per_day', 'cumulative', 'active_remaining', 'decommission', 'drain', 'as_of']);
@@ -200,7 +191,7 @@ describe('legacy-gateway status', () => {
   });
 
   test('human output by default; --html FILE writes the page too', async () => {
-    const io = capture();
+    const io = captureIO();
     const page = path.join(dir, 'status.html');
     assert.equal(await run(['--config', configFile, '--html', page], io), 0);
     assert.match(io.out(), new RegExp(`^ {2}total +${DEMO_USERS.length}$`, 'm'));
@@ -210,12 +201,12 @@ describe('legacy-gateway status', () => {
   });
 
   test('an unwritable --html path is a clear error (exit 1), an empty one or an unknown flag a usage error', async () => {
-    const io = capture();
+    const io = captureIO();
     assert.equal(await run(['--config', configFile, '--html', path.join(dir, 'no', 'such', 'dir', 'x.html')], io), 1);
     assert.match(io.err(), /cannot write .*x\.html \(ENOENT\)/);
-    await assert.rejects(run(['--config', configFile, '--html', ''], capture()), UsageError);
-    await assert.rejects(run(['--config', configFile, '--verbose'], capture()), UsageError);
-    await assert.rejects(run(['--json'], capture()), (e: Error) => e instanceof UsageError && /--config/.test(e.message));
+    await assert.rejects(run(['--config', configFile, '--html', ''], captureIO()), UsageError);
+    await assert.rejects(run(['--config', configFile, '--verbose'], captureIO()), UsageError);
+    await assert.rejects(run(['--json'], captureIO()), (e: Error) => e instanceof UsageError && /--config/.test(e.message));
   });
 
   test('drain: the store is not opened: a store nobody listens on still reports, at once, an empty store', async () => {
@@ -224,7 +215,7 @@ describe('legacy-gateway status', () => {
       file,
       JSON.stringify({ ...sqliteConfig(dbFile), store: { adapter: 'postgres', url: 'postgres://nobody@127.0.0.1:1/none', users: { table: 'users', columns: { id: 'id', email: 'email', password: 'pw' } } }, drain: true }),
     );
-    const io = capture();
+    const io = captureIO();
     const t0 = Date.now();
     assert.equal(await run(['--json', '--config', file], io), 0);
     assert.ok(Date.now() - t0 < 2000, 'no connection attempt');
