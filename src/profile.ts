@@ -1,4 +1,4 @@
-/** The one mapper that builds the public profile (DESIGN.md §2), for verify, lookup and get-by-id alike. */
+/** The one mapper that builds the public profile (docs/profile.md), for verify, lookup and get-by-id alike. */
 import type { LegacyUser } from '../adapters/types.js';
 
 export interface Profile {
@@ -59,7 +59,7 @@ function text(v: string | undefined): string | undefined {
 export function toProfile(user: LegacyUser, userIdPrefix: string): Profile {
   const email = text(user.email)?.toLowerCase();
   const username = text(user.username)?.toLowerCase();
-  // Key order follows DESIGN.md §2; absent values are left out, never invented.
+  // Key order as documented in docs/profile.md; absent values are left out, never invented.
   const p = {
     user_id: `${userIdPrefix}${user.id}`,
     email,

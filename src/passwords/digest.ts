@@ -1,5 +1,5 @@
 /**
- * Fast-digest legacy schemes (DESIGN.md §4): LDAP RFC 2307 values, MySQL PASSWORD()/OLD_PASSWORD(),
+ * Fast-digest legacy schemes: LDAP RFC 2307 values, MySQL PASSWORD()/OLD_PASSWORD(),
  * PostgreSQL md5, Django's pre-PBKDF2 hashers, Joomla/Magento salted digests, plain and salted hex/base64
  * digests, HMAC digests, NT hash and cleartext.
  *

@@ -1,5 +1,5 @@
 /**
- * Password scheme registry (DESIGN.md §4). Verification is closed by default:
+ * Password scheme registry. Verification is closed by default:
  * an unknown scheme, an unrecognised stored value or any error verifies false.
  */
 import { availableParallelism } from 'node:os';

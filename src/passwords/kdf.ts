@@ -1,5 +1,5 @@
 /**
- * Key-derivation-function password schemes (DESIGN.md §4): argon2, scrypt, PBKDF2 in their framework
+ * Key-derivation-function password schemes: argon2, scrypt, PBKDF2 in their framework
  * formats, and the ASP.NET Membership digests that share their salt handling.
  *
  * Rules every verifier here follows:

@@ -1,5 +1,5 @@
 /**
- * Unix crypt(3) and PHP-world password schemes (DESIGN.md §4):
+ * Unix crypt(3) and PHP-world password schemes:
  *
  *   md5_crypt ($1$), apr_md5_crypt ($apr1$), sha256_crypt ($5$), sha512_crypt ($6$), des_crypt (13 chars),
  *   bsdi_crypt (_ + 19 chars), phpass ($P$ / $H$), drupal7 ($S$), drupal7_upgraded (U$S$, U$P$, U$H$),
