@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
-import { tokenCheck } from './auth.js';
+import { describeRejection, isTokenError, tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -72,13 +72,47 @@ function toApiError(err: unknown): { e: ApiError; internal: boolean } {
   return { e: new ApiError(500, 'internal_error', 'Internal error.'), internal: true };
 }
 
+/** A route pattern of the v1 router, with the methods it answers and a matcher for a request's path. */
+interface KnownRoute {
+  pattern: string;
+  methods: Set<string>;
+  re: RegExp;
+}
+
 /**
- * The route a log line or metric names: the matched route pattern ("/v1/users/:user_id"), or "unmatched".
- * Never the request's path, which is the client's text (and, with its query string, can carry a token).
+ * The v1 route table, read from the router itself (so it cannot drift from it): each route's pattern
+ * ("/users/:user_id") and methods. A ":param" matches one path segment; matching is case-insensitive and allows one
+ * trailing slash, as Express's own (non-strict, case-insensitive) matching does.
  */
-function routeOf(req: Request, res: Response): string {
+export function routeTable(router: express.Router, mount: string): KnownRoute[] {
+  const out: KnownRoute[] = [];
+  for (const layer of router.stack as { route?: { path: unknown; methods: Record<string, boolean> } }[]) {
+    const path = layer.route?.path;
+    if (typeof path !== 'string') continue;
+    const source = path
+      .split('/')
+      .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    const methods = new Set(Object.keys(layer.route!.methods).filter((m) => layer.route!.methods[m]).map((m) => m.toUpperCase()));
+    if (methods.has('GET')) methods.add('HEAD');
+    out.push({ pattern: `${mount}${path}`, methods, re: new RegExp(`^${mount}${source}/?$`, 'i') });
+  }
+  return out;
+}
+
+/**
+ * The route a log line or metric names: the matched route pattern ("/v1/users/:user_id"). A request refused before
+ * its route ran (a 401 from the token check, a 400 from the body parser) is named by matching its method and path
+ * against the route table; anything else is "unmatched". Never the request's path, which is the client's text (and,
+ * with its query string, can carry a token).
+ */
+function routeOf(req: Request, res: Response, table: readonly KnownRoute[]): string {
   // Express resets req.baseUrl before error handlers run; the mount is remembered in res.locals.
-  return req.route?.path ? `${(res.locals.mount as string | undefined) ?? req.baseUrl}${req.route.path}` : 'unmatched';
+  if (req.route?.path) return `${(res.locals.mount as string | undefined) ?? req.baseUrl}${req.route.path}`;
+  const target = req.originalUrl ?? req.url ?? '';
+  const q = target.indexOf('?');
+  const pathname = q === -1 ? target : target.slice(0, q);
+  return table.find((r) => r.methods.has(req.method) && r.re.test(pathname))?.pattern ?? 'unmatched';
 }
 
 /** req.ip for the log: with a trusted proxy it comes from X-Forwarded-For, i.e. it is client text until checked. */
@@ -94,6 +128,8 @@ export interface BuiltApp {
 export function createApp({ config, gateway, logger, metrics = createMetrics() }: AppDeps): BuiltApp {
   const requestLog = fixedFieldsLogger(logger);
   gateway.onVerify = (outcome, scheme) => metrics.verify(outcome, scheme);
+  const routes = v1Routes(gateway);
+  const table = routeTable(routes, '/v1');
 
   const app = express();
   app.disable('x-powered-by');
@@ -109,7 +145,7 @@ export function createApp({ config, gateway, logger, metrics = createMetrics() }
     res.setHeader('X-Request-Id', id);
     const start = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = routeOf(req, res);
+      const route = routeOf(req, res, table);
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       metrics.request(req.method, route, res.statusCode, (res.locals.errorCode as string | undefined) ?? (res.statusCode < 400 ? 'ok' : 'error'), seconds);
       requestLog.info({ req_id: id, method: req.method, route, status: res.statusCode, ip: loggableIp(req.ip), ms: Math.round(seconds * 1000) }, 'request');
@@ -144,7 +180,7 @@ export function createApp({ config, gateway, logger, metrics = createMetrics() }
     utf8Only,
     // strict: false so that a bare "str" / 42 / null parses and is refused as invalid_request (not a JSON object).
     express.json({ limit: config.server.body_limit, strict: false, type: 'application/json' }),
-    v1Routes(gateway),
+    routes,
   );
   app.use('/v1', v1);
 
@@ -154,7 +190,23 @@ export function createApp({ config, gateway, logger, metrics = createMetrics() }
     const { e, internal } = toApiError(err);
     // The class (and a code like ECONNRESET) only: an error's message, stack and properties can carry input values
     // (Node's URL errors carry the whole input URL), and req.path/req.url are the client's text.
-    if (internal) logger.error({ err_class: errorClass(err), err_code: errorCode(err), route: routeOf(req, res), method: req.method }, 'unhandled error');
+    if (internal) logger.error({ err_class: errorClass(err), err_code: errorCode(err), route: routeOf(req, res, table), method: req.method }, 'unhandled error');
+    if (isTokenError(err)) {
+      // One line per refused token, for the operator (the caller's answer stays the same): the reason, and the kid
+      // and client id as the token claims them (unverified: read without checking the signature). Never the token.
+      const r = describeRejection(err, req, config.auth);
+      metrics.tokenRejection(r.reason);
+      requestLog.warn(
+        {
+          reason: r.reason,
+          ...(r.kid === undefined ? {} : { [r.verified ? 'kid' : 'unverified_kid']: r.kid }),
+          ...(r.client === undefined ? {} : { [r.verified ? 'client_id' : 'unverified_client_id']: r.client }),
+          route: routeOf(req, res, table),
+          method: req.method,
+        },
+        'token rejected',
+      );
+    }
     if (res.headersSent) return;
     res.locals.errorCode = e.code;
     res.status(e.status).set(e.headers).json({ error: e.code, message: e.message });

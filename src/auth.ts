@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { auth, InvalidRequestError, requiredScopes } from 'express-oauth2-jwt-bearer';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Config } from './config.js';
 
 export const SCOPES = {
@@ -70,7 +71,8 @@ const headerOnly: RequestHandler = (req, _res, next) => {
     smuggled = true; // unreachable by construction; refuse rather than fail open or answer 500
   }
   if (smuggled) {
-    next(new InvalidRequestError('Send the access token in the Authorization header, not the URL or the body.'));
+    const e = new InvalidRequestError('Send the access token in the Authorization header, not the URL or the body.');
+    next(Object.assign(e, { tokenReason: 'not_in_header' satisfies TokenRejectionReason }));
     return;
   }
   next();
@@ -266,3 +268,104 @@ export function tokenCheck(a: Config['auth'], opts: TokenCheckOptions = {}): Req
 }
 
 export const requireScope = (scope: string): RequestHandler => requiredScopes(scope);
+
+/**
+ * Why a token was refused, for the operator's log line and legacy_gateway_token_rejections_total{reason}. A closed
+ * set: the caller's answer never says which (always 401 invalid_token, or 403 insufficient_scope).
+ */
+export const TOKEN_REJECTION_REASONS = [
+  'missing',
+  'malformed',
+  'not_in_header',
+  'audience',
+  'issuer',
+  'expired',
+  'not_yet_valid',
+  'algorithm',
+  'signature',
+  'unknown_kid',
+  'jwks_unreachable',
+  'client_not_allowed',
+  'subject_not_client',
+  'insufficient_scope',
+  'other',
+] as const;
+export type TokenRejectionReason = (typeof TOKEN_REJECTION_REASONS)[number];
+
+export interface TokenRejection {
+  reason: TokenRejectionReason;
+  /** The token header's kid, as sent: unverified unless the reason is insufficient_scope. */
+  kid?: string;
+  /** azp / client_id / sub "<id>@clients", as sent: unverified unless the reason is insufficient_scope. */
+  client?: string;
+  /** True when kid and client come from a token whose signature and claims were verified. */
+  verified: boolean;
+}
+
+const TOKEN_ERROR_NAMES = new Set(['UnauthorizedError', 'InvalidRequestError', 'InvalidTokenError', 'InsufficientScopeError', 'InvalidProofError']);
+
+/** True for an error of express-oauth2-jwt-bearer (or headerOnly): a refused token. */
+export function isTokenError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && TOKEN_ERROR_NAMES.has((err as { name?: unknown }).name as string);
+}
+
+// A key id or client id as an operator would read it: printable, short. Anything else is not echoed (it is the
+// caller's text): "[unprintable]".
+const LOGGABLE_ID_RE = /^[\w.:@|+/=~-]{1,128}$/;
+function loggableId(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  return LOGGABLE_ID_RE.test(v) ? v : '[unprintable]';
+}
+
+/**
+ * The library's (and jose's) reason, from its message: the library rethrows every verification failure as
+ * InvalidTokenError(message), so the message is all that is left of the cause. Checked in this order.
+ */
+const MESSAGE_REASONS: [RegExp, TokenRejectionReason][] = [
+  // JWKS fetch: connection refused/reset, DNS, timeout ("request timed out"), non-200, not JSON, not a JWKS.
+  [/fetch failed|request timed out|Expected 200 OK|JSON Web Key Set HTTP response|JSON Web Key Set malformed|JSON Web Key Set members|E(?:CONNREFUSED|CONNRESET|NOTFOUND|TIMEDOUT|HOSTUNREACH|AI_AGAIN)|socket hang up|Failed to fetch/i, 'jwks_unreachable'],
+  [/no applicable key found|multiple matching keys/i, 'unknown_kid'],
+  [/signature verification failed/i, 'signature'],
+  [/"exp" claim timestamp|Unexpected 'exp' value/i, 'expired'],
+  [/"nbf" claim timestamp|"iat" claim timestamp check failed \(it should be in the past\)/i, 'not_yet_valid'],
+  [/Unexpected 'aud' value|"aud"/i, 'audience'],
+  [/Unexpected 'iss' value|issuer is not allowed|"iss"/i, 'issuer'],
+  [/Unexpected 'alg' value|"alg"|algorithm/i, 'algorithm'],
+  [/Unexpected 'client_id' value/i, 'client_not_allowed'],
+  [/Unexpected 'sub' value/i, 'subject_not_client'],
+  [/Compact JWS|JWS Protected Header|JWT Claims Set|Invalid JWT|Invalid Token|must be a number|missing required/i, 'malformed'],
+];
+
+/**
+ * What an operator needs to know about a refused token: the reason, and the kid and client id read from the token
+ * WITHOUT verifying it (so: what the caller claims). Never the token, or any part of its signature.
+ */
+export function describeRejection(err: unknown, req: Request, a: Config['auth']): TokenRejection {
+  const x = err as { name?: string; message?: unknown; tokenReason?: TokenRejectionReason };
+  if (x.tokenReason) return { reason: x.tokenReason, verified: false };
+  if (x.name === 'InsufficientScopeError') {
+    const v = (req as Request & { auth?: VerifiedToken }).auth;
+    return { reason: 'insufficient_scope', kid: loggableId(v?.header.kid), client: loggableId(v && clientIdOf(v.payload)), verified: v !== undefined };
+  }
+  const authz = req.headers.authorization;
+  if (authz === undefined) return { reason: 'missing', verified: false };
+  const m = typeof authz === 'string' ? BEARER_RE.exec(authz) : null;
+  if (!m) return { reason: 'malformed', verified: false };
+  let header: Record<string, unknown>;
+  let payload: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(m[1]!) as Record<string, unknown>;
+    payload = decodeJwt(m[1]!) as Record<string, unknown>;
+  } catch {
+    return { reason: 'malformed', verified: false };
+  }
+  const claimed = { kid: loggableId(header.kid), client: loggableId(clientIdOf(payload)), verified: false };
+  const message = typeof x.message === 'string' ? x.message : '';
+  const jwksDown = MESSAGE_REASONS[0]![0].test(message);
+  // A disallowed algorithm is named as such even when jose refused it on its own terms first.
+  if (!jwksDown && !(typeof header.alg === 'string' && (a.algorithms as readonly string[]).includes(header.alg))) {
+    return { reason: 'algorithm', ...claimed };
+  }
+  const hit = MESSAGE_REASONS.find(([re]) => re.test(message));
+  return { reason: hit ? hit[1] : 'other', ...claimed };
+}

@@ -54,6 +54,14 @@ export class Gateway {
   private decoy: Decoy | null = null;
   /** When the last sample failed: the decoy is the bcrypt fallback until a sample succeeds. */
   private decoySampleFailedAt: number | null = null;
+  /**
+   * True while the decoy is the bcrypt fallback (no row could be sampled: the store was down, its scan failed, or it
+   * was empty). The first real row a login reads then becomes the decoy (learnDecoy), so that a store whose scan
+   * cannot run (store.queries over tables the generated scan does not know) still gets its own scheme.
+   */
+  private decoyIsFallback = false;
+  /** A re-sample was started by a store call that succeeded after the sample failed: one per recovery. */
+  private resampledOnRecovery = false;
   /** The sample in progress: every caller while it runs (start-up, first requests, a re-sample) shares it. */
   private sampling: Promise<Decoy> | null = null;
   private readonly warned = new Set<string>();
@@ -72,6 +80,11 @@ export class Gateway {
       this.sampling = null;
     });
     return this.sampling;
+  }
+
+  /** The decoy's scheme name, once there is a decoy (for the logs and tests). */
+  get decoyScheme(): string | undefined {
+    return this.decoy?.scheme.name;
   }
 
   /** True once a decoy is ready (the first sample has finished). */
@@ -102,12 +115,21 @@ export class Gateway {
       failed = true;
     }
     const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
-    const decoy = best?.decoy ?? {
-      scheme: getScheme('bcrypt')!,
-      stored: await bcryptHash(randomBytes(16).toString('hex'), 10),
-      row: {},
-    };
+    // A failed re-sample keeps a decoy already taken from a real row (learnDecoy, possibly while the fallback below
+    // was being hashed); only with nothing better is it bcrypt.
+    const learned = () => (this.decoy !== null && !this.decoyIsFallback ? this.decoy : null);
+    let decoy = best?.decoy ?? learned();
+    let fallback = false;
+    if (!decoy) {
+      const stored = await bcryptHash(randomBytes(16).toString('hex'), 10);
+      decoy = learned();
+      if (!decoy) {
+        decoy = { scheme: getScheme('bcrypt')!, stored, row: {} };
+        fallback = true;
+      }
+    }
     this.decoy = decoy;
+    this.decoyIsFallback = fallback;
     this.decoySampleFailedAt = failed ? Date.now() : null;
     this.o.logger.info({ scheme: decoy.scheme.name, sampled: seen }, 'timing decoy ready');
     return decoy;
@@ -128,11 +150,33 @@ export class Gateway {
     await verifyWith(d.scheme, password, d.stored, { row: d.row, params: this.o.passwords.params });
   }
 
+  /**
+   * The decoy is still the fallback and a login has just read a real row: that row's stored value (of the scheme it
+   * resolves to) becomes the decoy. No I/O: it costs the request nothing.
+   */
+  private learnDecoy(u: LegacyUser): void {
+    if (!this.decoyIsFallback || !u.password) return;
+    const r = resolveScheme(u, this.o.passwords);
+    if (!r.scheme) return;
+    this.decoy = { scheme: r.scheme, stored: u.password, row: { salt: u.salt, username: u.username, email: u.email } };
+    this.decoyIsFallback = false;
+    this.o.logger.info({ scheme: r.scheme.name, sampled: 1 }, 'timing decoy taken from the first row a login read (the store could not be sampled)');
+  }
+
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const result = await fn();
+      // The store answers again after a failed sample: sample it now, in the background (never on this request's
+      // clock), rather than waiting for the periodic retry. Once per recovery: a scan that fails while the store
+      // answers other calls is left to the periodic retry (DECOY_RESAMPLE_MS).
+      if (this.decoySampleFailedAt !== null && !this.resampledOnRecovery) {
+        this.resampledOnRecovery = true;
+        this.prepareDecoy().catch(() => {});
+      }
+      return result;
     } catch (e) {
       if (e instanceof StoreError) {
+        this.resampledOnRecovery = false;
         // StoreError messages are built by the adapters from the operation and the driver's code, never a value.
         this.o.logger.error({ err: e.message }, 'legacy store unavailable');
         throw storeUnavailable();
@@ -202,6 +246,7 @@ export class Gateway {
       throw ambiguousLogin();
     }
     if (!found) return fail(remote ? 'rejected' : 'unknown_user', true);
+    if (!remote) this.learnDecoy(found);
     // The account's own budget, shared by its email, its username and every spelling of them.
     keys.push(limiterKey.account(found.id));
     const accountWait = await limiter.take(keys[1]!);

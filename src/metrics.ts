@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
 import type { PoolStats, UserStore } from '../adapters/types.js';
+import { TOKEN_REJECTION_REASONS, type TokenRejectionReason } from './auth.js';
 import type { VerifyOutcome } from './gateway.js';
 
 const requireCjs = createRequire(import.meta.url);
@@ -51,6 +52,8 @@ export interface Metrics {
   text(): Promise<string>;
   request(method: string, route: string, status: number, outcome: string, seconds: number): void;
   verify(outcome: VerifyOutcome, scheme: string | undefined): void;
+  /** A refused bearer token, by reason (auth.ts TOKEN_REJECTION_REASONS). */
+  tokenRejection(reason: TokenRejectionReason): void;
   /** The store the gateway should use: the same store, with every call timed and marks counted. */
   instrument(store: UserStore): UserStore;
 }
@@ -97,6 +100,12 @@ export function createMetrics(): Metrics {
     labelNames: ['result'],
     registers,
   });
+  const tokenRejections = new Counter({
+    name: 'legacy_gateway_token_rejections_total',
+    help: `Refused bearer tokens by reason: ${TOKEN_REJECTION_REASONS.join(', ')}. jwks_unreachable: the issuer's JWKS could not be fetched (not a bad token).`,
+    labelNames: ['reason'],
+    registers,
+  });
   let pooled: UserStore | undefined;
   new Gauge({
     name: 'legacy_gateway_store_pool_connections',
@@ -116,6 +125,7 @@ export function createMetrics(): Metrics {
   // Zero-valued series for every documented outcome, so a dashboard sees each one before it first happens.
   for (const outcome of new Set(Object.values(VERIFY_OUTCOME_LABEL))) verifies.inc({ outcome }, 0);
   for (const result of ['written', 'already', 'removed', 'not_found']) marks.inc({ result }, 0);
+  for (const reason of TOKEN_REJECTION_REASONS) tokenRejections.inc({ reason }, 0);
 
   // The default collectors (event-loop lag monitor, GC observer, process readers) start with the first scrape:
   // nothing of them runs, or costs start-up time, in a gateway nobody scrapes.
@@ -155,6 +165,9 @@ export function createMetrics(): Metrics {
     verify(outcome, scheme) {
       verifies.inc({ outcome: VERIFY_OUTCOME_LABEL[outcome] });
       if (scheme) schemes.inc({ scheme });
+    },
+    tokenRejection(reason) {
+      tokenRejections.inc({ reason });
     },
     instrument(store) {
       pooled = store;

@@ -63,6 +63,13 @@ export async function buildGateway(config: Config, logger: Logger, store?: UserS
       throw e;
     }
   }
+  if (config.limits.redis_url !== null) {
+    // The URL itself is not logged: it can carry a password.
+    logger.warn(
+      { setting: 'limits.redis_url', max: config.limits.login_failures.max, window_s: config.limits.login_failures.window_s },
+      'limits.redis_url is set but not used: the login limiter is in memory, per process (each gateway process allows login_failures.max on its own); a shared Redis limiter is not built yet',
+    );
+  }
   const gateway = new Gateway({
     // A draining gateway never calls its store: nothing to instrument.
     store: metrics && !config.drain ? metrics.instrument(s) : s,

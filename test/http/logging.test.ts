@@ -108,15 +108,15 @@ test('plant secrets in every request', async () => {
   await send("alice's hash as a login (lookup)", 'POST', LOOKUP, { ...t, body: { login: hashes.alice } }, { route: LOOKUP, status: 404, code: 'user_not_found' });
   await send("bob's hash as a login (lookup)", 'POST', LOOKUP, { ...t, body: { login: hashes.bob } }, { route: LOOKUP, status: 404, code: 'user_not_found' });
   // Secrets inside requests that fail validation or parsing (error objects carry the raw body).
-  await send('planted password in malformed JSON', 'POST', VERIFY, { ...t, body: `{"login":"alice@example.com","password":"${PLANTED}"`, headers: { 'content-type': 'application/json' } }, { status: 400, code: 'malformed_json' });
+  await send('planted password in malformed JSON', 'POST', VERIFY, { ...t, body: `{"login":"alice@example.com","password":"${PLANTED}"`, headers: { 'content-type': 'application/json' } }, { ...V, status: 400, code: 'malformed_json' });
   await send('planted password with a NUL', 'POST', VERIFY, { ...t, body: { login: 'alice@example.com', password: `${PLANTED}\u0000` } }, { ...V, status: 400, code: 'invalid_request' });
   await send('planted password too long', 'POST', VERIFY, { ...t, body: { login: 'alice@example.com', password: PLANTED.repeat(200) } }, { ...V, status: 400, code: 'invalid_request' });
   await send('planted password as a number-typed login', 'POST', VERIFY, { ...t, body: { login: 1, password: PLANTED } }, { ...V, status: 400, code: 'invalid_request' });
   await send('planted password with an extra field', 'POST', VERIFY, { ...t, body: { login: 'alice@example.com', password: PLANTED, remember: PLANTED } }, { ...V, status: 400, code: 'invalid_request' });
   await send('hash as password on lookup (extra field)', 'POST', LOOKUP, { ...t, body: { login: 'alice@example.com', password: hashes.alice } }, { route: LOOKUP, status: 400, code: 'invalid_request' });
   await send('planted password, wrong content type', 'POST', VERIFY, { ...t, body: `login=alice%40example.com&password=${PLANTED}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, { ...V, status: 415, code: 'unsupported_media_type' });
-  await send('planted password, latin1 charset', 'POST', VERIFY, { ...t, body: JSON.stringify({ login: 'alice@example.com', password: PLANTED }), headers: { 'content-type': 'application/json; charset=latin1' } }, { status: 415, code: 'unsupported_media_type' });
-  await send('planted password in an oversized body', 'POST', VERIFY, { ...t, body: { login: 'alice@example.com', password: PLANTED, pad: 'x'.repeat(20_000) } }, { status: 413, code: 'payload_too_large' });
+  await send('planted password, latin1 charset', 'POST', VERIFY, { ...t, body: JSON.stringify({ login: 'alice@example.com', password: PLANTED }), headers: { 'content-type': 'application/json; charset=latin1' } }, { ...V, status: 415, code: 'unsupported_media_type' });
+  await send('planted password in an oversized body', 'POST', VERIFY, { ...t, body: { login: 'alice@example.com', password: PLANTED, pad: 'x'.repeat(20_000) } }, { ...V, status: 413, code: 'payload_too_large' });
   await send('planted password in the query string', 'POST', `${VERIFY}?password=${PLANTED}&login=alice`, { ...t, body: { login: 'alice@example.com', password: PLANTED } }, { ...V, status: 401, code: 'invalid_credentials' });
   // Reads.
   await send('lookup alice', 'POST', LOOKUP, { ...t, body: { login: 'alice@example.com' } }, { route: LOOKUP, status: 200 });
@@ -125,16 +125,16 @@ test('plant secrets in every request', async () => {
     await send(`GET user ${id}`, 'GET', `/v1/users/legacy%7C${id}`, t, { route: '/v1/users/:user_id', status: 200 });
   }
   // Bearer tokens: garbage, in the query string, in both places, Basic credentials.
-  await send('garbage bearer token', 'POST', VERIFY, { token: GARBAGE_TOKEN, body: { login: 'alice@example.com', password: PLANTED } }, { status: 401, code: 'invalid_token' });
-  await send('garbage token, GET user', 'GET', '/v1/users/legacy%7C1', { token: GARBAGE_TOKEN }, { status: 401, code: 'invalid_token' });
-  await send('valid token as a query string only', 'GET', `/v1/users/legacy%7C1?access_token=${encodeURIComponent(token)}`, {}, { status: 401, code: 'invalid_token' }); // tokens travel in the Authorization header only
-  await send('valid token in the query string and the header', 'POST', `${VERIFY}?access_token=${encodeURIComponent(token)}`, { token, body: { login: 'alice@example.com', password: PLANTED } }, { status: 401, code: 'invalid_token' });
-  await send('garbage token as a query string', 'GET', `/v1/users/legacy%7C1?access_token=${GARBAGE_TOKEN}`, {}, { status: 401, code: 'invalid_token' });
-  await send('valid token as a query string on an unknown route', 'GET', `/v1/nope?access_token=${encodeURIComponent(token)}`, {}, { status: 401, code: 'invalid_token' });
+  await send('garbage bearer token', 'POST', VERIFY, { token: GARBAGE_TOKEN, body: { login: 'alice@example.com', password: PLANTED } }, { ...V, status: 401, code: 'invalid_token' });
+  await send('garbage token, GET user', 'GET', '/v1/users/legacy%7C1', { token: GARBAGE_TOKEN }, { route: '/v1/users/:user_id', status: 401, code: 'invalid_token' });
+  await send('valid token as a query string only', 'GET', `/v1/users/legacy%7C1?access_token=${encodeURIComponent(token)}`, {}, { route: '/v1/users/:user_id', status: 401, code: 'invalid_token' }); // tokens travel in the Authorization header only
+  await send('valid token in the query string and the header', 'POST', `${VERIFY}?access_token=${encodeURIComponent(token)}`, { token, body: { login: 'alice@example.com', password: PLANTED } }, { ...V, status: 401, code: 'invalid_token' });
+  await send('garbage token as a query string', 'GET', `/v1/users/legacy%7C1?access_token=${GARBAGE_TOKEN}`, {}, { route: '/v1/users/:user_id', status: 401, code: 'invalid_token' });
+  await send('valid token as a query string on an unknown route', 'GET', `/v1/nope?access_token=${encodeURIComponent(token)}`, {}, { route: 'unmatched', status: 401, code: 'invalid_token' });
   await send('token as a query string on healthz', 'GET', `/healthz?access_token=${encodeURIComponent(token)}&password=${PLANTED}`, {}, { route: '/healthz', status: 200 });
-  await send('basic credentials', 'POST', VERIFY, { body: { login: 'alice@example.com', password: PLANTED }, headers: { authorization: `Basic ${BASIC}` } }, { status: 401, code: 'invalid_token' });
-  await send('token without the Bearer scheme', 'GET', '/v1/users/legacy%7C1', { headers: { authorization: token } }, { status: 401, code: 'invalid_token' });
-  await send('token in a cookie', 'GET', '/v1/users/legacy%7C1', { headers: { cookie: `access_token=${token}; password=${PLANTED}` } }, { status: 401, code: 'invalid_token' });
+  await send('basic credentials', 'POST', VERIFY, { body: { login: 'alice@example.com', password: PLANTED }, headers: { authorization: `Basic ${BASIC}` } }, { ...V, status: 401, code: 'invalid_token' });
+  await send('token without the Bearer scheme', 'GET', '/v1/users/legacy%7C1', { headers: { authorization: token } }, { route: '/v1/users/:user_id', status: 401, code: 'invalid_token' });
+  await send('token in a cookie', 'GET', '/v1/users/legacy%7C1', { headers: { cookie: `access_token=${token}; password=${PLANTED}` } }, { route: '/v1/users/:user_id', status: 401, code: 'invalid_token' });
   await send('token in a custom header', 'GET', '/v1/users/legacy%7C1', { token, headers: { 'x-api-key': token, 'x-password': PLANTED } }, { route: '/v1/users/:user_id', status: 200 });
   await send('token in the path', 'GET', `/v1/users/${encodeURIComponent(token)}`, { token }, token.length > 256 ? { route: '/v1/users/:user_id', status: 400, code: 'invalid_request' } : { route: '/v1/users/:user_id', status: 404, code: 'user_not_found' });
   await send('planted password in the path', 'GET', `/v1/users/${PLANTED}`, { token }, { route: '/v1/users/:user_id', status: 404, code: 'user_not_found' });
@@ -163,7 +163,9 @@ test('a request log line per call, with route and status (so the checks below ar
 });
 
 // The request line's route (also the metrics label) must be the full mounted route for a matched endpoint,
-// whether the handler answered or threw (401/404/400 from inside the route go through the error handler).
+// whether the handler answered or threw (401/404/400 from inside the route go through the error handler), and also
+// when the request was refused before its route ran (a token refused, a body that could not be parsed): the route
+// is then found from the method and path in the route table. An unknown path stays "unmatched".
 test('the request line names the full route, for successes and errors alike', () => {
   const lines = gw.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.msg === 'request');
   const wrong: string[] = [];
@@ -301,4 +303,20 @@ test('the request line\'s logger has no wildcard path, yet still redacts the top
   assert.equal(first.route, '/v1/users/lookup');
   assert.equal(first.service, 'legacy-gateway', 'the base fields are kept');
   for (const k of ['url', 'authorization', 'password', 'token']) assert.equal(first[k], '[redacted]');
+});
+
+test('limits.redis_url set but unused: one start-up warning that the limiter is per process, without the URL', async () => {
+  const secret = 'r3dis-Pa55word-1c9e';
+  const withRedis = await startTestGateway({ config: { limits: { redis_url: `redis://:${secret}@127.0.0.1:6379/0` } } });
+  try {
+    const lines = withRedis.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.setting === 'limits.redis_url');
+    assert.equal(lines.length, 1, 'exactly one warning');
+    assert.equal(lines[0]!.level, 40);
+    assert.match(String(lines[0]!.msg), /not used.*per process/);
+    for (const l of withRedis.logs) assert.ok(!l.includes(secret) && !l.includes('6379/0'), `the URL was logged: ${l}`);
+  } finally {
+    await withRedis.close();
+  }
+  // The shared gateway of this file has no redis_url: no such warning.
+  assert.ok(!gw.logs.some((l) => l.includes('limits.redis_url')));
 });

@@ -85,6 +85,14 @@ describe('metrics: every family, moved by real traffic (PostgreSQL store)', { sk
 
   after(() => closeAndDrop(gw, db));
 
+  test('refused tokens by reason: the request without a token, every other reason at 0', () => {
+    const r = (reason: string) => sample(text, 'legacy_gateway_token_rejections_total', { reason });
+    assert.equal(r('missing'), 1);
+    for (const reason of ['malformed', 'audience', 'issuer', 'expired', 'algorithm', 'signature', 'unknown_kid', 'jwks_unreachable', 'client_not_allowed', 'insufficient_scope']) {
+      assert.equal(r(reason), 0, reason);
+    }
+  });
+
   test('requests by route, status and outcome (the error code, or ok)', () => {
     const req = (route: string, status: string, outcome: string, method = 'POST') => sample(text, 'legacy_gateway_http_requests_total', { method, route, status, outcome });
     assert.equal(req('/v1/credentials/verify', '200', 'ok'), 1);
@@ -92,8 +100,9 @@ describe('metrics: every family, moved by real traffic (PostgreSQL store)', { sk
     assert.equal(req('/v1/credentials/verify', '403', 'user_blocked'), 1);
     assert.equal(req('/v1/credentials/verify', '429', 'too_many_attempts'), 1);
     assert.equal(req('/v1/users/lookup', '404', 'user_not_found'), 1);
-    // No token: rejected before any route matched.
-    assert.equal(req('unmatched', '401', 'invalid_token'), 1);
+    // No token: refused before the route ran, still counted under its route (never "unmatched").
+    assert.equal(req('/v1/users/lookup', '401', 'invalid_token'), 1);
+    assert.equal(req('unmatched', '401', 'invalid_token'), undefined);
     assert.equal(req('/v1/users/:user_id/migration', '200', 'ok', 'PUT'), 2 + PARALLEL_MARKS);
     assert.equal(req('/v1/users/:user_id/migration', '204', 'ok', 'DELETE'), 1);
   });

@@ -48,11 +48,15 @@ describe('/readyz follows the schema, not just the connection (SQLite)', () => {
       const r = await call(gw.url, 'GET', '/readyz');
       assert.equal(r.status, 503, r.text);
       assert.equal(r.json.error, 'store_unavailable');
+      // A load balancer or orchestrator is told when to ask again: a whole number of seconds (RFC 9110 §10.2.3).
+      assert.match(r.headers.get('retry-after') ?? '', /^[1-9]\d*$/, 'Retry-After on a 503');
     } finally {
       db.exec('ALTER TABLE lgm_away RENAME TO legacy_gateway_migrations');
       db.close();
     }
-    assert.equal((await call(gw.url, 'GET', '/readyz')).status, 200);
+    const ok = await call(gw.url, 'GET', '/readyz');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('retry-after'), null, 'no Retry-After once ready');
   });
 });
 

@@ -3,6 +3,7 @@
  * with which password, how often. No timing is measured here.
  */
 import assert from 'node:assert/strict';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { afterEach, describe, mock, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../../adapters/types.js';
@@ -156,6 +157,85 @@ describe('Gateway: a decoy sampled while the store was down is replaced once the
     await new Promise((r) => setImmediate(r));
     await attempt(g, 'nobody', 'pw');
     assert.equal(storedOf(spy).at(-1), OTHER_HASH, "the store's own scheme and value once it answers");
+  });
+});
+
+describe('Gateway: a store down at start-up gets its own decoy as soon as it answers', () => {
+  const ITERATIONS = 1_200_000; // Django's default is 600,000 (2024); twice that, to stand well clear of bcrypt-10
+  const djangoHash = (pw: string) => {
+    const salt = randomBytes(12).toString('hex');
+    return `pbkdf2_sha256$${ITERATIONS}$${salt}$${pbkdf2Sync(pw, salt, ITERATIONS, 32, 'sha256').toString('base64')}`;
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  async function timed(g: Gateway, login: string, n: number): Promise<number> {
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      assert.equal(await attempt(g, login, `wrong-${i}`), 'invalid_credentials');
+      ms.push(performance.now() - t);
+    }
+    return median(ms);
+  }
+  async function until(cond: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(cond(), 'in time');
+  }
+
+  test('PBKDF2 store: bcrypt while down; after recovery an unknown login costs what a wrong password costs', async (t) => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice', djangoHash(ALICE_PW)), user('2', 'bob@example.com', 'bob', djangoHash('bob-pw'))]);
+    let scans = 0;
+    store.scan = async function* () {
+      scans++;
+      if (store.failing) throw new StoreError('scan failed (ECONNREFUSED)');
+      yield* store.rows;
+    };
+    store.failing = true;
+    const g = gateway(store, 1000);
+    await g.prepareDecoy();
+    assert.equal(g.decoyScheme, 'bcrypt', 'the fallback while the store is down');
+    assert.equal(await attempt(g, 'nobody', 'pw'), 'store_unavailable');
+    // The store answers again: the first call that succeeds starts a re-sample in the background (not a minute later).
+    store.failing = false;
+    const before = await timed(g, 'nobody', 1); // this request itself is not held up by the sample
+    await until(() => g.decoyScheme === 'django_pbkdf2_sha256');
+    assert.equal(scans, 2, 'one sample at start-up, one on recovery');
+    // Interleaved, so that load from elsewhere on the machine weighs on both alike.
+    const u: number[] = [];
+    const w: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      u.push(await timed(g, 'nobody', 1));
+      w.push(await timed(g, 'alice@example.com', 1));
+    }
+    const [unknown, wrong] = [median(u), median(w)];
+    const ratio = unknown / wrong;
+    t.diagnostic(`fallback ${before.toFixed(0)} ms; after recovery: unknown login ${unknown.toFixed(0)} ms, wrong password ${wrong.toFixed(0)} ms (ratio ${ratio.toFixed(2)})`);
+    // The fallback really was cheaper (so the comparison below can tell the two apart): bcrypt-10 vs PBKDF2 1.2M.
+    assert.ok(before < wrong * 0.75, `the fallback cost ${before.toFixed(0)} ms vs ${wrong.toFixed(0)} ms for a wrong password`);
+    assert.ok(ratio > 0.65 && ratio < 1.5, `unknown login ${unknown.toFixed(0)} ms vs wrong password ${wrong.toFixed(0)} ms (ratio ${ratio.toFixed(2)})`);
+  });
+
+  test('a store whose scan cannot run (named queries only): the first row a login reads becomes the decoy', async () => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice', djangoHash(ALICE_PW))]);
+    let scans = 0;
+    store.scan = async function* () {
+      scans++;
+      throw new StoreError('scan failed (42P01)');
+    };
+    const g = gateway(store, 1000);
+    await g.prepareDecoy();
+    assert.equal(g.decoyScheme, 'bcrypt');
+    assert.equal(await attempt(g, 'alice', 'not-her-password'), 'invalid_credentials');
+    assert.equal(g.decoyScheme, 'django_pbkdf2_sha256', "alice's row gave the decoy its scheme");
+    const spy = mock.method(getScheme('django_pbkdf2_sha256')!, 'verify');
+    assert.equal(await attempt(g, 'nobody', 'pw'), 'invalid_credentials');
+    assert.equal(spy.mock.callCount(), 1, 'the unknown login cost one PBKDF2 verification');
+    // A failing re-sample never puts bcrypt back, and a scan that fails while the store answers is retried once per
+    // recovery, not on every request.
+    await g.prepareDecoy();
+    assert.equal(g.decoyScheme, 'django_pbkdf2_sha256');
+    for (let i = 0; i < 3; i++) await attempt(g, 'nobody', 'pw');
+    assert.ok(scans <= 3, `${scans} scans`);
   });
 });
 
