@@ -376,7 +376,11 @@ export function interpolate(value: unknown, env: NodeJS.ProcessEnv, problems: st
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (def !== undefined) return def;
-      problems.push(`${path || '(root)'}: environment variable ${name} is not set`);
+      problems.push(
+        v === undefined
+          ? `${path || '(root)'}: environment variable ${name} is not set`
+          : `${path || '(root)'}: environment variable ${name} is empty (write \${${name}:-} to allow an empty value)`,
+      );
       return '';
     });
   }
@@ -432,11 +436,31 @@ function semanticProblems(input: unknown): string[] {
   return problems;
 }
 
+/**
+ * `port: ${PORT}` reads the string "8080": where the schema expects a number and the value came whole from ${VAR}
+ * interpolation and is all digits, it becomes that number (in place). Nothing else is coerced: "", "8080abc", a
+ * quoted "8080" written in the file. True when something changed (the tree must be validated again).
+ */
+function coerceInterpolatedNumbers(raw: unknown, interpolated: unknown, issues: z.core.$ZodIssue[]): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    if (issue.code !== 'invalid_type' || issue.expected !== 'number' || issue.path.length === 0) continue;
+    const source = valueAt(raw, issue.path);
+    const value = valueAt(interpolated, issue.path);
+    if (typeof source !== 'string' || !/^\$\{[^}]+\}$/.test(source.trim()) || typeof value !== 'string' || !/^\d{1,15}$/.test(value)) continue;
+    const parent = valueAt(interpolated, issue.path.slice(0, -1)) as Record<PropertyKey, unknown>;
+    parent[issue.path[issue.path.length - 1]!] = Number(value);
+    changed = true;
+  }
+  return changed;
+}
+
 /** Validate an already-parsed object. Every problem is reported at once. */
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const interpolated = applyPreset(interpolate(raw ?? {}, env, problems), problems);
-  const result = configSchema.safeParse(interpolated);
+  let result = configSchema.safeParse(interpolated);
+  if (!result.success && coerceInterpolatedNumbers(raw, interpolated, result.error.issues)) result = configSchema.safeParse(interpolated);
   if (!result.success) {
     // A missing environment variable is already reported for its path; don't report its empty value again.
     const envPaths = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));

@@ -427,3 +427,21 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   io.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatAudit(report));
   return report.users_with_blockers > 0 ? 1 : 0;
 }
+
+/** `legacy-gateway audit --help`. */
+export const help = `legacy-gateway audit — every user that would fail to migrate or to import
+
+Usage:
+  legacy-gateway audit [--config FILE] [--json] [--require-username]
+
+Reads every user once and reports, rule by rule, blockers (missing, invalid or shared emails, usernames the IdP
+refuses, passwords the gateway can't verify, ...) and warnings. Exit 1 when a blocker was found, 0 otherwise.
+
+Options:
+  -c, --config FILE    the gateway's configuration (default: $LEGACY_GATEWAY_CONFIG)
+  --json               print the findings as JSON
+  --require-username   the IdP connection requires a username: a user without one is a blocker
+
+Example:
+  legacy-gateway audit --config gateway.yaml --json > audit.json
+`;

@@ -501,3 +501,26 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (!summary.complete) io.stderr.write(`export: failed: ${summary.error}; ${MANIFEST} (complete: false) lists the files written before it\n`);
   return summary.complete ? 0 : 1;
 }
+
+/** `legacy-gateway export --help`. */
+export const help = `legacy-gateway export — bulk-import files for the users not migrated yet
+
+Usage:
+  legacy-gateway export --target auth0 --out DIR [--config FILE] [--max-bytes 500000] [--only-importable-hashes]
+                        [--force] [--json]
+
+Writes DIR/users-0001.json, ... (Auth0 bulk-import files), needs-password-reset.csv, held-back.csv, problems.csv
+and manifest.json; records the exported users so that status counts them.
+
+Options:
+  -c, --config FILE          the gateway's configuration (default: $LEGACY_GATEWAY_CONFIG)
+  --target auth0             the IdP the files are for (only auth0)
+  --out DIR                  where to write the files
+  --max-bytes N              the largest file, in bytes (default 500000, Auth0's limit)
+  --only-importable-hashes   leave out users whose hash the IdP can't import (they keep migrating at login)
+  --force                    remove a previous export's files from DIR first (DIR must otherwise be empty)
+  --json                     print the manifest as JSON
+
+Example:
+  legacy-gateway export --config gateway.yaml --target auth0 --out ./export
+`;

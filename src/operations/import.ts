@@ -468,3 +468,27 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     release();
   }
 }
+
+/** `legacy-gateway import --help`. */
+export const help = `legacy-gateway import — submit export files as Auth0 bulk-import jobs
+
+Usage:
+  legacy-gateway import --target auth0 --files DIR [--config FILE] [--upsert] [--json] [--retry-unknown]
+                        [--poll-interval-ms 5000]
+
+Submits DIR/users-NNNN.json (written by export), at most two jobs at a time, polls them, downloads their errors and
+writes DIR/import-report.json. Resumable: a re-run continues the jobs already submitted, never submits a file twice.
+Needs targets.auth0 in the configuration.
+
+Options:
+  -c, --config FILE        the gateway's configuration (default: $LEGACY_GATEWAY_CONFIG)
+  --target auth0           the IdP to import into (only auth0)
+  --files DIR              the directory export wrote
+  --upsert                 update users the connection already has instead of failing them
+  --json                   print the report as JSON
+  --retry-unknown          submit again a file whose earlier submission's fate is unknown (check the tenant first)
+  --poll-interval-ms N     how often to poll a job (default 5000)
+
+Example:
+  legacy-gateway import --config gateway.yaml --target auth0 --files ./export
+`;

@@ -426,3 +426,24 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   }
   return result.counts.malformed > 0 ? 1 : 0;
 }
+
+/** `legacy-gateway reconcile --help`. */
+export const help = `legacy-gateway reconcile — mark migrated the users the IdP already has
+
+Usage:
+  legacy-gateway reconcile --from FILE [--config FILE] [--format ndjson|csv] [--dry-run] [--report FILE] [--json]
+
+Reads an Auth0 user export (NDJSON or CSV, gzipped or not) and marks migrated every legacy user it contains.
+Idempotent; a malformed line is reported with its number, never fatal.
+
+Options:
+  -c, --config FILE        the gateway's configuration (default: $LEGACY_GATEWAY_CONFIG)
+  --from FILE              the Auth0 export
+  --format ndjson|csv      the export's format (default: from the file name)
+  --dry-run                report what would be marked, mark nothing
+  --report FILE            write each record's outcome (.csv, .json or .ndjson)
+  --json                   print the summary as JSON
+
+Example:
+  legacy-gateway reconcile --config gateway.yaml --from auth0-users.json.gz --dry-run
+`;

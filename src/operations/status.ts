@@ -169,3 +169,20 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   io.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
   return 0;
 }
+
+/** `legacy-gateway status --help`. */
+export const help = `legacy-gateway status — how far the migration is, and the decommission checklist
+
+Usage:
+  legacy-gateway status [--config FILE] [--json] [--html FILE]
+
+Prints total, migrated, exported, remaining, marks per day and the remaining users recently active in the legacy app.
+
+Options:
+  -c, --config FILE   the gateway's configuration (default: $LEGACY_GATEWAY_CONFIG)
+  --json              print the report as JSON (the same object as GET /v1/migration/status)
+  --html FILE         also write a self-contained HTML page with the chart
+
+Example:
+  legacy-gateway status --config gateway.yaml --html status.html
+`;

@@ -542,3 +542,73 @@ describe('server timeouts, shutdown grace and the metrics listener', () => {
     hasProblem(problemsOf(raw), 'metrics: ', /unknown key\(s\): path/);
   });
 });
+
+describe('parseConfig: numbers and empty values from the environment', () => {
+  test('a number field given whole by ${VAR} takes the variable\'s digits as a number', () => {
+    const raw = minimal();
+    raw.server = { port: '${PORT}', shutdown_grace_ms: '${GRACE:-2500}' };
+    raw.store.pool_max = '${POOL}';
+    raw.limits = { login_failures: { max: '${MAX_FAILURES}' } };
+    const c = parseConfig(raw, { PORT: '9090', POOL: '4', MAX_FAILURES: '7' });
+    assert.equal(c.server.port, 9090);
+    assert.equal(c.server.shutdown_grace_ms, 2500);
+    assert.equal(c.store.pool_max, 4);
+    assert.equal(c.limits.login_failures.max, 7);
+  });
+
+  test('the number still meets the schema\'s bounds', () => {
+    const raw = minimal();
+    raw.server = { port: '${PORT}' };
+    hasProblem(problemsOf(raw, { PORT: '70000' }), 'server.port: ');
+  });
+
+  for (const bad of ['8080abc', '80 80', '-1', '0x1f', '1e3', ' ']) {
+    test(`PORT=${JSON.stringify(bad)} is not a number: refused`, () => {
+      const raw = minimal();
+      raw.server = { port: '${PORT}' };
+      hasProblem(problemsOf(raw, { PORT: bad }), 'server.port: ', /number/);
+    });
+  }
+
+  test('only interpolated values are coerced: a quoted "8080" in the file, or digits with text around ${VAR}, are not', () => {
+    const quoted = minimal();
+    quoted.server = { port: '8080' };
+    hasProblem(problemsOf(quoted), 'server.port: ', /number/);
+    const glued = minimal();
+    glued.server = { port: '80${SUFFIX}' };
+    hasProblem(problemsOf(glued, { SUFFIX: '80' }), 'server.port: ', /number/);
+  });
+
+  test('string fields keep digit-only values as strings (a numeric password or client id)', () => {
+    const raw = minimal();
+    raw.auth.clients = ['${CLIENT}'];
+    raw.store.url = '${DB_URL}';
+    const c = parseConfig(raw, { CLIENT: '123456', DB_URL: '42' });
+    assert.deepEqual(c.auth.clients, ['123456']);
+    assert.equal(c.store.url, '42');
+  });
+
+  test('an empty variable is reported as empty, with the way to allow it; an unset one as not set', () => {
+    const raw = minimal();
+    raw.store.url = '${LEGACY_DB_URL}';
+    raw.server = { port: '${PORT}' };
+    const problems = problemsOf(raw, { LEGACY_DB_URL: '' });
+    hasProblem(problems, 'store.url: ', /environment variable LEGACY_DB_URL is empty .*\$\{LEGACY_DB_URL:-\}/);
+    assert.ok(!problems.some((p) => p.startsWith('store.url: ') && /not set/.test(p)), problems.join('\n'));
+    hasProblem(problems, 'server.port: ', /environment variable PORT is not set/);
+    // Reported once per path: not again as "required" or "expected number".
+    assert.equal(problems.filter((p) => p.startsWith('server.port: ')).length, 1, problems.join('\n'));
+    assert.equal(problems.filter((p) => p.startsWith('store.url: ')).length, 1, problems.join('\n'));
+  });
+
+  test('a YAML file with port: ${PORT} starts with the number', () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'lg-cfg-num-'));
+    try {
+      const file = path.join(d, 'gw.yaml');
+      writeFileSync(file, ['server:', '  port: ${PORT}', 'auth: { issuer: "https://t.example/", audience: aud }', 'store:', '  adapter: sqlite', '  url: x.db', '  users: { table: users, columns: { id: id, email: email, password: pw } }', ''].join('\n'));
+      assert.equal(loadConfigFile(file, { PORT: '8181' }).server.port, 8181);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
