@@ -4,6 +4,7 @@
  * Identifiers come from validated configuration and are always quoted; values are always bound.
  */
 import { exportsTable, type Config } from '../src/config.js';
+import { describeConnectionError, isConnectionError, storeTarget, type DbTarget } from '../src/dbhints.js';
 import { CANDIDATE_LIMIT, normaliseLogin } from '../src/matching.js';
 import { instantIso, StoreError, type LegacyUser, type MigrationStatus, type PoolStats, type ProbeResult, type UserStore } from './types.js';
 
@@ -86,7 +87,7 @@ export interface Dialect {
   pingSql?: string;
 }
 
-export type MappingConfig = Pick<Config['store'], 'users' | 'migration'> & Partial<Pick<Config['store'], 'queries'>>;
+export type MappingConfig = Pick<Config['store'], 'users' | 'migration'> & Partial<Pick<Config['store'], 'queries' | 'adapter' | 'url'>>;
 
 /** The driver-facing part of an adapter. */
 export interface SqlDriver {
@@ -191,12 +192,15 @@ export class SqlUserStore implements UserStore {
   /** " AND <filters>" (or ""), with its bound values. */
   private readonly filterSql: string;
   private readonly filterParams: unknown[];
+  /** Which database this is (adapter, host, port, database; no credentials), for connection errors. */
+  private readonly target: DbTarget | null;
 
   constructor(
     private readonly driver: SqlDriver,
     private readonly mapping: MappingConfig,
   ) {
     this.d = driver.dialect;
+    this.target = mapping.adapter ? storeTarget(mapping.adapter, mapping.url) : null;
     const q = (name: string) => name.split('.').map((p) => this.d.quoteIdent(p)).join('.');
     if (!mapping.users.table || !mapping.users.columns.password) throw new StoreError('store.users.table and columns.password are required');
     this.users = q(mapping.users.table);
@@ -271,10 +275,17 @@ export class SqlUserStore implements UserStore {
       return await fn();
     } catch (e) {
       if (e instanceof StoreError) throw e;
+      // A connection-level error names the database, the driver's code and message, and a hint (src/dbhints.ts).
+      if (this.target && isConnectionError(e)) throw new StoreError(`${what} failed: ${this.connectionError(e)}`, { cause: e });
       // Never echo driver messages that might contain values; keep the driver's code only.
       const code = (e as { code?: unknown }).code;
       throw new StoreError(`${what} failed${typeof code === 'string' ? ` (${code})` : ''}`, { cause: e });
     }
+  }
+
+  /** A connection failure as an operator reads it: which database, the driver's code and message, a hint. */
+  private connectionError(e: unknown): string {
+    return this.target ? describeConnectionError(this.target, e, this.mapping.url) : errorCode(e);
   }
 
   toUser(row: Row): LegacyUser {
@@ -331,13 +342,7 @@ export class SqlUserStore implements UserStore {
    * logical names (id, email, username, password, ...), which are mapped like generated queries' columns.
    */
   private async named(sql: string, values: Record<string, unknown>): Promise<Row[]> {
-    const params: unknown[] = [];
-    const text = sql.replace(/(?<!:):([A-Za-z_][A-Za-z0-9_]*)/g, (m, name: string) => {
-      if (!(name in values)) return m;
-      params.push(values[name]);
-      return this.d.param(params.length);
-    });
-    const rows = await this.driver.all(text, params);
+    const rows = await this.runNamed(sql, values);
     return rows.map((r) => {
       const out: Row = {};
       for (const [k, v] of Object.entries(r)) {
@@ -347,6 +352,35 @@ export class SqlUserStore implements UserStore {
       }
       return out;
     });
+  }
+
+  /** A configured query with its :name parameters bound; the rows as the driver returns them. */
+  private async runNamed(sql: string, values: Record<string, unknown>): Promise<Row[]> {
+    const params: unknown[] = [];
+    const text = sql.replace(/(?<!:):([A-Za-z_][A-Za-z0-9_]*)/g, (m, name: string) => {
+      if (!(name in values)) return m;
+      params.push(values[name]);
+      return this.d.param(params.length);
+    });
+    return this.driver.all(text, params);
+  }
+
+  /**
+   * For `check`: run store.queries.<name> once with this value bound (:login lower-cased as the lookups bind it): how
+   * many rows, and the first (column names lower-cased). Failures are a StoreError naming the query.
+   */
+  async tryNamedQuery(name: 'find_by_login' | 'find_by_id', value: string): Promise<{ rows: number; first: Row | undefined }> {
+    const sql = this.mapping.queries?.[name];
+    if (!sql) throw new StoreError(`store.queries.${name} is not configured`);
+    const rows = await this.guard(`store.queries.${name}`, () => this.runNamed(sql, name === 'find_by_login' ? { login: normaliseLogin(value) } : { id: value }));
+    const first = rows[0] ? Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k.toLowerCase(), v])) : undefined;
+    return { rows: rows.length, first };
+  }
+
+  /** For `check`: one id from the users table itself (when the mapped scan can't run), or undefined. */
+  async anyId(): Promise<string | undefined> {
+    const [row] = await this.guard('sample id', () => this.driver.all(this.d.limit(`SELECT ${this.col('id')} AS ${this.d.quoteIdent('id')} FROM ${this.users} u`, 1), []));
+    return row && row.id !== null && row.id !== undefined ? String(row.id) : undefined;
   }
 
   async findCandidates(login: string): Promise<LegacyUser[]> {
@@ -568,7 +602,7 @@ export class SqlUserStore implements UserStore {
     try {
       await this.driver.all(this.d.pingSql ?? 'SELECT 1 AS ok', []);
     } catch (e) {
-      return [{ what: 'connection', ok: false, error: errorCode(e), connection: true }];
+      return [{ what: 'connection', ok: false, error: this.connectionError(e), connection: true }];
     }
     const q = (name: string) => name.split('.').map((p) => this.d.quoteIdent(p)).join('.');
     const checks: [string, string][] = [[`table ${this.mapping.users.table}`, `SELECT 1 AS ok FROM ${this.users} u WHERE 1 = 0`]];

@@ -92,7 +92,10 @@ export interface PoolStats {
 export interface ProbeResult {
   what: string;
   ok: boolean;
-  /** The driver's error code when not ok (never its message). */
+  /**
+   * The driver's error code when not ok (never its message). For the connection item: the database, the driver's
+   * code and message and a hint (src/dbhints.ts; connection-level messages carry no user data).
+   */
   error?: string;
   /** The store could not be reached at all: nothing else was probed. */
   connection?: boolean;

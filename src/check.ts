@@ -1,15 +1,20 @@
 /**
- * `legacy-gateway check`: validates the config, connects, confirms every configured table and column exists (and
- * whether the export ledger does: only export and status need it), counts users, reports which password schemes a
- * sample of rows uses, reports what the database user may do, and prints the least-privilege GRANTs, the migration
- * and ledger DDL and useful indexes for the DBA.
+ * `legacy-gateway check`: validates the config, connects (a failure names the database, the driver's code and a hint:
+ * src/dbhints.ts), runs each store.queries query once, confirms every configured table and column exists (reporting
+ * the root cause: a missing table once, a missing migration state with "run the DDL below"), counts users, reports
+ * the password formats a sample of rows actually has (and the rows a configured scheme will reject), reports what
+ * the database user may do (hashes in SHOW GRANTS redacted), and prints the least-privilege GRANTs, the migration and
+ * ledger DDL and useful indexes for the DBA.
  */
 import type { Writable } from 'node:stream';
 import { createStore } from '../adapters/index.js';
 import type { SqlUserStore } from '../adapters/sql.js';
+import type { LegacyUser, ProbeResult, UserStore } from '../adapters/types.js';
 import { exportsTable, type Config } from './config.js';
 import { gatewayWrites, grantStatements, indexSuggestions, migrationDdl, readTables } from './dba.js';
-import { isCleartextScheme, resolveScheme } from './passwords/index.js';
+import { describeConnectionError, isConnectionError, storeTarget } from './dbhints.js';
+import { detectScheme, isCleartextScheme, resolveScheme } from './passwords/index.js';
+import { schemaVerdict } from './startup.js';
 
 const SAMPLE = 500;
 
@@ -37,7 +42,7 @@ async function privileges(config: Config, store: SqlUserStore, ledger: boolean):
       return out;
     }
     case 'mysql':
-      return (await store.introspect('SHOW GRANTS FOR CURRENT_USER()')).map((r) => String(Object.values(r)[0]));
+      return (await store.introspect('SHOW GRANTS FOR CURRENT_USER()')).map((r) => redactGrant(String(Object.values(r)[0])));
     case 'mssql': {
       const out: Privileges[] = [];
       for (const t of tables) {
@@ -67,60 +72,190 @@ async function privileges(config: Config, store: SqlUserStore, ledger: boolean):
   }
 }
 
+/**
+ * SHOW GRANTS lines without the credentials they may carry: the password hash of `IDENTIFIED BY PASSWORD '*…'`,
+ * `IDENTIFIED VIA plugin USING '…'` and `IDENTIFIED WITH plugin AS '…'`.
+ */
+export function redactGrant(line: string): string {
+  return line.replace(/(IDENTIFIED\s+(?:BY\s+PASSWORD|VIA\s+\S+\s+USING|WITH\s+\S+\s+AS)\s+)'(?:[^'\\]|\\.|'')*'/gi, "$1'<redacted>'");
+}
+
+/**
+ * Password formats in a sample: each row counted under the format its stored value actually has. With a scheme
+ * configured (passwords.scheme, or the row's scheme column), rows whose value is not in that scheme's format are
+ * counted under their own format and flagged: that scheme will reject them (they verify false).
+ */
+function sampleFormats(users: LegacyUser[], config: Config): { key: string; count: number; note: string }[] {
+  const counts = new Map<string, { count: number; note: string }>();
+  for (const u of users) {
+    const r = resolveScheme(u, config.passwords);
+    let key: string;
+    let note = '';
+    if (!r.scheme) {
+      key = `(none: ${r.reason})`;
+      note = '   these users cannot be verified';
+    } else if (!r.scheme.detect || r.scheme.detect(u.password!)) {
+      key = r.scheme.name;
+      if (isCleartextScheme(key)) note = '   WARNING: stored in clear text';
+    } else {
+      key = detectScheme(u.password!)?.name ?? '(unrecognised format)';
+      note = `   WARNING: the configured scheme ${r.scheme.name} will reject these rows (they verify false)`;
+    }
+    const id = `${key}\u0000${note}`;
+    counts.set(id, { count: (counts.get(id)?.count ?? 0) + 1, note });
+  }
+  return [...counts].map(([id, v]) => ({ key: id.split('\u0000')[0]!, ...v })).sort((a, b) => b.count - a.count);
+}
+
+/** A sample of users, or the reason none could be read. */
+async function sample(store: UserStore): Promise<{ users: LegacyUser[]; error?: string }> {
+  const users: LegacyUser[] = [];
+  try {
+    for await (const u of store.scan()) {
+      users.push(u);
+      if (users.length >= SAMPLE) break;
+    }
+    return { users };
+  } catch (e) {
+    return { users, error: (e as Error).message };
+  }
+}
+
+/** The logical columns every configured query must return, and those it should return (mapped in store.users.columns). */
+function expectedColumns(config: Config): { required: string[]; mapped: string[] } {
+  const mapped = Object.entries(config.store.users.columns).filter(([, v]) => !!v).map(([k]) => k);
+  return { required: ['id', 'password'], mapped };
+}
+
+/**
+ * store.queries: each run once, bound to a login or id from the sample (or a harmless value that names nobody).
+ * Returns the logical columns they provide, and the number of failures.
+ */
+async function checkNamedQueries(
+  config: Config,
+  store: SqlUserStore,
+  first: LegacyUser | undefined,
+  say: (s?: string) => void,
+): Promise<{ provided: Set<string>; failures: number }> {
+  const provided = new Set<string>();
+  let failures = 0;
+  const queries = (['find_by_login', 'find_by_id'] as const).filter((q) => config.store.queries[q]);
+  if (!queries.length) return { provided, failures };
+  say('\nnamed queries (store.queries), each run once:');
+  const { required, mapped } = expectedColumns(config);
+  // Values that name a real row: the sample's first user; else an id read from the users table, and the login the
+  // find_by_id query returns for it; else values that name nobody (the query then runs, its columns unseen).
+  const id = first?.id ?? (await store.anyId().catch(() => undefined));
+  let login = first?.email ?? first?.username;
+  for (const q of (['find_by_id', 'find_by_login'] as const).filter((n) => queries.includes(n))) {
+    const value = q === 'find_by_login' ? (login ?? 'legacy-gateway-check@example.invalid') : (id ?? '0');
+    const real = q === 'find_by_login' ? login !== undefined : id !== undefined;
+    try {
+      const r = await store.tryNamedQuery(q, value);
+      if (!r.first) {
+        say(`  ok      ${q}: ran, no row for ${real ? `the sample ${q === 'find_by_login' ? 'login' : 'id'}` : 'a value that names nobody'}: its columns could not be checked`);
+        continue;
+      }
+      const columns = Object.keys(r.first);
+      for (const c of columns) provided.add(c);
+      if (q === 'find_by_id' && login === undefined) {
+        const l = r.first.email ?? r.first.username;
+        if (l !== null && l !== undefined) login = String(l);
+      }
+      const lacking = required.filter((c) => !columns.includes(c));
+      const unmapped = mapped.filter((c) => !required.includes(c) && !columns.includes(c));
+      if (lacking.length) failures++;
+      say(
+        `  ${lacking.length ? 'FAILED ' : 'ok     '} ${q}: returns ${columns.join(', ')}` +
+          (lacking.length ? `; MISSING ${lacking.join(', ')} (alias the columns to the logical names: id, password, ...)` : '') +
+          (unmapped.length ? `; not returned (empty for users found by it): ${unmapped.join(', ')}` : ''),
+      );
+    } catch (e) {
+      failures++;
+      say(`  FAILED  ${q}: ${(e as Error).message}`);
+    }
+  }
+  return { provided, failures };
+}
+
+/** The connection failure, as an operator reads it: which database, the driver's code and message, a hint. */
+function connectionFailure(config: Config, e: unknown): string {
+  const cause = (e as { cause?: unknown }).cause ?? e;
+  return isConnectionError(cause) ? describeConnectionError(storeTarget(config.store.adapter, config.store.url), cause, config.store.url) : (e as Error).message;
+}
+
+function printSchema(report: ProbeResult[], provided: Set<string>, say: (s?: string) => void): number {
+  say('\nschema:');
+  const verdict = schemaVerdict(report, provided);
+  for (const { probe: p, state } of verdict.items) {
+    if (state === 'not checked') continue;
+    const label = state === 'ok' ? 'ok     ' : state === 'provided' ? 'ok     ' : 'MISSING';
+    const why = state === 'provided' ? ' (provided by store.queries)' : p.error ? ` (${p.error})` : '';
+    say(`  ${label} ${p.what}${why}`);
+  }
+  for (const p of report.filter((r) => r.optional)) {
+    if (p.absent || p.error) {
+      // Not needed to serve: a note, never a failure.
+      say(`  ${p.absent ? 'absent ' : 'UNUSABLE'} ${p.what}${p.error ? ` (${p.error})` : ''}: needed by \`legacy-gateway export\` (and status's exported count); the DDL is below`);
+    } else say(`  ok      ${p.what}`);
+  }
+  const missing = verdict.items.filter((i) => i.state === 'MISSING').length;
+  const unchecked = verdict.items.filter((i) => i.state === 'not checked').length;
+  if (unchecked) say(`  (${unchecked} configured column(s) not checked until the missing table exists)`);
+  if (verdict.mapping) say('\nfix store.users (or the preset) to name the tables and columns that exist, before serving.');
+  if (verdict.migration) say('\nthe migration state does not exist yet: run the DDL below (the gateway never alters the database itself).');
+  return missing;
+}
+
 export async function runCheck(config: Config, out: Writable): Promise<number> {
   const say = (s = '') => out.write(`${s}\n`);
   let failures = 0;
   const where = config.store.users.table ? `, ${config.store.adapter === 'mongodb' ? 'collection' : 'table'} ${config.store.users.table}` : '';
   say(`config: ok (adapter ${config.store.adapter}${config.store.preset ? `, preset ${config.store.preset}` : ''}${where})`);
-  const store = await createStore(config.store);
+  let store: UserStore;
+  try {
+    store = await createStore(config.store);
+  } catch (e) {
+    say(`connection: FAILED\n  ${connectionFailure(config, e)}`);
+    return 1;
+  }
   try {
     // Stores with a schema are probed item by item (connection first), so that a missing column is named rather
     // than failing the whole readiness ping; the others are pinged.
     const sql = 'probe' in store ? (store as SqlUserStore) : null;
-    const report = sql ? await sql.probe() : null;
+    let report: ProbeResult[] | null = null;
     try {
+      report = sql ? await sql.probe() : null;
       if (report?.[0]?.connection) throw new Error(report[0].error ?? 'error');
       if (!report) await store.ping();
       say('connection: ok');
     } catch (e) {
-      say(`connection: FAILED (${(e as Error).message})`);
+      say(`connection: FAILED\n  ${report ? (e as Error).message : connectionFailure(config, e)}`);
       return 1;
     }
 
-    if (report) {
-      say('\nschema:');
-      for (const p of report) {
-        if (p.optional && (p.absent || p.error)) {
-          // Not needed to serve: a note, never a failure.
-          const state = p.absent ? 'absent ' : 'UNUSABLE';
-          say(`  ${state} ${p.what}${p.error ? ` (${p.error})` : ''}: needed by \`legacy-gateway export\` (and status's exported count); the DDL is below`);
-          continue;
-        }
-        say(`  ${p.ok ? 'ok     ' : 'MISSING'} ${p.what}${p.error ? ` (${p.error})` : ''}`);
-        if (!p.ok) failures++;
-      }
+    const sampled = await sample(store);
+    let provided = new Set<string>();
+    if (sql && 'tryNamedQuery' in sql) {
+      const named = await checkNamedQueries(config, sql, sampled.users[0], say);
+      provided = named.provided;
+      failures += named.failures;
     }
-    if (failures) {
-      say(`\n${failures} configured table(s)/column(s) not found: fix store.users or the preset before serving.`);
-    } else {
+    if (report) failures += printSchema(report, provided, say);
+    if (!failures) {
       try {
         const s = await store.migrationStatus();
         say(`\nusers: ${s.total} (migrated ${s.migrated}${s.exported === null ? '' : `, exported ${s.exported}`}, remaining ${s.remaining})`);
       } catch (e) {
         say(`\nusers: could not be counted (${(e as Error).message})`);
       }
-      const schemes = new Map<string, number>();
-      let n = 0;
-      for await (const u of store.scan()) {
-        const r = resolveScheme(u, config.passwords);
-        const key = r.scheme ? r.scheme.name : `(none: ${r.reason})`;
-        schemes.set(key, (schemes.get(key) ?? 0) + 1);
-        if (++n >= SAMPLE) break;
-      }
-      say(`password schemes in a sample of ${n}:`);
-      for (const [k, v] of [...schemes].sort((a, b) => b[1] - a[1])) {
-        say(`  ${k}: ${v}${isCleartextScheme(k) ? '   WARNING: stored in clear text' : k.startsWith('(none') ? '   these users cannot be verified' : ''}`);
-      }
+    }
+    if (sampled.error) {
+      // With a table or column missing the scan fails for the same reason: said once, above.
+      if (!failures) say(`\npassword formats: no sample (${sampled.error})`);
+    } else {
+      say(`password formats in a sample of ${sampled.users.length}${config.passwords.scheme === 'auto' ? '' : ` (passwords.scheme: ${config.passwords.scheme})`}:`);
+      for (const f of sampleFormats(sampled.users, config)) say(`  ${f.key}: ${f.count}${f.note}`);
     }
 
     if (sql) {

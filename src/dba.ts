@@ -9,6 +9,7 @@ import { postgresDialect } from '../adapters/postgres.js';
 import { loginColumns, type Dialect } from '../adapters/sql.js';
 import { sqliteDialect } from '../adapters/sqlite.js';
 import { exportsTable, type Config } from './config.js';
+import { storeTarget } from './dbhints.js';
 
 type SqlAdapter = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
 
@@ -38,7 +39,7 @@ function isSql(a: string): a is SqlAdapter {
   return a in QUOTE;
 }
 
-function qualified(a: SqlAdapter, name: string): string {
+function qualify(a: SqlAdapter, name: string): string {
   return name.split('.').map(QUOTE[a]).join('.');
 }
 
@@ -50,7 +51,7 @@ export function readTables(config: Config): string[] {
 /** A gateway-owned table keyed by the user id: the migration side table, the export ledger. */
 function gatewayTable(a: SqlAdapter, name: string, time: string): string {
   const t = TYPES[a];
-  return `CREATE TABLE ${qualified(a, name)} (\n  user_id ${t.id} NOT NULL PRIMARY KEY,\n  ${time} ${t.ts} NOT NULL\n)${t.tail};`;
+  return `CREATE TABLE ${qualify(a, name)} (\n  user_id ${t.id} NOT NULL PRIMARY KEY,\n  ${time} ${t.ts} NOT NULL\n)${t.tail};`;
 }
 
 /**
@@ -64,7 +65,7 @@ export function migrationStatements(config: Config): string[] {
   const ledger = gatewayTable(a, exportsTable(m), 'exported_at');
   if ('column' in m) {
     const add = a === 'mssql' || a === 'oracle' ? 'ADD' : 'ADD COLUMN';
-    return [`ALTER TABLE ${qualified(a, usersTable(config))} ${add} ${QUOTE[a](m.column)} ${TYPES[a].ts} NULL;`, ledger];
+    return [`ALTER TABLE ${qualify(a, usersTable(config))} ${add} ${QUOTE[a](m.column)} ${TYPES[a].ts} NULL;`, ledger];
   }
   return [gatewayTable(a, m.table, 'migrated_at'), ledger];
 }
@@ -88,6 +89,10 @@ export function grantStatements(config: Config, role = 'legacy_gateway'): string
   if (!isSql(a) || a === 'sqlite') return [`-- store.adapter ${a}: file or service permissions, no GRANTs`];
   // An Oracle user or role created without quotes is stored in upper case: leave the name unquoted to match it.
   const who = a === 'mysql' ? `'${role}'@'%'` : a === 'oracle' ? role : QUOTE[a](role);
+  // MySQL/MariaDB: a GRANT on a bare table name needs a current database (ERROR 1046 when pasted into a client
+  // without one), so tables are qualified with the database from store.url. Others stay schema-relative.
+  const db = a === 'mysql' ? storeTarget(a, config.store.url).database : undefined;
+  const qualified = (adapter: SqlAdapter, name: string) => (db && !name.includes('.') ? `${QUOTE[adapter](db)}.` : '') + qualify(adapter, name);
   const out = readTables(config).map((t) => `GRANT SELECT ON ${qualified(a, t)} TO ${who};`);
   const m = config.store.migration;
   if ('column' in m) {
@@ -124,7 +129,7 @@ export function indexSuggestions(config: Config, dialect?: Dialect): string[] {
   if (!isSql(a)) return [];
   const d = dialect ?? OFFLINE[a];
   const out: string[] = [];
-  for (const col of loginColumns(config.store.users)) out.push(...d.loginIndex(qualified(a, col.table), QUOTE[a](col.column), col));
+  for (const col of loginColumns(config.store.users)) out.push(...d.loginIndex(qualify(a, col.table), QUOTE[a](col.column), col));
   // A note that applies to both columns is printed once.
   return out.filter((line, i) => !line.startsWith('--') || out.indexOf(line) === i);
 }

@@ -52,13 +52,13 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       if (dialect === 'postgres') {
         await db.exec([`CREATE ROLE ${role} LOGIN`, ...grants]);
       } else {
-        const admin = await mysql.createConnection({ uri: env.mysqlUrl });
+        const admin = await mysql.createConnection({ uri: env.mysqlUrl.replace(/\/[^/]*$/, '/') });
         await admin.query(`CREATE USER '${role}'@'%'`);
         await admin.query(`CREATE USER '${role}'@'localhost'`);
+        // As printed: database-qualified, so they run in a client with no current database.
         for (const g of grants) {
-          const qualified = g.replace(/ON `/, `ON \`${db.name}\`.\``);
-          await admin.query(qualified);
-          await admin.query(qualified.replace(`'${role}'@'%'`, `'${role}'@'localhost'`));
+          await admin.query(g);
+          await admin.query(g.replace(`'${role}'@'%'`, `'${role}'@'localhost'`));
         }
         await admin.end();
       }
@@ -93,10 +93,10 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       assert.match(r.text, /ok {6}export ledger table legacy_gateway_exports\n/);
       assert.match(r.text, /bcrypt: 1/);
       assert.match(r.text, /django_pbkdf2_sha256: 1/);
-      assert.match(r.text, /GRANT SELECT ON .users. TO/);
-      assert.match(r.text, /GRANT SELECT, INSERT, (UPDATE, )?DELETE ON .legacy_gateway_migrations. TO/);
+      assert.match(r.text, /GRANT SELECT ON (`\w+`\.)?.users. TO/);
+      assert.match(r.text, /GRANT SELECT, INSERT, (UPDATE, )?DELETE ON (`\w+`\.)?.legacy_gateway_migrations. TO/);
       assert.match(r.text, /CREATE TABLE .legacy_gateway_migrations./);
-      assert.match(r.text, /GRANT SELECT, INSERT(, UPDATE)? ON .legacy_gateway_exports. TO/);
+      assert.match(r.text, /GRANT SELECT, INSERT(, UPDATE)? ON (`\w+`\.)?.legacy_gateway_exports. TO/);
       assert.match(r.text, /CREATE TABLE .legacy_gateway_exports. \(\n {4}user_id .* NOT NULL PRIMARY KEY,\n {4}exported_at .* NOT NULL\n {2}\)/);
     });
 

@@ -83,6 +83,18 @@ describe('least-privilege grants', () => {
     assert.deepEqual(gatewayWrites('oracle', 'side'), ['INSERT', 'UPDATE', 'DELETE']);
     assert.deepEqual(gatewayWrites('mssql', 'ledger'), ['INSERT']);
   });
+  test('MySQL: every table qualified with the database from store.url (they paste without ERROR 1046); PostgreSQL stays schema-relative', () => {
+    const mysqlCfg = base('mysql', { table: 'marks' }, { table: 'users' });
+    mysqlCfg.store.url = 'mysql://gw:secret@db.example:3306/shop';
+    assert.deepEqual(grantStatements(mysqlCfg, 'gw'), [
+      "GRANT SELECT ON `shop`.`users` TO 'gw'@'%';",
+      "GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.`marks` TO 'gw'@'%';",
+      "GRANT SELECT, INSERT, UPDATE ON `shop`.`legacy_gateway_exports` TO 'gw'@'%';",
+    ]);
+    const pgCfg = base('postgres', { table: 'marks' }, { table: 'users' });
+    pgCfg.store.url = 'postgres://gw@db.example/shop';
+    assert.equal(grantStatements(pgCfg, 'gw')[0], 'GRANT SELECT ON "users" TO "gw";');
+  });
   test('no GRANTs for SQLite', () => {
     assert.match(grantStatements(base('sqlite', { table: 'm' }))[0]!, /^-- /);
   });
