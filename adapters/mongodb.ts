@@ -43,6 +43,7 @@
  * strings, UUIDs, ObjectIds) are all visited, in the server's sort order.
  */
 import type * as Mongo from 'mongodb';
+import { describeConnectionError, isConnectionError, storeTarget } from '../src/dbhints.js';
 import { exportsTable, type Config } from '../src/config.js';
 import { loadDriver } from './driver.js';
 import type { MongodbStoreConfig } from './mongodb-config.js';
@@ -660,6 +661,8 @@ export interface MongoStoreOptions {
   maxTimeMS: number;
   /** Documents per scan page (tests use a small one). */
   pageSize?: number;
+  /** store.url: connection failures name the host, port and database (never the credentials), with a hint. */
+  url?: string;
 }
 
 function isDuplicateKey(e: unknown): boolean {
@@ -715,7 +718,11 @@ export class MongoUserStore implements UserStore {
       return await fn();
     } catch (e) {
       if (e instanceof StoreError) throw e;
-      // Never echo driver messages (they may quote values or the URL); keep the error's code name only.
+      // A connection-level failure names the database, the driver's code and message, and a hint (src/dbhints.ts).
+      if (this.opts.url && isConnectionError(e)) {
+        throw new StoreError(`${what} failed: ${describeConnectionError(storeTarget('mongodb', this.opts.url), e, this.opts.url)}`, { cause: e });
+      }
+      // Never echo other driver messages (they may quote values or the URL); keep the error's code name only.
       const err = e as { codeName?: unknown; name?: unknown; code?: unknown };
       const code = typeof err.codeName === 'string' ? err.codeName : typeof err.name === 'string' && /^Mongo\w*Error$/.test(err.name) ? err.name : typeof err.code === 'string' ? err.code : undefined;
       throw new StoreError(`${what} failed${code ? ` (${code})` : ''}`, { cause: e });
@@ -975,7 +982,7 @@ export async function createMongoStore(cfg: MongoStoreConfig, hooks: MongoTestHo
     return new MongoUserStore(
       { client, db, users, side, ledger, bson: { ObjectId: mongo.ObjectId, UUID: mongo.UUID, Long: mongo.Long, Binary: mongo.Binary } },
       { users: cfg.users, migration: cfg.migration, mongodb: cfg.mongodb },
-      { maxTimeMS: t, ...(hooks.pageSize ? { pageSize: hooks.pageSize } : {}) },
+      { maxTimeMS: t, url: cfg.url, ...(hooks.pageSize ? { pageSize: hooks.pageSize } : {}) },
     );
   } catch (e) {
     await client.close().catch(() => {});

@@ -151,8 +151,8 @@ export class Gateway {
   }
 
   /**
-   * The decoy is still the fallback and a login has just read a real row: that row's stored value (of the scheme it
-   * resolves to) becomes the decoy. No I/O: it costs the request nothing.
+   * The decoy is still the fallback and a request (a login, a lookup, a get by id) has just read a real row: that
+   * row's stored value (of the scheme it resolves to) becomes the decoy. No I/O: it costs the request nothing.
    */
   private learnDecoy(u: LegacyUser): void {
     if (!this.decoyIsFallback || !u.password) return;
@@ -282,6 +282,7 @@ export class Gateway {
     if (this.o.drain) throw userNotFound();
     const found = await this.call(() => findByLogin(this.o.store, login));
     if (isAmbiguous(found)) throw ambiguousLogin();
+    if (found) this.learnDecoy(found);
     if (!found || found.migratedAt) throw userNotFound();
     return this.profile(found);
   }
@@ -295,6 +296,7 @@ export class Gateway {
   async getById(publicId: string): Promise<Profile> {
     const id = this.legacyId(publicId);
     const found = await this.call(() => this.o.store.findById(id));
+    if (found) this.learnDecoy(found);
     if (!found || found.migratedAt) throw userNotFound();
     return this.profile(found);
   }

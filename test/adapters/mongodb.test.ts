@@ -697,6 +697,13 @@ describe('mongodb: configuration and connection', () => {
 
   test('an unreachable server is an error of the queries, not of opening the store; close() works', async () => {
     const store = await createMongoStore({ url: 'mongodb://u:secret@127.0.0.1:1/legacy', query_timeout_ms: 500, pool_max: 2, ...mapping() });
+    // The error the gateway logs names the database and says what to do, never the credentials.
+    await assert.rejects(store.findById('1'), (e: Error) => {
+      assert.ok(e instanceof StoreError);
+      assert.match(e.message, /^findById failed: mongodb at 127\.0\.0\.1:1, database legacy: .*hint: server not listening/);
+      assert.ok(!e.message.includes('secret') && !e.message.includes('u:'), e.message);
+      return true;
+    });
     await assert.rejects(store.ping(), (e: Error) => e instanceof StoreError && /^ping failed/.test(e.message) && !e.message.includes('secret'));
     await assert.rejects(findByLogin(store, 'alice'), StoreError);
     await assert.rejects(store.migrationStatus(), StoreError);

@@ -237,6 +237,20 @@ describe('Gateway: a store down at start-up gets its own decoy as soon as it ans
     for (let i = 0; i < 3; i++) await attempt(g, 'nobody', 'pw');
     assert.ok(scans <= 3, `${scans} scans`);
   });
+
+  test('a lookup (the get_user script) or a get by id that reads a real row gives the fallback decoy its scheme too', async () => {
+    for (const read of [(g: Gateway) => g.lookup('alice@example.com'), (g: Gateway) => g.getById('1')]) {
+      const store = new WideStore([user('1', 'alice@example.com', 'alice', djangoHash(ALICE_PW))]);
+      store.scan = async function* () {
+        throw new StoreError('scan failed (42P01)');
+      };
+      const g = gateway(store, 1000);
+      await g.prepareDecoy();
+      assert.equal(g.decoyScheme, 'bcrypt');
+      await read(g);
+      assert.equal(g.decoyScheme, 'django_pbkdf2_sha256');
+    }
+  });
 });
 
 describe('Gateway: the matching rule is the gateway\'s, whatever the store returns', () => {
