@@ -16,6 +16,10 @@ import http from 'node:http';
 import https from 'node:https';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Config } from '../src/config.js';
+import { describeConnectionError, isConnectionError, type DbTarget } from '../src/dbhints.js';
+
+const HTTP_TLS_HINT =
+  "TLS: the service's certificate is not trusted or does not match its host name (a private CA goes in store.http.ca_file), the service wants a client certificate (store.http.auth mtls), or store.url's scheme does not match the service";
 import { loadDriver } from './driver.js';
 import type { HttpLookupEndpoint, HttpStoreConfig } from './http-config.js';
 import { AMBIGUOUS, instantIso, isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
@@ -90,6 +94,8 @@ function scalar(v: unknown): unknown {
 export class HttpUserStore implements UserStore {
   private readonly cfg: HttpStoreConfig;
   private readonly base: URL;
+  /** The service as connection errors name it: host and port (store.url holds no credentials). */
+  private readonly target: DbTarget;
   private readonly basePath: string;
   private readonly agent: http.Agent;
   private readonly client: typeof http | typeof https;
@@ -122,6 +128,7 @@ export class HttpUserStore implements UserStore {
     if (store.users.filter.length) throw new StoreError('store.users.filter is not available for adapter http');
     if (store.queries.find_by_login || store.queries.find_by_id) throw new StoreError('store.queries is not available for adapter http');
     this.base = base;
+    this.target = { adapter: 'http', host: base.hostname, port: base.port || (base.protocol === 'https:' ? '443' : '80') };
     this.basePath = base.pathname.replace(/\/+$/, '');
     this.timeoutMs = cfg.timeout_ms ?? store.query_timeout_ms;
 
@@ -205,7 +212,8 @@ export class HttpUserStore implements UserStore {
         req.on('error', (e: NodeJS.ErrnoException) => {
           // A kept-alive connection the service closed while idle: try a GET once more (never a POST with a password).
           if (retry && !answered && !settled && req.reusedSocket && e.code === 'ECONNRESET') return attempt(false);
-          done(fail(`request failed (${e.code ?? e.name})`, e));
+          // A connection failure names the service's host and port and says what to do (src/dbhints.ts).
+          done(fail(isConnectionError(e) ? `request failed: ${describeConnectionError(this.target, e, undefined, HTTP_TLS_HINT)}` : `request failed (${e.code ?? e.name})`, e));
         });
         req.on('response', (res) => {
           answered = true;

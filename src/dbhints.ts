@@ -43,7 +43,7 @@ function facts(e: unknown): Fact {
   return { code, errno: num, message };
 }
 
-const TLS_CODES = ['EPROTO', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'HANDSHAKE_SSL_ERROR', 'HANDSHAKE_NO_SSL_SUPPORT'];
+const TLS_CODES = ['EPROTO', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'HANDSHAKE_SSL_ERROR', 'HANDSHAKE_NO_SSL_SUPPORT'];
 
 /** The hint table: the first rule that matches wins (the TLS and missing-database cases come before the generic login failure they share codes with). */
 const HINTS: { hint: string; match: (f: Fact) => boolean }[] = [
@@ -91,9 +91,10 @@ export function isConnectionError(e: unknown): boolean {
 
 /**
  * "postgres at 127.0.0.1:5432, database shop: 28P01 password authentication failed for user "gw" — hint: wrong
- * password or user: …". The URL's password, should a driver ever quote it, is masked.
+ * password or user: …". The URL's password, should a driver ever quote it, is masked. tlsHint replaces the
+ * databases' TLS hint for a store with TLS settings of its own.
  */
-export function describeConnectionError(target: DbTarget, e: unknown, url?: string): string {
+export function describeConnectionError(target: DbTarget, e: unknown, url?: string, tlsHint?: string): string {
   const f = facts(e);
   let message = f.message.replace(/\s+/g, ' ').trim();
   let secret = '';
@@ -104,7 +105,9 @@ export function describeConnectionError(target: DbTarget, e: unknown, url?: stri
   }
   if (secret) message = message.split(secret).join('***');
   if (url) message = message.split(url).join('(store.url)');
-  const hint = connectionHint(e);
+  let hint = connectionHint(e);
+  // A store that is not a database (the http store) has its own TLS settings to point at.
+  if (tlsHint && hint === HINTS[0]!.hint) hint = tlsHint;
   const driver = [f.code, f.errno !== undefined && f.errno > 0 && String(f.errno) !== f.code ? `(${f.errno})` : '', message].filter(Boolean).join(' ');
   return `${describeTarget(target)}: ${driver || 'error'}${hint ? ` — hint: ${hint}` : ''}`;
 }
