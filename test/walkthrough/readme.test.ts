@@ -27,7 +27,7 @@ import { availability, createMysqlDatabase, createPostgresDatabase, lit, uniqueN
 import { call } from '../helpers/harness.js';
 import { loadVectors, type Vector } from '../helpers/vectors.js';
 import { argvFor, block, commandFor, commands, runChild, runningItForReal, section, serverExec, startChild, statements, type Child } from '../helpers/walkthrough.js';
-import { djangoAuthUserTable, wordpressUsersTable } from '../helpers/walkthrough-schemas.js';
+import { djangoAuthUserTable, wordpressUsersTable } from '../helpers/framework-tables.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const read = (relative: string) => readFileSync(path.resolve(process.cwd(), relative), 'utf8');
