@@ -1,5 +1,5 @@
 /**
- * The one interface every legacy store implements (DESIGN.md §5).
+ * The one interface every legacy store implements.
  * "Not found" is null; only infrastructure failures throw.
  */
 

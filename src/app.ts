@@ -29,7 +29,7 @@ const rememberMount: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** Bodies are UTF-8 JSON (DESIGN.md §2); body-parser alone would also take utf-16. */
+/** Bodies are UTF-8 JSON; body-parser alone would also take utf-16. */
 const utf8Only: RequestHandler = (req, _res, next) => {
   const type = req.headers['content-type'];
   if (type) {
