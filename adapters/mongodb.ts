@@ -663,6 +663,12 @@ export interface MongoStoreOptions {
   pageSize?: number;
   /** store.url: connection failures name the host, port and database (never the credentials), with a hint. */
   url?: string;
+  /**
+   * A fresh client with its handles. The driver (v7) closes a client's topology for good when its first connection
+   * fails (every later operation then throws MongoTopologyClosedError): the store then replaces the client, so a
+   * gateway started while MongoDB was down recovers once it is up.
+   */
+  reopen?: () => MongoHandles;
 }
 
 function isDuplicateKey(e: unknown): boolean {
@@ -701,7 +707,7 @@ export class MongoUserStore implements UserStore {
   private readonly migColumn: string | null;
 
   constructor(
-    private readonly h: MongoHandles,
+    private h: MongoHandles,
     private readonly mapping: MongoMapping,
     private readonly opts: MongoStoreOptions,
   ) {
@@ -718,6 +724,13 @@ export class MongoUserStore implements UserStore {
       return await fn();
     } catch (e) {
       if (e instanceof StoreError) throw e;
+      if ((e as { name?: unknown } | null)?.name === 'MongoTopologyClosedError' && !this.closed && this.opts.reopen) {
+        // This call fails; the next one runs on a new client (its topology connects on first use).
+        const old = this.h;
+        this.h = this.opts.reopen();
+        old.client.close().catch(() => {});
+        throw new StoreError(`${what} failed: the MongoDB client had closed its topology (the server was unreachable); a new client is opened for the next call`, { cause: e });
+      }
       // A connection-level failure names the database, the driver's code and message, and a hint (src/dbhints.ts).
       if (this.opts.url && isConnectionError(e)) {
         throw new StoreError(`${what} failed: ${describeConnectionError(storeTarget('mongodb', this.opts.url), e, this.opts.url)}`, { cause: e });
@@ -954,9 +967,8 @@ export async function createMongoStore(cfg: MongoStoreConfig, hooks: MongoTestHo
   const mongo = loadDriver<typeof Mongo>('mongodb', 'mongodb');
   const dbName = databaseName(cfg.url, cfg.mongodb?.database);
   const t = cfg.query_timeout_ms;
-  let client: Mongo.MongoClient;
-  try {
-    client = new mongo.MongoClient(cfg.url, {
+  const open = (): MongoHandles => {
+    const client = new mongo.MongoClient(cfg.url, {
       appName: 'legacy-gateway',
       maxPoolSize: cfg.pool_max,
       serverSelectionTimeoutMS: t,
@@ -965,27 +977,36 @@ export async function createMongoStore(cfg: MongoStoreConfig, hooks: MongoTestHo
       socketTimeoutMS: t + 2000,
       monitorCommands: !!hooks.onCommand,
     });
+    if (hooks.onCommand) {
+      const cb = hooks.onCommand;
+      client.on('commandStarted', (ev) => cb({ commandName: ev.commandName, command: ev.command as Doc }));
+    }
+    const db = client.db(dbName);
+    return {
+      client,
+      db,
+      users: db.collection<Doc>(cfg.users.table!),
+      side: 'table' in cfg.migration ? db.collection<Doc>(cfg.migration.table) : null,
+      ledger: db.collection<Doc>(exportsTable(cfg.migration)),
+      bson: { ObjectId: mongo.ObjectId, UUID: mongo.UUID, Long: mongo.Long, Binary: mongo.Binary },
+    };
+  };
+  let handles: MongoHandles;
+  try {
+    handles = open();
   } catch (e) {
     // MongoParseError messages can quote the URL: never echo them.
     const name = (e as { name?: unknown }).name;
     throw new StoreError(`store.url is not a valid MongoDB connection string${typeof name === 'string' ? ` (${name})` : ''}`, { cause: e });
   }
-  if (hooks.onCommand) {
-    const cb = hooks.onCommand;
-    client.on('commandStarted', (ev) => cb({ commandName: ev.commandName, command: ev.command as Doc }));
-  }
-  const db = client.db(dbName);
-  const users = db.collection<Doc>(cfg.users.table!);
-  const side = 'table' in cfg.migration ? db.collection<Doc>(cfg.migration.table) : null;
-  const ledger = db.collection<Doc>(exportsTable(cfg.migration));
   try {
     return new MongoUserStore(
-      { client, db, users, side, ledger, bson: { ObjectId: mongo.ObjectId, UUID: mongo.UUID, Long: mongo.Long, Binary: mongo.Binary } },
+      handles,
       { users: cfg.users, migration: cfg.migration, mongodb: cfg.mongodb },
-      { maxTimeMS: t, url: cfg.url, ...(hooks.pageSize ? { pageSize: hooks.pageSize } : {}) },
+      { maxTimeMS: t, url: cfg.url, reopen: open, ...(hooks.pageSize ? { pageSize: hooks.pageSize } : {}) },
     );
   } catch (e) {
-    await client.close().catch(() => {});
+    await handles.client.close().catch(() => {});
     throw e;
   }
 }

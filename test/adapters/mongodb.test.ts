@@ -70,6 +70,7 @@ import { passportLocalMongoose } from '../../src/passwords/plm.js';
 import { PRESETS } from '../../src/presets.js';
 import { contractMapping, LEDGER_TABLE, userStoreContract, type ContractMapping, type MigrationMode, type RawAccess, type SeedUser } from './contract.js';
 import { CANDIDATE_LIMIT, findByLogin } from '../../src/matching.js';
+import { startFaultProxy } from '../helpers/faultproxy.js';
 
 const mongodb = createRequire(import.meta.url)('mongodb') as typeof Mongo;
 const { ObjectId, UUID, Long, Decimal128, Binary, Int32 } = mongodb;
@@ -1007,6 +1008,35 @@ describe('mongodb on a real server: beyond the contract', { skip }, () => {
       assert.equal(await passportLocalMongoose.verify(`${v.password}!`, u.password!, { row: u, params: {} as never }), false);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('MongoDB (real server): a store opened while the server is unreachable recovers once it is up', { skip }, () => {
+  test('the first calls fail with StoreError; after the server is reachable, calls succeed on the same store', async () => {
+    const target = new URL(env.mongodbUrl!);
+    const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port || 27017) });
+    const t = await createDatabase();
+    await t.db.collection('users').insertOne({ _id: 'r1' as unknown as Mongo.ObjectId, email: 'rec@example.com', username: 'rec', hash: 'h' });
+    proxy.cut();
+    const url = `mongodb://${proxy.host}:${proxy.port}/${t.name}?directConnection=true`;
+    const store = await createMongoStore({ url, query_timeout_ms: 700, pool_max: 2, ...mapping({}, { migration: { table: 'legacy_gateway_migrations' } }) });
+    try {
+      await assert.rejects(store.ping(), StoreError);
+      await assert.rejects(store.findById('r1'), StoreError);
+      proxy.resume();
+      // The driver closed the first client's topology for good; the store replaces it (the first call after that
+      // may still fail, the next ones succeed).
+      let found: Awaited<ReturnType<typeof store.findById>> = null;
+      for (let i = 0; i < 5 && !found; i++) {
+        found = await store.findById('r1').catch(() => null);
+      }
+      assert.equal(found?.email, 'rec@example.com');
+      await store.ping();
+    } finally {
+      await store.close();
+      await proxy.close();
+      await t.drop();
     }
   });
 });

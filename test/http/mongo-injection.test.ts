@@ -15,7 +15,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { MongoHandles } from '../../adapters/mongodb.js';
 import type { UserStore } from '../../adapters/types.js';
 import { call, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
 
@@ -141,11 +140,13 @@ describe('a mongodb store at an unreachable address: objects 400, operator-looki
     });
     token = await gw.token();
     // Record what the store hands the driver, then let the driver fail as it does against 127.0.0.1:1.
-    const users = (gw.running.store as unknown as { h: MongoHandles }).h.users;
-    const find = users.find.bind(users);
-    (users as unknown as { find: unknown }).find = (filter: unknown, options: unknown) => {
-      finds.push({ filter, options });
-      return find(filter as never, options as never);
+    // (At the store's own query step: after a failed first connection the store replaces its driver client, so
+    // the collection handle itself changes.)
+    const store = gw.running.store as unknown as { find(q: { filter: unknown; options: unknown }): Promise<unknown> };
+    const find = store.find.bind(store);
+    store.find = (q) => {
+      finds.push({ filter: q.filter, options: q.options });
+      return find(q);
     };
     spy = spyStore(gw.running.store);
   });
