@@ -1,12 +1,21 @@
 /**
- * `legacy-gateway export --target auth0 --out DIR [--max-bytes 500000] [--only-importable-hashes] [--force] [--json]`
+ * `legacy-gateway export --target auth0|kratos|okta|keycloak --out DIR [--max-bytes 500000] [--only-importable-hashes]
+ *  [--force] [--json]`
  *
- * Streams every user of the store (never all of them in memory), skips the migrated ones, and writes Auth0 bulk-import
- * files: DIR/users-0001.json, ... each a JSON array of at most --max-bytes bytes with no email, username or user_id twice
- * in one file. Beside them:
- *   needs-password-reset.csv  user_id,email,reason   exported without a password (a hash Auth0 can't take)
+ * Streams every user of the store (never all of them in memory), skips the migrated ones, and writes the target IdP's
+ * bulk-import files, each of at most --max-bytes bytes with no email, username or user id twice in one file:
+ *   auth0     users-0001.json       a JSON array of Auth0 user-import records
+ *   kratos    identities-0001.json  a JSON array of Admin API create-identity bodies (`kratos import identities`)
+ *   okta      users-0001.ndjson     one Users API create-user body per line (POST /api/v1/users?activate=false)
+ *   keycloak  users-0001.json       a realm partial-import document {"ifResourceExists":"SKIP","users":[...]}
+ * What is particular to a target (record, hash mapping, file framing) lives in its own module (auth0/, kratos/, okta/,
+ * keycloak/); the streaming, splitting, CSV reports and ledger here are shared. Beside the files:
+ *   needs-password-reset.csv  user_id,email,reason   exported without a password (a hash the target can't take, and
+ *                                                    no way to verify it through the gateway either)
+ *   migration-hook.csv        user_id,email,reason   kratos and okta only: exported with the IdP's password migration
+ *                                                    hook flag; they verify through the gateway's door at first login
  *   held-back.csv             user_id,email,reason   with --only-importable-hashes: not exported, they keep migrating at login
- *   problems.csv              user_id,email,code,field,blocking,message   what Auth0 would refuse (blocking: not exported)
+ *   problems.csv              user_id,email,code,field,blocking,message   what the IdP would refuse (blocking: not exported)
  *   manifest.json             the files (bytes, users, sha256), counts, options, times; the same object --json prints
  * Each file is written under a temporary name and renamed when complete; its users are then recorded in the store's
  * export ledger (markExported), so `status` counts them as exported. No hash ever reaches a log line, a CSV or an error.
@@ -17,10 +26,13 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { UserStore } from '../../adapters/types.js';
+import type { LegacyUser, UserStore } from '../../adapters/types.js';
 import { ConfigError, type Config } from '../config.js';
 import { serialiseRecord, toAuth0User, type RecordProblem } from './auth0/record.js';
 import { loadConfig, parseFlags, UsageError, withStore, type CliIO } from './cli.js';
+import { keycloakTarget } from './keycloak/target.js';
+import { kratosTarget } from './kratos/target.js';
+import { oktaTarget } from './okta/target.js';
 import { startProgress, type Progress } from './progress.js';
 
 export const DEFAULT_MAX_BYTES = 500_000;
@@ -33,16 +45,101 @@ const READ_AHEAD = 1000;
 const MANIFEST = 'manifest.json';
 const RESET_CSV = 'needs-password-reset.csv';
 const HELD_CSV = 'held-back.csv';
+const HOOK_CSV = 'migration-hook.csv';
 const PROBLEMS_CSV = 'problems.csv';
 /** What a previous export left in DIR (--force removes these, and only these). */
-const OWN_FILE = /^(users-\d{4,}\.json(\.tmp)?|needs-password-reset\.csv|held-back\.csv|problems\.csv|manifest\.json)$/;
+const OWN_FILE =
+  /^((users|identities)-\d{4,}\.(json|ndjson)(\.tmp)?|needs-password-reset\.csv|migration-hook\.csv|held-back\.csv|problems\.csv|manifest\.json)$/;
 /** An import was run from this directory: its state refers to the files there. */
 const IMPORT_FILES = ['import-state.json', 'import-report.json'];
 
-// "[\n" + records joined by ",\n" + "\n]\n"
-const ARRAY_OPEN = '[\n';
-const ARRAY_SEP = ',\n';
-const ARRAY_CLOSE = '\n]\n';
+export type TargetName = 'auth0' | 'kratos' | 'okta' | 'keycloak';
+export const TARGET_NAMES: readonly TargetName[] = ['auth0', 'kratos', 'okta', 'keycloak'];
+
+/** How one file holds its records: open + records joined by sep + close. */
+export interface FileLayout {
+  /** users-0001.json: `${prefix}-0001.${ext}` */
+  prefix: string;
+  ext: 'json' | 'ndjson';
+  open: string;
+  sep: string;
+  close: string;
+}
+
+/** A JSON array: "[\n" + records joined by ",\n" + "\n]\n" (Auth0's and Kratos's files). */
+export const JSON_ARRAY: Pick<FileLayout, 'open' | 'sep' | 'close'> = { open: '[\n', sep: ',\n', close: '\n]\n' };
+
+/** The password part of a mapping: importable as a hash, or why not (a stable reason code, see auth0/hash.ts). */
+export type PasswordMapping = { ok: true; scheme: string } | { ok: false; scheme?: string; reason: string };
+
+/** One user mapped for a target. */
+export interface TargetMapping {
+  /** The import record, or null when a blocking problem keeps the user out. */
+  record: object | null;
+  /** The id the IdP (and the CSVs) know the user by: the profile's user_id. */
+  userId: string;
+  email: string | undefined;
+  /** Values that must not repeat within one file (e.g. `email:x`, `username:y`). */
+  keys: string[];
+  problems: RecordProblem[];
+  password: PasswordMapping;
+}
+
+/** What is particular to one IdP: its record and hash mapping, its file layout, its limits. */
+export interface ExportTarget {
+  name: TargetName;
+  /** For messages: "Auth0". */
+  label: string;
+  layout: FileLayout;
+  /** The largest --max-bytes the IdP's import takes (100,000,000 where the IdP documents no file limit). */
+  maxFileBytes: number;
+  map(user: LegacyUser, config: Pick<Config, 'profile' | 'passwords'>): TargetMapping;
+  /**
+   * Targets whose import can flag a user for the IdP's password migration hook (Kratos, Okta): a user whose hash the
+   * IdP can't take but the gateway can verify is exported with the flag (the record this returns) and listed in
+   * migration-hook.csv instead of needs-password-reset.csv.
+   */
+  withMigrationHook?(record: object): object;
+  /** How to serialise a record (default: JSON.stringify with bigints as numbers or strings). */
+  serialise?(record: object): string;
+}
+
+/** The Auth0 target: its record, hash mapping and files are the ones auth0/ has always written. */
+const auth0Target: ExportTarget = {
+  name: 'auth0',
+  label: 'Auth0',
+  layout: { prefix: 'users', ext: 'json', ...JSON_ARRAY },
+  maxFileBytes: DEFAULT_MAX_BYTES,
+  map(user, config) {
+    const { record, problems, password } = toAuth0User(user, config);
+    const userId = record?.user_id ?? `${config.profile.user_id_prefix}${user.id}`;
+    const email = record?.email ?? user.email?.trim().toLowerCase();
+    const keys = record ? [`id:${record.user_id}`, `email:${record.email}`, ...(record.username ? [`username:${record.username}`] : [])] : [];
+    return { record, userId, email, keys, problems, password: password.ok ? { ok: true, scheme: password.scheme } : password };
+  },
+  serialise: (record) => serialiseRecord(record as Parameters<typeof serialiseRecord>[0]),
+};
+
+export const TARGETS: Readonly<Record<TargetName, ExportTarget>> = {
+  auth0: auth0Target,
+  kratos: kratosTarget,
+  okta: oktaTarget,
+  keycloak: keycloakTarget,
+};
+
+/**
+ * Reasons after which the gateway itself can still verify the password (the IdP merely can't take the hash): such a
+ * user can log in through the IdP's password migration hook. The others (no password, unknown scheme, unusable,
+ * missing salt or key, malformed) fail at the gateway too: only a reset helps.
+ */
+export function verifiableByGateway(reason: string): boolean {
+  return reason === 'cleartext' || /^unsupported_(scheme|variant|params):/.test(reason);
+}
+
+/** JSON text of a record; bigints (metadata from a driver) as numbers when safe, else strings. */
+export function serialiseJson(record: object): string {
+  return JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v));
+}
 
 export interface ExportOptions {
   out: string;
@@ -58,7 +155,7 @@ export interface ExportedFile {
 }
 
 export interface ExportSummary {
-  target: 'auth0';
+  target: TargetName;
   out: string;
   complete: boolean;
   /** Set when complete is false: what stopped the export. */
@@ -77,14 +174,16 @@ export interface ExportSummary {
     with_password_hash: number;
     /** Exported without a password: listed in needs-password-reset.csv. */
     without_password: number;
+    /** kratos and okta only: exported flagged for the IdP's password migration hook (migration-hook.csv). */
+    with_migration_hook?: number;
     /** --only-importable-hashes: not exported, listed in held-back.csv. */
     held_back: number;
-    /** Not exported: Auth0 would refuse the record (problems.csv, blocking = yes). */
+    /** Not exported: the IdP would refuse the record (problems.csv, blocking = yes). */
     refused: number;
   };
   /** Exported users by the legacy scheme of their hash. */
   schemes: Record<string, number>;
-  /** Why passwords could not be imported (needs-password-reset.csv and held-back.csv), by reason code. */
+  /** Why passwords could not be imported as hashes (needs-password-reset.csv, migration-hook.csv, held-back.csv), by reason. */
   passwords_not_importable: Record<string, number>;
   /** Every problem found, by code. */
   problems: Record<string, number>;
@@ -105,18 +204,23 @@ function parseOptions(args: string[]) {
     force: { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  if (flags.target === undefined) throw new UsageError('--target is required (auth0)');
-  if (flags.target !== 'auth0') throw new UsageError(`--target ${flags.target}: only auth0 is supported`);
+  if (flags.target === undefined) throw new UsageError(`--target is required (${TARGET_NAMES.join(', ')})`);
+  if (!(TARGET_NAMES as readonly string[]).includes(flags.target)) {
+    throw new UsageError(`--target ${flags.target}: not a target (${TARGET_NAMES.join(', ')})`);
+  }
+  const target = TARGETS[flags.target as TargetName];
   if (!flags.out) throw new UsageError('--out DIR is required');
   let maxBytes = DEFAULT_MAX_BYTES;
   if (flags['max-bytes'] !== undefined) {
     const raw = flags['max-bytes'];
     maxBytes = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
-    if (!(maxBytes >= MIN_MAX_BYTES && maxBytes <= DEFAULT_MAX_BYTES)) {
-      throw new UsageError(`--max-bytes must be a whole number from ${MIN_MAX_BYTES} to ${DEFAULT_MAX_BYTES} (Auth0's file limit)`);
+    if (!(maxBytes >= MIN_MAX_BYTES && maxBytes <= target.maxFileBytes)) {
+      const why = target.maxFileBytes === DEFAULT_MAX_BYTES ? ` (${target.label}'s file limit)` : '';
+      throw new UsageError(`--max-bytes must be a whole number from ${MIN_MAX_BYTES} to ${target.maxFileBytes}${why}`);
     }
   }
   return {
+    target,
     options: { out: path.resolve(flags.out), maxBytes, onlyImportableHashes: flags['only-importable-hashes'] === true } satisfies ExportOptions,
     force: flags.force === true,
     json: flags.json === true,
@@ -199,43 +303,46 @@ class FileWriter {
   private bytes = 0;
   private keys = new Set<string>();
   /** CSV rows that belong to users of the current file (written once the file is). */
-  private resetRows: string[][] = [];
+  private rows: { csv: CsvFile; fields: string[] }[] = [];
   readonly files: ExportedFile[] = [];
 
   constructor(
     private readonly dir: string,
     private readonly maxBytes: number,
+    private readonly layout: FileLayout,
     private readonly onFile: (ids: string[]) => Promise<void>,
-    private readonly reset: CsvFile,
   ) {}
 
   /** Largest record that fits a file on its own. */
   get maxRecordBytes(): number {
-    return this.maxBytes - ARRAY_OPEN.length - ARRAY_CLOSE.length;
+    return this.maxBytes - Buffer.byteLength(this.layout.open) - Buffer.byteLength(this.layout.close);
   }
 
-  async add(id: string, keys: string[], json: string, resetRow?: string[]): Promise<void> {
+  /** `row` goes to `csv` once the record's file is written (a user is listed only when its file exists). */
+  async add(id: string, keys: string[], json: string, row?: { csv: CsvFile; fields: string[] }): Promise<void> {
+    const { open, sep, close } = this.layout;
     const size = Buffer.byteLength(json);
-    if (this.records.length > 0 && (this.bytes + ARRAY_SEP.length + size > this.maxBytes || keys.some((k) => this.keys.has(k)))) await this.flush();
-    this.bytes += this.records.length === 0 ? ARRAY_OPEN.length + size + ARRAY_CLOSE.length : ARRAY_SEP.length + size;
+    if (this.records.length > 0 && (this.bytes + sep.length + size > this.maxBytes || keys.some((k) => this.keys.has(k)))) await this.flush();
+    this.bytes += this.records.length === 0 ? Buffer.byteLength(open) + size + Buffer.byteLength(close) : sep.length + size;
     this.records.push({ id, json });
     for (const k of keys) this.keys.add(k);
-    if (resetRow) this.resetRows.push(resetRow);
+    if (row) this.rows.push(row);
   }
 
   async flush(): Promise<void> {
     if (this.records.length === 0) return;
-    const name = `users-${String(this.files.length + 1).padStart(4, '0')}.json`;
-    const text = ARRAY_OPEN + this.records.map((r) => r.json).join(ARRAY_SEP) + ARRAY_CLOSE;
+    const { prefix, ext, open, sep, close } = this.layout;
+    const name = `${prefix}-${String(this.files.length + 1).padStart(4, '0')}.${ext}`;
+    const text = open + this.records.map((r) => r.json).join(sep) + close;
     const file = path.join(this.dir, name);
     await writeFile(`${file}.tmp`, text, { flag: 'wx' });
     await rename(`${file}.tmp`, file);
     this.files.push({ name, users: this.records.length, bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') });
-    for (const row of this.resetRows) await this.reset.write(row);
+    for (const row of this.rows) await row.csv.write(row.fields);
     const ids = this.records.map((r) => r.id);
     this.records = [];
     this.keys.clear();
-    this.resetRows = [];
+    this.rows = [];
     this.bytes = 0;
     await this.onFile(ids);
   }
@@ -357,9 +464,20 @@ export async function exportAuth0(
   options: ExportOptions,
   progress: Progress,
 ): Promise<ExportSummary> {
+  return exportUsers(auth0Target, store, config, options, progress);
+}
+
+/** exportAuth0 for any target. */
+export async function exportUsers(
+  target: ExportTarget,
+  store: UserStore,
+  config: Pick<Config, 'profile' | 'passwords'>,
+  options: ExportOptions,
+  progress: Progress,
+): Promise<ExportSummary> {
   const started = new Date();
   const summary: ExportSummary = {
-    target: 'auth0',
+    target: target.name,
     out: options.out,
     complete: false,
     started_at: started.toISOString(),
@@ -373,13 +491,16 @@ export async function exportAuth0(
     ledger: { status: 'recorded', recorded: 0 },
   };
   const c = summary.counts;
+  if (target.withMigrationHook) c.with_migration_hook = 0;
   const ledger = new Ledger(store);
   summary.ledger = ledger.state;
   const at = (f: string) => path.join(options.out, f);
   const reset = new CsvFile(at(RESET_CSV), ['user_id', 'email', 'reason']);
+  const hook = new CsvFile(at(HOOK_CSV), ['user_id', 'email', 'reason']);
   const held = new CsvFile(at(HELD_CSV), ['user_id', 'email', 'reason']);
   const problems = new CsvFile(at(PROBLEMS_CSV), ['user_id', 'email', 'code', 'field', 'blocking', 'message']);
-  const writer = new FileWriter(options.out, options.maxBytes, (ids) => ledger.record(ids), reset);
+  const writer = new FileWriter(options.out, options.maxBytes, target.layout, (ids) => ledger.record(ids));
+  const serialise = target.serialise ?? serialiseJson;
   summary.files = writer.files;
   try {
     // The total for the progress bar; and a store whose status has no exported count keeps no ledger.
@@ -393,10 +514,11 @@ export async function exportAuth0(
         c.migrated++;
         continue;
       }
-      const { record, problems: found, password } = toAuth0User(user, config);
-      const userId = record?.user_id ?? `${config.profile.user_id_prefix}${user.id}`;
-      const email = record?.email ?? user.email?.trim().toLowerCase();
-      const json = record ? serialiseRecord(record) : '';
+      const { record: mapped, userId, email, keys, problems: found, password } = target.map(user, config);
+      // A hash the IdP can't take, that the gateway can verify: the IdP's migration hook (where it has one) asks the gateway.
+      const viaHook = !password.ok && target.withMigrationHook !== undefined && verifiableByGateway(password.reason);
+      const record = mapped && viaHook ? target.withMigrationHook!(mapped) : mapped;
+      const json = record ? serialise(record) : '';
       if (record && Buffer.byteLength(json) > writer.maxRecordBytes) {
         found.push({ code: 'record_too_large', field: '', message: `the record is over ${writer.maxRecordBytes} bytes, more than one file can hold`, blocking: true });
       }
@@ -413,12 +535,14 @@ export async function exportAuth0(
           continue;
         }
       }
-      const keys = [`id:${record.user_id}`, `email:${record.email}`, ...(record.username ? [`username:${record.username}`] : [])];
-      await writer.add(user.id, keys, json, password.ok ? undefined : [userId, email ?? '', password.reason]);
+      const row = password.ok ? undefined : { csv: viaHook ? hook : reset, fields: [userId, email ?? '', password.reason] };
+      await writer.add(user.id, keys, json, row);
       c.exported++;
       if (password.ok) {
         c.with_password_hash++;
         bump(summary.schemes, password.scheme);
+      } else if (viaHook) {
+        c.with_migration_hook!++;
       } else {
         c.without_password++;
       }
@@ -429,7 +553,7 @@ export async function exportAuth0(
     summary.error = describeError(e);
   } finally {
     await ledger.drain();
-    await Promise.all([reset.close(), held.close(), problems.close()]);
+    await Promise.all([reset.close(), hook.close(), held.close(), problems.close()]);
     summary.finished_at = new Date().toISOString();
   }
   return summary;
@@ -448,15 +572,17 @@ function humanSummary(s: ExportSummary): string {
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${n(v)}`)
       .join(', ');
+  const idp = TARGETS[s.target].label;
+  const hooked = c.with_migration_hook === undefined ? '' : `, ${n(c.with_migration_hook)} through the migration hook${c.with_migration_hook ? ` (${HOOK_CSV})` : ''}`;
   const out = [
-    `export (auth0): ${s.files.length} file(s) in ${s.out}${s.complete ? '' : ' — INCOMPLETE'}`,
-    `  exported          ${n(c.exported)} user(s): ${n(c.with_password_hash)} with their password hash, ${n(c.without_password)} without${c.without_password ? ` (${RESET_CSV}: they must reset their password)` : ''}`,
+    `export (${s.target}): ${s.files.length} file(s) in ${s.out}${s.complete ? '' : ' — INCOMPLETE'}`,
+    `  exported          ${n(c.exported)} user(s): ${n(c.with_password_hash)} with their password hash${hooked}, ${n(c.without_password)} without${c.without_password ? ` (${RESET_CSV}: they must reset their password)` : ''}`,
   ];
-  if (s.options.only_importable_hashes) out.push(`  held back         ${n(c.held_back)} user(s) whose hash Auth0 can't take (${HELD_CSV}): they keep migrating at login`);
-  if (c.refused) out.push(`  not exported      ${n(c.refused)} user(s) Auth0 would refuse (${PROBLEMS_CSV}, blocking = yes)`);
+  if (s.options.only_importable_hashes) out.push(`  held back         ${n(c.held_back)} user(s) whose hash ${idp} can't take (${HELD_CSV}): they keep migrating at login`);
+  if (c.refused) out.push(`  not exported      ${n(c.refused)} user(s) ${idp} would refuse (${PROBLEMS_CSV}, blocking = yes)`);
   out.push(`  already migrated  ${n(c.migrated)} user(s), skipped`);
   if (Object.keys(s.schemes).length) out.push(`  hashes by scheme: ${list(s.schemes)}`);
-  if (Object.keys(s.passwords_not_importable).length) out.push(`  passwords Auth0 can't import: ${list(s.passwords_not_importable)}`);
+  if (Object.keys(s.passwords_not_importable).length) out.push(`  passwords ${idp} can't import: ${list(s.passwords_not_importable)}`);
   if (Object.keys(s.problems).length) out.push(`  problems (${PROBLEMS_CSV}): ${list(s.problems)}`);
   if (s.ledger.status === 'recorded') {
     out.push(`  ledger: ${n(s.ledger.recorded)} user(s) recorded as exported; status counts them`);
@@ -476,7 +602,7 @@ function describeError(e: unknown): string {
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { options, force, json, config: configFlag } = parseOptions(args);
+  const { target, options, force, json, config: configFlag } = parseOptions(args);
   let config: Config;
   try {
     config = loadConfig(configFlag, io);
@@ -489,7 +615,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const progress = startProgress('export', { stream: io.stderr });
   let summary: ExportSummary;
   try {
-    summary = await withStore(config, (store) => exportAuth0(store, config, options, progress));
+    summary = await withStore(config, (store) => exportUsers(target, store, config, options, progress));
   } catch (e) {
     io.stderr.write(`export: failed: ${describeError(e)}\n`); // the store could not be opened
     return 1;
@@ -506,21 +632,26 @@ export async function run(args: string[], io: CliIO): Promise<number> {
 export const help = `legacy-gateway export — bulk-import files for the users not migrated yet
 
 Usage:
-  legacy-gateway export --target auth0 --out DIR [--config FILE] [--max-bytes 500000] [--only-importable-hashes]
-                        [--force] [--json]
+  legacy-gateway export --target auth0|kratos|okta|keycloak --out DIR [--config FILE] [--max-bytes 500000]
+                        [--only-importable-hashes] [--force] [--json]
 
-Writes DIR/users-0001.json, ... (Auth0 bulk-import files), needs-password-reset.csv, held-back.csv, problems.csv
-and manifest.json; records the exported users so that status counts them.
+Writes the IdP's import files into DIR, with needs-password-reset.csv, migration-hook.csv (kratos, okta),
+held-back.csv, problems.csv and manifest.json; records the exported users so that status counts them.
+  auth0     users-0001.json, ...       Auth0 bulk user-import files (JSON arrays)
+  kratos    identities-0001.json, ...  JSON arrays of identities for \`kratos import identities\` / POST /admin/identities
+  okta      users-0001.ndjson, ...     one body per line for POST /api/v1/users?activate=false
+  keycloak  users-0001.json, ...       realm partial-import documents ({"users": [...]})
 
 Options:
   -c, --config FILE          the gateway's configuration (default: $LEGACY_GATEWAY_CONFIG)
-  --target auth0             the IdP the files are for (only auth0)
+  --target NAME              the IdP the files are for: auth0, kratos, okta or keycloak
   --out DIR                  where to write the files
-  --max-bytes N              the largest file, in bytes (default 500000, Auth0's limit)
+  --max-bytes N              the largest file, in bytes (default 500000, Auth0's limit; up to 100000000 for the others)
   --only-importable-hashes   leave out users whose hash the IdP can't import (they keep migrating at login)
   --force                    remove a previous export's files from DIR first (DIR must otherwise be empty)
   --json                     print the manifest as JSON
 
 Example:
   legacy-gateway export --config gateway.yaml --target auth0 --out ./export
+  legacy-gateway export --config gateway.yaml --target kratos --out ./export-kratos
 `;

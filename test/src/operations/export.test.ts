@@ -362,7 +362,7 @@ describe('export: the command line', () => {
     const out = path.join(work, 'usage');
     for (const args of [
       ['--out', out],
-      ['--target', 'okta', '--out', out],
+      ['--target', 'nope', '--out', out],
       ['--target', 'auth0'],
       ['--target', 'auth0', '--out', out, '--max-bytes', '100'],
       ['--target', 'auth0', '--out', out, '--max-bytes', '600000'],
