@@ -3,11 +3,15 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
-import { describeRejection, isTokenError, tokenCheck } from './auth.js';
+import { runAsCaller } from './audit.js';
+import { clientIdOf, describeRejection, isTokenError, tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
+import { jsonBody } from './http/body.js';
+import { frontDoors, IDP_MOUNT } from './http/doors/index.js';
 import { ipFilter, trustProxySetting } from './ipfilter.js';
+import type { LoginLimiter } from './limiter.js';
 import { errorClass, errorCode, fixedFieldsLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { v1Routes } from './routes.js';
@@ -18,28 +22,45 @@ export interface AppDeps {
   logger: Logger;
   /** The metrics the gateway's store was instrumented with (src/server.ts); a fresh set when absent. */
   metrics?: Metrics;
+  /** limits.client_requests: requests per API client and per IdP door (src/limiter.ts); none when absent. */
+  requestLimiter?: LoginLimiter | null;
+}
+
+/**
+ * The per-client request rate: one reservation per request under the caller's key (the token's client id on /v1,
+ * the door's name at a front door); over the rate, 429 too_many_requests with Retry-After.
+ */
+function requestRate(limiter: LoginLimiter, keyOf: (req: Request) => string): RequestHandler {
+  return (req, _res, next) => {
+    limiter.take(`client:${keyOf(req)}`).then(
+      (wait) => next(wait > 0 ? new ApiError(429, 'too_many_requests', 'Too many requests from this client. Slow down.', { 'Retry-After': String(wait) }) : undefined),
+      // Fails open: this is an abuse guard; the failed-login limiter is the control that fails closed.
+      () => next(),
+    );
+  };
+}
+
+/** The rest of a /v1 request runs as the token's client (the audit events name it). */
+const asTokenClient: RequestHandler = (req, _res, next) => runAsCaller({ client: tokenClient(req) }, next);
+
+/** The token's client id (verified by the token check that ran before). */
+function tokenClient(req: Request): string {
+  const payload = (req as Request & { auth?: { payload?: Record<string, unknown> } }).auth?.payload;
+  return (payload && clientIdOf(payload)) ?? 'unknown';
 }
 
 const REALM = 'Bearer realm="legacy-gateway"';
 
-/** Remembers the mount for the route label, and keeps every /v1 answer (personal data) out of any cache. */
-const rememberMount: RequestHandler = (_req, res, next) => {
-  res.locals.mount = '/v1';
+/** Keeps every /v1 answer (personal data) out of any cache. */
+const noStore: RequestHandler = (_req, res, next) => {
   res.setHeader('Cache-Control', 'no-store');
   next();
 };
 
-/** Bodies are UTF-8 JSON; body-parser alone would also take utf-16. */
-const utf8Only: RequestHandler = (req, _res, next) => {
-  const type = req.headers['content-type'];
-  if (type) {
-    const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(type);
-    if (m && m[1]!.toLowerCase() !== 'utf-8' && m[1]!.toLowerCase() !== 'utf8') {
-      next(new ApiError(415, 'unsupported_media_type', 'Send the body as UTF-8 application/json.'));
-      return;
-    }
-  }
-  next();
+/** Remembers the mount for the route label (Express resets req.baseUrl before error handlers run). */
+const rememberMount: RequestHandler = (req, res, next) => {
+  res.locals.mount = '/v1';
+  noStore(req, res, next);
 };
 
 /** Map anything thrown to {status, code, message, headers}. Unknown errors never expose their text. */
@@ -125,11 +146,13 @@ export interface BuiltApp {
   metrics: Metrics;
 }
 
-export function createApp({ config, gateway, logger, metrics = createMetrics() }: AppDeps): BuiltApp {
+export function createApp({ config, gateway, logger, metrics = createMetrics(), requestLimiter = null }: AppDeps): BuiltApp {
   const requestLog = fixedFieldsLogger(logger);
   gateway.onVerify = (outcome, scheme) => metrics.verify(outcome, scheme);
+  gateway.onBreaker = (state) => metrics.breaker(state);
   const routes = v1Routes(gateway);
-  const table = routeTable(routes, '/v1');
+  const doors = frontDoors({ gateway, logger, config });
+  const table = [...routeTable(routes, '/v1'), ...doors.flatMap((d) => routeTable(d.router, d.mount))];
 
   const app = express();
   app.disable('x-powered-by');
@@ -170,6 +193,22 @@ export function createApp({ config, gateway, logger, metrics = createMetrics() }
     });
   }
 
+  // The IdP front doors (src/http/doors/): each with its own authentication instead of our bearer tokens, behind the
+  // same IP allow-list. Mounted before /v1, whose token check would refuse them; an unknown door is a 404.
+  const idp = express.Router();
+  idp.use(noStore, ipFilter(config.server.allow_ips));
+  for (const d of doors) {
+    const remember: RequestHandler = (_req, res, next) => {
+      res.locals.mount = d.mount;
+      next();
+    };
+    const caller: RequestHandler = (_req, _res, next) => runAsCaller({ client: `door:${d.key}`, door: d.key }, next);
+    // The door's request rate is counted before its own authentication, so guessing its secret is slowed too.
+    idp.use(d.mount.slice(IDP_MOUNT.length), remember, caller, ...(requestLimiter ? [requestRate(requestLimiter, () => `door:${d.key}`)] : []), d.router);
+  }
+  idp.use((_req, _res, next) => next(new ApiError(404, 'not_found', 'No such endpoint.')));
+  app.use(IDP_MOUNT, idp);
+
   // One app-level layer for /v1 (a sub-router holding the chain): the prefix is matched and stripped once per
   // request, not once per middleware.
   const v1 = express.Router();
@@ -177,9 +216,10 @@ export function createApp({ config, gateway, logger, metrics = createMetrics() }
     rememberMount,
     ipFilter(config.server.allow_ips),
     tokenCheck(config.auth),
-    utf8Only,
-    // strict: false so that a bare "str" / 42 / null parses and is refused as invalid_request (not a JSON object).
-    express.json({ limit: config.server.body_limit, strict: false, type: 'application/json' }),
+    // The audit events of this request name the token's client (src/audit.ts).
+    asTokenClient,
+    ...(requestLimiter ? [requestRate(requestLimiter, tokenClient)] : []),
+    ...jsonBody(config.server.body_limit),
     routes,
   );
   app.use('/v1', v1);

@@ -7,7 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { httpStoreConfig } from '../adapters/http-config.js';
 import { mongodbStoreConfig } from '../adapters/mongodb-config.js';
-import { parseAllowList } from './ipfilter.js';
+import { frontDoorsSchema } from './http/doors/config.js';
+import { parseAllowList, readAllowListFile } from './ipfilter.js';
 import { validatePolicy } from './passwords/index.js';
 import { applyPreset } from './presets.js';
 
@@ -191,6 +192,21 @@ const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         allow_ips: z.array(z.string()).default([]),
         /**
+         * Published egress ranges added to allow_ips at start-up: Auth0's ip-ranges.json (format auth0, optionally
+         * only some regions) or a plain list, one range per line (format text). src/ipfilter.ts readAllowListFile.
+         */
+        allow_ips_files: z
+          .array(
+            z
+              .object({
+                path: z.string().min(1),
+                format: z.enum(['auth0', 'text']).default('text'),
+                regions: z.array(z.string().min(1)).default([]),
+              })
+              .strict(),
+          )
+          .default([]),
+        /**
          * Which X-Forwarded-For entries to believe: false/0 (none: the client is the socket's peer), a hop count
          * (exactly that many proxies always stand in front), or the proxies' own addresses/CIDR ranges.
          */
@@ -204,6 +220,28 @@ const configSchema = z
         keep_alive_timeout_ms: z.number().int().min(0).max(600_000).default(5_000),
         /** On SIGTERM/SIGINT: in-flight requests and the store's close() get this long; then sockets are destroyed. */
         shutdown_grace_ms: z.number().int().min(0).max(600_000).default(10_000),
+        /**
+         * Serve HTTPS instead of HTTP. PEM files, read once at start-up. With request_client_cert the gateway asks
+         * every client for a certificate signed by client_ca_file but does not insist on one: a route that needs one
+         * (a front door's client_cert auth) checks it; every other route answers without.
+         */
+        tls: z
+          .object({
+            cert_file: z.string().min(1),
+            key_file: z.string().min(1),
+            client_ca_file: z.string().min(1).optional(),
+            request_client_cert: z.boolean().default(false),
+          })
+          .strict()
+          .refine((t) => !t.request_client_cert || t.client_ca_file !== undefined, {
+            path: ['client_ca_file'],
+            message: 'required when request_client_cert is true (the CA that signs the client certificates)',
+          })
+          .refine((t) => t.request_client_cert || t.client_ca_file === undefined, {
+            path: ['request_client_cert'],
+            message: 'must be true when client_ca_file is set (otherwise no client certificate is asked for)',
+          })
+          .optional(),
       })
       .strict()
       .refine((s) => !(s.headers_timeout_ms > s.request_timeout_ms), {
@@ -214,6 +252,7 @@ const configSchema = z
         host: '0.0.0.0',
         port: 8080,
         allow_ips: [],
+        allow_ips_files: [],
         trust_proxy: false,
         body_limit: '16kb',
         headers_timeout_ms: 10_000,
@@ -341,19 +380,66 @@ const configSchema = z
           .object({ max: z.number().int().min(1).default(10), window_s: z.number().int().min(1).default(900) })
           .strict()
           .default({ max: 10, window_s: 900 }),
-        redis_url: z.string().nullable().default(null),
+        /** Requests per API client (token client id) and per IdP door within window_s; 429 too_many_requests. */
+        client_requests: z
+          .object({ max: z.number().int().min(1), window_s: z.number().int().min(1).default(1) })
+          .strict()
+          .optional(),
+        /** Keep the counters in this Redis, shared by every replica (redis://, rediss:// for TLS). */
+        redis_url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          .nullable()
+          .default(null),
+        redis: z
+          .object({
+            /** Redis unreachable: fail_closed answers verify 503 limiter_unavailable; fail_open uses this process's memory. */
+            policy: z.enum(['fail_closed', 'fail_open']).default('fail_closed'),
+            /** One Redis command may take this long before it counts as a failure. */
+            timeout_ms: z.number().int().min(10).max(10_000).default(500),
+            key_prefix: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'letters, digits, _ : . - only').default('legacy-gateway'),
+          })
+          .strict()
+          .default({ policy: 'fail_closed', timeout_ms: 500, key_prefix: 'legacy-gateway' }),
       })
       .strict()
-      .default({ login_failures: { max: 10, window_s: 900 }, redis_url: null }),
+      .default({
+        login_failures: { max: 10, window_s: 900 },
+        redis_url: null,
+        redis: { policy: 'fail_closed', timeout_ms: 500, key_prefix: 'legacy-gateway' },
+      }),
     /**
      * The last step before the legacy database is cut off: every endpoint answers as if the store were empty
      * (unknown user, not found, status all zero) without touching it.
      */
     drain: z.boolean().default(false),
+    /** The store circuit breaker and the per-request deadline (src/gateway.ts). */
+    resilience: z
+      .object({
+        breaker: z
+          .object({
+            /** Consecutive store failures that open the breaker. */
+            failures: z.number().int().min(1).max(1000).default(5),
+            /** How long it stays open before one call probes the store. */
+            half_open_after_ms: z.number().int().min(100).max(600_000).default(5000),
+          })
+          .strict()
+          .default({ failures: 5, half_open_after_ms: 5000 }),
+        /** verify, lookup and get by id answer within this, or 503 deadline_exceeded (an Auth0 script gets 20 s). */
+        deadline_ms: z.number().int().min(100).max(60_000).default(8000),
+      })
+      .strict()
+      .default({ breaker: { failures: 5, half_open_after_ms: 5000 }, deadline_ms: 8000 }),
+    /** IdP front doors (/v1/idp/<idp>/...): each is off until its block is present (src/http/doors/). */
+    front_doors: frontDoorsSchema.default({}),
     /** Bulk-import targets (`legacy-gateway import`). */
     targets: z.object({ auth0: auth0TargetSchema.optional() }).strict().default({}),
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** The audit log's HMAC key for logins (src/audit.ts); the same on every replica. Use ${VAR}. */
+        audit_key: z.string().min(16, 'must be at least 16 characters').optional(),
+      })
       .strict()
       .default({ level: 'info' }),
   })
@@ -468,6 +554,14 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   problems.push(...semanticProblems(interpolated));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  // server.allow_ips_files: read now, so that check and serve see the same list and a bad file stops start-up.
+  const files = result.data.server.allow_ips_files;
+  files.forEach((f, i) => {
+    const r = readAllowListFile(f, `server.allow_ips_files.${i}`);
+    problems.push(...r.problems);
+    result.data.server.allow_ips.push(...r.entries);
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
   return result.data;
 }
 

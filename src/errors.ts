@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'not_found'
   | 'invalid_token'
+  | 'unauthorized'
   | 'insufficient_scope'
   | 'forbidden_ip'
   | 'invalid_credentials'
@@ -13,6 +14,9 @@ export type ErrorCode =
   | 'user_not_found'
   | 'ambiguous_login'
   | 'too_many_attempts'
+  | 'too_many_requests'
+  | 'limiter_unavailable'
+  | 'deadline_exceeded'
   | 'store_unavailable'
   | 'internal_error';
 

@@ -3,6 +3,7 @@
  * Everything here speaks in legacy rows and profiles; HTTP lives in routes.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleType, type CircuitBreakerPolicy } from 'cockatiel';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../adapters/types.js';
 import { ambiguousLogin, ApiError, invalidCredentials, storeUnavailable, userNotFound } from './errors.js';
@@ -12,6 +13,7 @@ import { getScheme, resolveScheme, verifyWith, type PasswordPolicy, type Passwor
 import { findByLogin, normaliseLogin, rowMatches } from './matching.js';
 import { legacyIdFrom, toProfile, type Profile } from './profile.js';
 import { buildStatus, type StatusReport } from './operations/status.js';
+import type { AuditLog, AuditOp } from './audit.js';
 
 /** A stored value of the store's dominant scheme, verified against a random password when there is no real user. */
 interface Decoy {
@@ -33,7 +35,24 @@ export interface GatewayOptions {
    * ever calling it. Unknown logins still cost one decoy verification, as they do otherwise.
    */
   drain?: boolean;
+  /** resilience: the store circuit breaker and the per-request deadline (defaults: 5 failures, 5 s, 8 s). */
+  resilience?: ResilienceOptions;
+  /** One event per verify, lookup, get, mark and unmark (src/audit.ts); none when absent. */
+  audit?: AuditLog;
 }
+
+export interface ResilienceOptions {
+  /** Consecutive store failures that open the breaker. */
+  failures: number;
+  /** Open this long, then one call (a request or a readiness probe) is let through to test the store. */
+  halfOpenAfterMs: number;
+  /** verify, lookup and get by id answer within this, or 503 deadline_exceeded. */
+  deadlineMs: number;
+}
+
+export const DEFAULT_RESILIENCE: ResilienceOptions = { failures: 5, halfOpenAfterMs: 5000, deadlineMs: 8000 };
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
 
 /** 'rejected': a store that checks passwords itself refused the login (unknown user or wrong password: it can't tell). */
 export type VerifyOutcome =
@@ -67,8 +86,54 @@ export class Gateway {
   private readonly warned = new Set<string>();
   /** Observer for metrics (set by the app): the outcome, and the scheme of the stored password when one was checked. */
   onVerify: (outcome: VerifyOutcome, scheme?: string) => void = () => {};
+  /** Observer for metrics: the store breaker changed state. */
+  onBreaker: (state: BreakerState) => void = () => {};
+  /**
+   * The store circuit breaker (cockatiel): after `failures` consecutive store failures it opens, and calls fail at
+   * once (503 with Retry-After) instead of each waiting for the query timeout; after halfOpenAfterMs one call probes
+   * the store, and a success closes it. Only StoreError (an infrastructure failure) counts.
+   */
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly resilience: ResilienceOptions;
 
-  constructor(private readonly o: GatewayOptions) {}
+  constructor(private readonly o: GatewayOptions) {
+    this.resilience = o.resilience ?? DEFAULT_RESILIENCE;
+    this.breaker = circuitBreaker(handleType(StoreError), {
+      halfOpenAfter: this.resilience.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(this.resilience.failures),
+    });
+    this.breaker.onStateChange((st) => {
+      const state: BreakerState = st === CircuitState.Open || st === CircuitState.Isolated ? 'open' : st === CircuitState.HalfOpen ? 'half_open' : 'closed';
+      if (state === 'open') this.o.logger.error({ failures: this.resilience.failures, half_open_after_ms: this.resilience.halfOpenAfterMs }, 'store circuit breaker open: store calls fail fast until a probe succeeds');
+      else if (state === 'closed') this.o.logger.info({}, 'store circuit breaker closed: the store answers again');
+      this.onBreaker(state);
+    });
+  }
+
+  /** The breaker's state (for /readyz, metrics and tests). */
+  get breakerState(): BreakerState {
+    const st = this.breaker.state;
+    return st === CircuitState.Open || st === CircuitState.Isolated ? 'open' : st === CircuitState.HalfOpen ? 'half_open' : 'closed';
+  }
+
+  /**
+   * Run a use case within the per-request deadline. The work itself is not cancelled (a hash being checked runs to
+   * its end), but the caller gets its answer in time: 503 deadline_exceeded with Retry-After.
+   */
+  private async withinDeadline<T>(work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ApiError(503, 'deadline_exceeded', 'The request could not be answered in time. Try again later.', { 'Retry-After': '5' })), this.resilience.deadlineMs);
+    });
+    const p = work();
+    // A late failure of work that lost the race is not an unhandled rejection.
+    p.catch(() => {});
+    try {
+      return await Promise.race([p, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /**
    * Sample the store so an unknown login costs one verification of the dominant scheme. Concurrent callers share
@@ -165,7 +230,7 @@ export class Gateway {
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      const result = await fn();
+      const result = await this.breaker.execute(fn);
       // The store answers again after a failed sample: sample it now, in the background (never on this request's
       // clock), rather than waiting for the periodic retry. Once per recovery: a scan that fails while the store
       // answers other calls is left to the periodic retry (DECOY_RESAMPLE_MS).
@@ -175,12 +240,41 @@ export class Gateway {
       }
       return result;
     } catch (e) {
+      if (e instanceof BrokenCircuitError) {
+        // Open: not even tried. Retry-After is the time until the next probe may run.
+        throw storeUnavailable(Math.max(1, Math.ceil(this.resilience.halfOpenAfterMs / 1000)));
+      }
       if (e instanceof StoreError) {
         this.resampledOnRecovery = false;
         // StoreError messages are built by the adapters from the operation and the driver's code, never a value.
         this.o.logger.error({ err: e.message }, 'legacy store unavailable');
         throw storeUnavailable();
       }
+      throw e;
+    }
+  }
+
+  /**
+   * Run a use case and write its audit event: the outcome (the verify outcome, "ok", "not_found" for a mark by login
+   * that found nobody, or the error code), the latency, the login (hashed by the audit log) and the user_id once
+   * known.
+   */
+  private async audited<T>(op: AuditOp, subject: { login?: string; userId?: string }, holder: { outcome?: string }, work: () => Promise<T>): Promise<T> {
+    const audit = this.o.audit;
+    if (!audit) return work();
+    const t0 = performance.now();
+    // The user_id is logged only as the gateway found it (a profile or a mark it returns); an id the caller sent is
+    // the caller's text, and is only ever hashed (idHmac), like a login.
+    const found = (r: unknown) => (r && typeof r === 'object' && typeof (r as { user_id?: unknown }).user_id === 'string' ? (r as { user_id: string }).user_id : undefined);
+    const base = { op, login: subject.login, sentId: subject.userId };
+    try {
+      const r = await work();
+      audit.record({ ...base, outcome: holder.outcome ?? (r === null ? 'not_found' : 'ok'), ms: performance.now() - t0, userId: found(r) ?? (subject.userId !== undefined && r !== null ? subject.userId : undefined) });
+      return r;
+    } catch (e) {
+      const code = e instanceof ApiError ? e.code : 'internal_error';
+      // A verify that failed after its outcome was known (blocked, ambiguous, ...) keeps that outcome.
+      audit.record({ ...base, outcome: holder.outcome ?? code, ms: performance.now() - t0 });
       throw e;
     }
   }
@@ -202,33 +296,83 @@ export class Gateway {
     });
   }
 
-  async verify(login: string, password: string): Promise<Profile> {
+  verify(login: string, password: string): Promise<Profile> {
+    const holder: { outcome?: VerifyOutcome } = {};
+    return this.audited('verify', { login }, holder, () => this.withinDeadline(() => this.verifyLogin(login, password, holder)));
+  }
+
+  private async verifyLogin(login: string, password: string, holder: { outcome?: VerifyOutcome }): Promise<Profile> {
+    const normalised = normaliseLogin(login);
+    // A store that checks passwords itself (a legacy web service) decides in one call: an unknown user costs that
+    // same call, so there is no local hash to check and no decoy to spend.
+    // Draining, the store is not even looked at.
+    const remote = this.o.drain ? undefined : this.o.store.verifyCredentials?.bind(this.o.store);
+    return this.verifyFound(limiterKey.login(normalised), password, !!remote, async () => {
+      if (!remote) return findByLogin(this.o.store, login);
+      // The service may match more widely than the gateway's rule (a collation): its answer counts only for the
+      // user the login really names.
+      const r = await remote(login, password);
+      if (r && !isAmbiguous(r) && r.email === undefined && r.username === undefined) {
+        this.warnOnce('remote:no-login-fields', "the legacy service's answer carries no email or username: no login can be matched to it (map store.users.columns.email or username to its response)", {});
+      }
+      return r && !isAmbiguous(r) && !rowMatches(r, normalised) ? null : r;
+    }, holder);
+  }
+
+  /**
+   * Verify by the public user_id instead of a login (Keycloak's "use user id for credential verification"). The
+   * same limiter, decoy and outcomes as verify(); the first reservation is the account's own budget.
+   */
+  verifyById(publicId: string, password: string): Promise<Profile> {
+    const holder: { outcome?: VerifyOutcome } = {};
+    return this.audited('verify', { userId: publicId }, holder, () => this.withinDeadline(() => this.verifyId(publicId, password, holder)));
+  }
+
+  private async verifyId(publicId: string, password: string, holder: { outcome?: VerifyOutcome }): Promise<Profile> {
+    const id = legacyIdFrom(publicId, this.o.userIdPrefix);
+    // Draining, the store is not even looked at.
+    const remote = this.o.drain ? undefined : this.o.store.verifyCredentials?.bind(this.o.store);
+    return this.verifyFound(limiterKey.account(id ?? `unknown:${publicId}`), password, !!remote, async () => {
+      if (id === null || id.length === 0) return null;
+      const row = await this.o.store.findById(id);
+      if (!row || !remote) return row;
+      // A legacy service checks passwords by login: ask it with this row's own, and count only this row's answer.
+      const login = row.email ?? row.username;
+      if (login === undefined) return null;
+      const r = await remote(login, password);
+      return r && !isAmbiguous(r) && r.id === row.id ? r : null;
+    }, holder);
+  }
+
+  /**
+   * The verification both verify() and verifyById() run: reserve an attempt on firstKey, find the row, reserve one
+   * on the account, check the password (remote: the store already did), then the outcome.
+   */
+  private async verifyFound(
+    firstKey: string,
+    password: string,
+    remote: boolean,
+    find: () => Promise<LegacyUser | null | Ambiguous>,
+    holder: { outcome?: VerifyOutcome },
+  ): Promise<Profile> {
+    const report = (outcome: VerifyOutcome, scheme?: string) => {
+      holder.outcome = outcome;
+      this.onVerify(outcome, scheme);
+    };
     const limiter = this.o.limiter;
     // Reserve the attempt before anything is checked: concurrent attempts can't all pass a limit read too early.
-    const keys = [limiterKey.login(normaliseLogin(login))];
-    const wait = await limiter.take(keys[0]!);
+    const keys = [firstKey];
+    const wait = await limiter.take(firstKey);
     if (wait > 0) throw this.tooMany(wait);
     if (this.o.drain) {
       // As an unknown login costs: the decoy, then the same 401.
       await this.spendDecoy(password);
-      this.onVerify('unknown_user');
+      report('unknown_user');
       throw invalidCredentials();
     }
-    // A store that checks passwords itself (a legacy web service) decides in one call: an unknown user costs that
-    // same call, so there is no local hash to check and no decoy to spend.
-    const remote = this.o.store.verifyCredentials?.bind(this.o.store);
     let found: LegacyUser | null | Ambiguous;
     try {
-      found = await this.call(async () => {
-        if (!remote) return findByLogin(this.o.store, login);
-        // The service may match more widely than the gateway's rule (a collation): its answer counts only for the
-        // user the login really names.
-        const r = await remote(login, password);
-        if (r && !isAmbiguous(r) && r.email === undefined && r.username === undefined) {
-          this.warnOnce('remote:no-login-fields', "the legacy service's answer carries no email or username: no login can be matched to it (map store.users.columns.email or username to its response)", {});
-        }
-        return r && !isAmbiguous(r) && !rowMatches(r, normaliseLogin(login)) ? null : r;
-      });
+      found = await this.call(find);
     } catch (e) {
       // Not an attempt at this login: the store could not be asked.
       await Promise.all(keys.map((k) => limiter.refund(k)));
@@ -237,20 +381,23 @@ export class Gateway {
     let scheme: string | undefined;
     const fail = async (outcome: VerifyOutcome, spend: boolean): Promise<never> => {
       if (spend && !remote) await this.spendDecoy(password);
-      this.onVerify(outcome, scheme);
+      report(outcome, scheme);
       throw invalidCredentials();
     };
     if (isAmbiguous(found)) {
       if (!remote) await this.spendDecoy(password);
-      this.onVerify('ambiguous');
+      report('ambiguous');
       throw ambiguousLogin();
     }
     if (!found) return fail(remote ? 'rejected' : 'unknown_user', true);
     if (!remote) this.learnDecoy(found);
     // The account's own budget, shared by its email, its username and every spelling of them.
-    keys.push(limiterKey.account(found.id));
-    const accountWait = await limiter.take(keys[1]!);
-    if (accountWait > 0) throw this.tooMany(accountWait);
+    const accountKey = limiterKey.account(found.id);
+    if (accountKey !== firstKey) {
+      keys.push(accountKey);
+      const accountWait = await limiter.take(accountKey);
+      if (accountWait > 0) throw this.tooMany(accountWait);
+    }
     if (found.migratedAt) return fail('migrated', true);
     if (!remote) {
       const r = resolveScheme(found, this.o.passwords);
@@ -271,14 +418,18 @@ export class Gateway {
     await Promise.all(keys.map((k) => limiter.reset(k)));
     const profile = this.profile(found);
     if (profile.blocked) {
-      this.onVerify('blocked', scheme);
+      report('blocked', scheme);
       throw new ApiError(403, 'user_blocked', 'This account is disabled in the legacy system.');
     }
-    this.onVerify('success', scheme);
+    report('success', scheme);
     return profile;
   }
 
-  async lookup(login: string): Promise<Profile> {
+  lookup(login: string): Promise<Profile> {
+    return this.audited('lookup', { login }, {}, () => this.withinDeadline(() => this.lookupLogin(login)));
+  }
+
+  private async lookupLogin(login: string): Promise<Profile> {
     if (this.o.drain) throw userNotFound();
     const found = await this.call(() => findByLogin(this.o.store, login));
     if (isAmbiguous(found)) throw ambiguousLogin();
@@ -293,7 +444,11 @@ export class Gateway {
     return id;
   }
 
-  async getById(publicId: string): Promise<Profile> {
+  getById(publicId: string): Promise<Profile> {
+    return this.audited('get', { userId: publicId }, {}, () => this.withinDeadline(() => this.getId(publicId)));
+  }
+
+  private async getId(publicId: string): Promise<Profile> {
     const id = this.legacyId(publicId);
     const found = await this.call(() => this.o.store.findById(id));
     if (found) this.learnDecoy(found);
@@ -301,14 +456,38 @@ export class Gateway {
     return this.profile(found);
   }
 
-  async markMigrated(publicId: string): Promise<{ user_id: string; migrated_at: string }> {
+  markMigrated(publicId: string): Promise<{ user_id: string; migrated_at: string }> {
+    return this.audited('mark', { userId: publicId }, {}, () => this.mark(publicId));
+  }
+
+  private async mark(publicId: string): Promise<{ user_id: string; migrated_at: string }> {
     const id = this.legacyId(publicId);
     const at = await this.call(() => this.o.store.markMigrated(id));
     if (!at) throw userNotFound();
     return { user_id: publicId, migrated_at: at };
   }
 
-  async unmarkMigrated(publicId: string): Promise<void> {
+  /**
+   * Mark by login (an IdP event names the user by the login it imported, not by our user_id). The matching rule
+   * decides; an unknown or ambiguous login marks nothing and answers null.
+   */
+  markMigratedByLogin(login: string): Promise<{ user_id: string; migrated_at: string } | null> {
+    return this.audited('mark', { login }, {}, () => this.markByLogin(login));
+  }
+
+  private async markByLogin(login: string): Promise<{ user_id: string; migrated_at: string } | null> {
+    if (this.o.drain) return null;
+    const found = await this.call(() => findByLogin(this.o.store, login));
+    if (!found || isAmbiguous(found)) return null;
+    const at = await this.call(() => this.o.store.markMigrated(found.id));
+    return at ? { user_id: `${this.o.userIdPrefix}${found.id}`, migrated_at: at } : null;
+  }
+
+  unmarkMigrated(publicId: string): Promise<void> {
+    return this.audited('unmark', { userId: publicId }, {}, () => this.unmark(publicId));
+  }
+
+  private async unmark(publicId: string): Promise<void> {
     const id = this.legacyId(publicId);
     const ok = await this.call(() => this.o.store.unmarkMigrated(id));
     if (!ok) throw userNotFound();
@@ -319,10 +498,15 @@ export class Gateway {
     return this.call(() => buildStatus(this.o.store, { drain: this.o.drain === true }));
   }
 
+  /**
+   * Ready when the store answers a ping. The ping goes through the breaker: while it is open the answer is "not
+   * ready" without asking the store; once halfOpenAfterMs has passed, a readiness probe is the call that tests the
+   * store, so a replica taken out of rotation by its own breaker comes back without needing traffic.
+   */
   async ready(): Promise<boolean> {
     if (this.o.drain) return true;
     try {
-      await this.o.store.ping();
+      await this.breaker.execute(() => this.o.store.ping());
       return true;
     } catch {
       return false;

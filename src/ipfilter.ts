@@ -2,6 +2,7 @@
  * server.allow_ips: single addresses or CIDR ranges, IPv4 and IPv6. Empty = every address.
  * server.trust_proxy: a hop count or the proxies' addresses/CIDR ranges (same syntax), never "trust everyone".
  */
+import { readFileSync } from 'node:fs';
 import type { RequestHandler } from 'express';
 import ipaddr from 'ipaddr.js';
 import { ApiError } from './errors.js';
@@ -63,4 +64,64 @@ export function trustProxySetting(value: false | number | string[]): false | num
   if (problems.length) throw new Error(problems.join('; '));
   if (ranges.length === 0) return false;
   return (addr: string) => ipAllowed(ranges, addr);
+}
+
+/**
+ * server.allow_ips_files: published egress ranges loaded into the allow-list at start-up.
+ * - format auth0: Auth0's machine-readable list (https://cdn.auth0.com/ip-ranges.json): {"regions": {"<region>":
+ *   {"ipv4_cidrs": [...]}}, ...}; `regions` picks the tenant's region(s) (all when empty).
+ * - format text: one address or CIDR range per line; blank lines and # comments are ignored.
+ * Problems name the file entry (label) and never echo the file's contents beyond a region name.
+ */
+export interface AllowListFile {
+  path: string;
+  format: 'auth0' | 'text';
+  regions: string[];
+}
+
+export function readAllowListFile(spec: AllowListFile, label: string): { entries: string[]; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(spec.path, 'utf8');
+  } catch (e) {
+    return { entries: [], problems: [`${label}.path: cannot read the file (${(e as { code?: string }).code ?? 'error'})`] };
+  }
+  if (spec.format === 'text') {
+    const entries = text
+      .split(/\r?\n/)
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter((l) => l.length > 0);
+    const { problems } = parseAllowList(entries, `${label} (line)`);
+    return { entries, problems };
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return { entries: [], problems: [`${label}.path: not JSON (format auth0 expects Auth0's ip-ranges.json)`] };
+  }
+  const regions = (doc as { regions?: unknown } | null)?.regions;
+  if (!regions || typeof regions !== 'object' || Array.isArray(regions)) {
+    return { entries: [], problems: [`${label}.path: no "regions" object (format auth0 expects Auth0's ip-ranges.json)`] };
+  }
+  const byRegion = regions as Record<string, { ipv4_cidrs?: unknown; ipv6_cidrs?: unknown } | undefined>;
+  const problems: string[] = [];
+  const wanted = spec.regions.length > 0 ? spec.regions : Object.keys(byRegion);
+  const entries: string[] = [];
+  for (const r of wanted) {
+    const region = byRegion[r];
+    if (!region || typeof region !== 'object') {
+      problems.push(`${label}.regions: no region "${r.slice(0, 40)}" in the file (it has: ${Object.keys(byRegion).slice(0, 20).join(', ')})`);
+      continue;
+    }
+    for (const key of ['ipv4_cidrs', 'ipv6_cidrs'] as const) {
+      const list = region[key];
+      if (list === undefined) continue;
+      if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) problems.push(`${label}: regions.${r}.${key} is not a list of strings`);
+      else entries.push(...list);
+    }
+  }
+  problems.push(...parseAllowList(entries, `${label} (a range in the file)`).problems);
+  if (entries.length === 0 && problems.length === 0) problems.push(`${label}: the file lists no ranges for the chosen regions`);
+  return { entries, problems };
 }

@@ -8,9 +8,20 @@
  *
  * Keys are the normalised login and, once the row is known, the legacy account itself: an account's email, its
  * username and every case variant of them share one budget.
- * In memory, per process. (A limiter shared by several replicas is a separate piece of work.)
+ *
+ * In memory per process, or, with limits.redis_url, in Redis, shared by every replica (RateLimiterRedis: one
+ * atomic INCR+PEXPIRE per consume). Redis keys are SHA-256 digests of our keys, so Redis never holds a login.
+ * When Redis can't be reached, limits.redis.policy decides: fail_closed (default) answers 503
+ * limiter_unavailable to verify; fail_open falls back to this process's in-memory limiter.
+ *
+ * limits.client_requests (optional): a request rate per API client (token client id) and per IdP door. It is an
+ * abuse guard, not a password-guessing control, so it always fails open to memory.
  */
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { ApiError } from './errors.js';
+import type { Logger } from './logger.js';
 
 export interface LoginLimiter {
   /**
@@ -30,28 +41,129 @@ export const limiterKey = {
   account: (id: string) => `account:${id}`,
 };
 
-export class MemoryLoginLimiter implements LoginLimiter {
-  private readonly rl: RateLimiterMemory;
+export const limiterUnavailable = () =>
+  new ApiError(503, 'limiter_unavailable', 'The failed-login limiter is unavailable. Try again later.', { 'Retry-After': '5' });
 
-  constructor(max: number, windowS: number) {
-    this.rl = new RateLimiterMemory({ points: max, duration: windowS });
+/** Seconds until the key may try again, from a rejection; anything else is rethrown. */
+function waitOf(e: unknown): number {
+  if (e instanceof RateLimiterRes) return Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+  throw e;
+}
+
+/** A rate-limiter-flexible limiter as a LoginLimiter. */
+class FlexibleLimiter implements LoginLimiter {
+  constructor(
+    private readonly rl: RateLimiterAbstract,
+    /** Store keys as digests (Redis): the login never leaves the process. */
+    private readonly digestKeys: boolean,
+    /** A limiter error (Redis unreachable, with no insurance limiter): fail closed. */
+    private readonly onError: (op: string, e: unknown) => void = () => {},
+  ) {}
+
+  private k(key: string): string {
+    return this.digestKeys ? createHash('sha256').update(key).digest('base64url') : key;
   }
 
   async take(key: string): Promise<number> {
     try {
-      await this.rl.consume(key, 1);
+      await this.rl.consume(this.k(key), 1);
       return 0;
     } catch (e) {
-      if (e instanceof RateLimiterRes) return Math.max(1, Math.ceil(e.msBeforeNext / 1000));
-      throw e;
+      if (e instanceof RateLimiterRes) return waitOf(e);
+      this.onError('take', e);
+      throw limiterUnavailable();
     }
   }
 
   async refund(key: string): Promise<void> {
-    await this.rl.reward(key, 1);
+    // Best effort: a refund that fails leaves one attempt counted, which is the safe side.
+    await this.rl.reward(this.k(key), 1).catch((e: unknown) => this.onError('refund', e));
   }
 
   async reset(key: string): Promise<void> {
-    await this.rl.delete(key);
+    // Best effort: the login has succeeded; failing it because the counter could not be cleared would be worse.
+    await this.rl.delete(this.k(key)).catch((e: unknown) => this.onError('reset', e));
   }
+}
+
+export class MemoryLoginLimiter extends FlexibleLimiter {
+  constructor(max: number, windowS: number) {
+    super(new RateLimiterMemory({ points: max, duration: windowS }), false);
+  }
+}
+
+export type RedisPolicy = 'fail_closed' | 'fail_open';
+
+export interface LimitsConfig {
+  login_failures: { max: number; window_s: number };
+  client_requests?: { max: number; window_s: number } | undefined;
+  redis_url: string | null;
+  redis: { policy: RedisPolicy; timeout_ms: number; key_prefix: string };
+}
+
+export interface Limiters {
+  login: LoginLimiter;
+  /** Per-client request rate; null when limits.client_requests is not set. */
+  requests: LoginLimiter | null;
+  /** 'memory' or 'redis' (for the start-up line and tests). */
+  backend: 'memory' | 'redis';
+  close(): Promise<void>;
+}
+
+/**
+ * The limiters limits configures. With redis_url, one ioredis client (no offline queue: a command while Redis is
+ * unreachable fails at once instead of waiting; each command bounded by redis.timeout_ms) serves both.
+ */
+export async function createLimiters(limits: LimitsConfig, logger: Logger): Promise<Limiters> {
+  const lf = limits.login_failures;
+  const cr = limits.client_requests;
+  if (limits.redis_url === null) {
+    return {
+      login: new MemoryLoginLimiter(lf.max, lf.window_s),
+      requests: cr ? new MemoryLoginLimiter(cr.max, cr.window_s) : null,
+      backend: 'memory',
+      close: async () => {},
+    };
+  }
+  const { Redis: RedisClient } = await import('ioredis');
+  const redis: Redis = new RedisClient(limits.redis_url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: limits.redis.timeout_ms,
+    connectTimeout: Math.max(1000, limits.redis.timeout_ms),
+    // Reconnect forever with a capped backoff: Redis coming back is noticed without a restart.
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  // One line per outage and one per recovery (ioredis emits an error per failed reconnect).
+  let down = false;
+  redis.on('error', (e: Error & { code?: string }) => {
+    if (down) return;
+    down = true;
+    logger.error({ err_class: e.name, err_code: e.code, policy: limits.redis.policy }, 'limiter: Redis unreachable');
+  });
+  redis.on('ready', () => {
+    if (down) logger.info({}, 'limiter: Redis reachable again');
+    down = false;
+  });
+  const onError = (op: string, e: unknown) => {
+    const x = e as { name?: string; code?: string };
+    logger.warn({ op, err_class: x?.name ?? typeof e, err_code: x?.code, policy: limits.redis.policy }, 'limiter: Redis call failed');
+  };
+  const store = (prefix: string, points: number, duration: number, failOpen: boolean) =>
+    new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${limits.redis.key_prefix}:${prefix}`,
+      points,
+      duration,
+      rejectIfRedisNotReady: true,
+      ...(failOpen ? { insuranceLimiter: new RateLimiterMemory({ points, duration }) } : {}),
+    });
+  return {
+    login: new FlexibleLimiter(store('login-failures', lf.max, lf.window_s, limits.redis.policy === 'fail_open'), true, onError),
+    requests: cr ? new FlexibleLimiter(store('client-requests', cr.max, cr.window_s, true), true, onError) : null,
+    backend: 'redis',
+    async close() {
+      redis.disconnect();
+    },
+  };
 }

@@ -153,6 +153,8 @@ async function main(argv: string[]): Promise<number> {
       // Graceful: idle keep-alive connections close at once, in-flight requests finish, the store closes;
       // all of it bounded by server.shutdown_grace_ms.
       onShutdownSignal(() => running.close(), config.server.shutdown_grace_ms, logger);
+      // SIGHUP: a renewed certificate (cert-manager, certbot) is picked up without a restart or a dropped connection.
+      if (config.server.tls) process.on('SIGHUP', () => void running.reloadTls());
       return -1;
     }
     case 'demo': {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
 import type { PoolStats, UserStore } from '../adapters/types.js';
 import { TOKEN_REJECTION_REASONS, type TokenRejectionReason } from './auth.js';
-import type { VerifyOutcome } from './gateway.js';
+import type { BreakerState, VerifyOutcome } from './gateway.js';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -54,6 +54,8 @@ export interface Metrics {
   verify(outcome: VerifyOutcome, scheme: string | undefined): void;
   /** A refused bearer token, by reason (auth.ts TOKEN_REJECTION_REASONS). */
   tokenRejection(reason: TokenRejectionReason): void;
+  /** The store circuit breaker's new state. */
+  breaker(state: BreakerState): void;
   /** The store the gateway should use: the same store, with every call timed and marks counted. */
   instrument(store: UserStore): UserStore;
 }
@@ -104,6 +106,19 @@ export function createMetrics(): Metrics {
     name: 'legacy_gateway_token_rejections_total',
     help: `Refused bearer tokens by reason: ${TOKEN_REJECTION_REASONS.join(', ')}. jwks_unreachable: the issuer's JWKS could not be fetched (not a bad token).`,
     labelNames: ['reason'],
+    registers,
+  });
+  const BREAKER_STATES: BreakerState[] = ['closed', 'open', 'half_open'];
+  const breakerState = new Gauge({
+    name: 'legacy_gateway_store_breaker_state',
+    help: 'The store circuit breaker: 1 for its current state (closed, open, half_open), 0 for the others.',
+    labelNames: ['state'],
+    registers,
+  });
+  for (const st of BREAKER_STATES) breakerState.set({ state: st }, st === 'closed' ? 1 : 0);
+  const breakerOpens = new Counter({
+    name: 'legacy_gateway_store_breaker_opens_total',
+    help: 'Times the store circuit breaker opened (consecutive store failures, or a failed half-open probe).',
     registers,
   });
   let pooled: UserStore | undefined;
@@ -165,6 +180,10 @@ export function createMetrics(): Metrics {
     verify(outcome, scheme) {
       verifies.inc({ outcome: VERIFY_OUTCOME_LABEL[outcome] });
       if (scheme) schemes.inc({ scheme });
+    },
+    breaker(state) {
+      for (const st of BREAKER_STATES) breakerState.set({ state: st }, st === state ? 1 : 0);
+      if (state === 'open') breakerOpens.inc();
     },
     tokenRejection(reason) {
       tokenRejections.inc({ reason });

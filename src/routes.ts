@@ -3,11 +3,12 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { requireScope, SCOPES } from './auth.js';
 import { ApiError } from './errors.js';
+import { requireJson } from './http/body.js';
 import type { Gateway } from './gateway.js';
 
 const noNul = (s: string) => !s.includes('\u0000');
 const stringError = { error: (i: { input?: unknown }) => (i.input === undefined ? 'required' : 'must be a string') };
-const login = z
+export const loginSchema = z
   .string(stringError)
   .trim()
   .min(1, 'must not be empty')
@@ -19,14 +20,14 @@ const login = z
  * checked before anything else, so it answers the same for every login, known or not.
  */
 export const PASSWORD_MAX_BYTES = 1024;
-const password = z
+export const passwordSchema = z
   .string(stringError)
   .min(1, 'must not be empty')
   .refine((s) => Buffer.byteLength(s, 'utf8') <= PASSWORD_MAX_BYTES, `must be at most ${PASSWORD_MAX_BYTES} bytes of UTF-8`)
   .refine(noNul, 'must not contain NUL characters');
 
-const verifyBody = z.object({ login, password }).strict();
-const lookupBody = z.object({ login }).strict();
+const verifyBody = z.object({ login: loginSchema, password: passwordSchema }).strict();
+const lookupBody = z.object({ login: loginSchema }).strict();
 const userIdParam = z
   .string()
   .min(1)
@@ -54,12 +55,6 @@ function userId(req: Request): string {
   const r = userIdParam.safeParse(req.params.user_id);
   if (!r.success) throw new ApiError(400, 'invalid_request', `user_id: ${r.error.issues[0]?.message ?? 'invalid'}`);
   return r.data;
-}
-
-function requireJson(req: Request): void {
-  if (!req.is('application/json')) {
-    throw new ApiError(415, 'unsupported_media_type', 'Send the body as application/json.');
-  }
 }
 
 export function v1Routes(gateway: Gateway): Router {

@@ -1,13 +1,17 @@
-/** Wire a validated Config into a listening server: store → gateway → app → HTTP. */
+/** Wire a validated Config into a listening server: store → gateway → app → HTTP (or HTTPS, with server.tls). */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { createSecureContext, Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { createStore } from '../adapters/index.js';
 import { StoreError, type UserStore } from '../adapters/types.js';
 import { createApp } from './app.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { Gateway } from './gateway.js';
-import { MemoryLoginLimiter } from './limiter.js';
+import { createAuditLog } from './audit.js';
+import { createLimiters } from './limiter.js';
 import { errorClass, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { compilePolicy } from './passwords/index.js';
@@ -27,6 +31,12 @@ export interface Running {
    * has not finished is abandoned (with a warning). Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * server.tls: read the certificate, key and client CA again and use them for new connections (SIGHUP). Open
+   * connections keep the context they were made with; nothing is dropped. A file that cannot be read or used keeps
+   * the current certificate, logs why, and answers false. Without server.tls: false.
+   */
+  reloadTls(): boolean;
 }
 
 /**
@@ -63,26 +73,31 @@ export async function buildGateway(config: Config, logger: Logger, store?: UserS
       throw e;
     }
   }
-  if (config.limits.redis_url !== null) {
-    // The URL itself is not logged: it can carry a password.
-    logger.warn(
-      { setting: 'limits.redis_url', max: config.limits.login_failures.max, window_s: config.limits.login_failures.window_s },
-      'limits.redis_url is set but not used: the login limiter is in memory, per process (each gateway process allows login_failures.max on its own); a shared Redis limiter is not built yet',
-    );
-  }
+  const limiters = await createLimiters(config.limits, logger);
+  // The URL itself is not logged: it can carry a password.
+  logger.info(
+    { backend: limiters.backend, max: config.limits.login_failures.max, window_s: config.limits.login_failures.window_s, ...(limiters.backend === 'redis' ? { policy: config.limits.redis.policy } : {}) },
+    limiters.backend === 'redis' ? 'failed-login limiter: shared through Redis' : 'failed-login limiter: in memory, per process',
+  );
   const gateway = new Gateway({
     // A draining gateway never calls its store: nothing to instrument.
     store: metrics && !config.drain ? metrics.instrument(s) : s,
     passwords: compilePolicy(config.passwords),
     userIdPrefix: config.profile.user_id_prefix,
     logger,
-    limiter: new MemoryLoginLimiter(config.limits.login_failures.max, config.limits.login_failures.window_s),
+    limiter: limiters.login,
+    audit: createAuditLog(logger, config.log.audit_key),
     drain: config.drain,
+    resilience: {
+      failures: config.resilience.breaker.failures,
+      halfOpenAfterMs: config.resilience.breaker.half_open_after_ms,
+      deadlineMs: config.resilience.deadline_ms,
+    },
   });
   // The sample runs while the server starts listening: a request that needs the decoy before it is ready waits for
   // this same sample (Gateway.prepareDecoy shares the one in flight); every other request is served at once.
   gateway.prepareDecoy().catch((e: unknown) => logger.warn({ err_class: errorClass(e) }, 'timing decoy sample failed; retried on first use'));
-  return { gateway, store: s };
+  return { gateway, store: s, limiters };
 }
 
 /**
@@ -113,22 +128,58 @@ export function checkingIntervalFor(headersTimeout: number, requestTimeout: numb
   return Math.max(25, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)));
 }
 
-function httpServer(config: Config, listener: RequestListener): Server {
+/**
+ * server.tls read from disk, once, at start-up, and tried: a file that cannot be read, or a certificate, key or CA
+ * that OpenSSL refuses, is a ConfigError naming the setting and the reason (never a file's contents). With
+ * request_client_cert, every client is asked for a certificate but one is never required (rejectUnauthorized
+ * false): routes that need one check req.socket.authorized themselves (a front door's client_cert auth).
+ */
+export function loadTls(tls: NonNullable<Config['server']['tls']>): TlsOptions {
+  const read = (key: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ConfigError([`server.tls.${key}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`]);
+    }
+  };
+  const options: TlsOptions = {
+    cert: read('cert_file', tls.cert_file),
+    key: read('key_file', tls.key_file),
+    ...(tls.client_ca_file === undefined ? {} : { ca: read('client_ca_file', tls.client_ca_file) }),
+    ...(tls.request_client_cert ? { requestCert: true, rejectUnauthorized: false } : {}),
+  };
+  try {
+    createSecureContext(options);
+  } catch (e) {
+    // OpenSSL's reason ("key values mismatch", "no start line"): it names what is wrong, never the data.
+    const x = e as { reason?: unknown; code?: unknown };
+    const why = typeof x.reason === 'string' ? x.reason : typeof x.code === 'string' ? x.code : 'unusable';
+    throw new ConfigError([`server.tls: the certificate (cert_file), key (key_file)${tls.client_ca_file === undefined ? '' : ' or client CA (client_ca_file)'} cannot be used: ${why}`]);
+  }
+  return options;
+}
+
+/** front_doors.*.auth.client_cert blocks: they can only pass on an HTTPS listener that asks for client certificates. */
+function clientCertSettings(v: unknown, path: string): string[] {
+  if (!v || typeof v !== 'object') return [];
+  return Object.entries(v).flatMap(([k, x]) => (k === 'client_cert' ? [`${path}.${k}`] : clientCertSettings(x, `${path}.${k}`)));
+}
+
+function httpServer(config: Config, listener: RequestListener, tls?: TlsOptions): Server {
   const s = config.server;
-  const server = createServer(
-    {
-      headersTimeout: s.headers_timeout_ms,
-      requestTimeout: s.request_timeout_ms,
-      keepAliveTimeout: s.keep_alive_timeout_ms,
-      connectionsCheckingInterval: checkingIntervalFor(s.headers_timeout_ms, s.request_timeout_ms),
-    },
-    listener,
-  );
+  const options = {
+    headersTimeout: s.headers_timeout_ms,
+    requestTimeout: s.request_timeout_ms,
+    keepAliveTimeout: s.keep_alive_timeout_ms,
+    connectionsCheckingInterval: checkingIntervalFor(s.headers_timeout_ms, s.request_timeout_ms),
+  };
+  // The TLS handshake comes before the request head: it gets no longer than the head itself.
+  const server = tls ? createHttpsServer({ ...options, ...tls, handshakeTimeout: s.headers_timeout_ms }, listener) : createServer(options, listener);
   server.keepAliveTimeout = s.keep_alive_timeout_ms;
   return server;
 }
 
-async function listen(server: Server, port: number, host: string): Promise<string> {
+async function listen(server: Server, port: number, host: string, scheme = 'http'): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once('error', onError);
@@ -139,7 +190,7 @@ async function listen(server: Server, port: number, host: string): Promise<strin
   });
   const addr = server.address() as AddressInfo;
   const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${addr.port}`;
+  return `${scheme}://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${addr.port}`;
 }
 
 /** The /metrics-only listener: GET/HEAD /metrics, 404 for everything else. */
@@ -174,14 +225,37 @@ function trackConnections(server: Server): { inFlight: () => number; drain: () =
   const active = new Map<Socket, number>();
   const responses = new Set<ServerResponse>();
   let draining = false;
-  server.on('connection', (socket: Socket) => {
+  const track = (socket: Socket) => {
     if (draining) {
       socket.destroy();
       return;
     }
     active.set(socket, 0);
     socket.once('close', () => active.delete(socket));
-  });
+  };
+  server.on('connection', track);
+  if (server instanceof TlsServer) {
+    // HTTPS: 'connection' hands over the TCP socket, requests arrive on the TLS socket over it. Once the handshake
+    // is done, the TLS socket takes the TCP socket's place (found by the connection's addresses): its requests are
+    // counted on the socket a drain closes, and a drain never cuts the TCP socket under a request in flight.
+    const endpoints = (s: Socket) => `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
+    const handshaking = new Map<string, Socket>();
+    server.on('connection', (socket: Socket) => {
+      if (socket.destroyed) return;
+      const key = endpoints(socket);
+      handshaking.set(key, socket);
+      socket.once('close', () => handshaking.get(key) === socket && handshaking.delete(key));
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const key = endpoints(socket);
+      const tcp = handshaking.get(key);
+      if (tcp) {
+        handshaking.delete(key);
+        active.delete(tcp);
+      }
+      track(socket);
+    });
+  }
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     active.set(socket, (active.get(socket) ?? 0) + 1);
@@ -218,19 +292,37 @@ function trackConnections(server: Server): { inFlight: () => number; drain: () =
 }
 
 export async function startServer(config: Config, logger: Logger, store?: UserStore): Promise<Running> {
+  // Before the store is opened: a bad certificate or key stops the start at once.
+  const tls = config.server.tls ? loadTls(config.server.tls) : undefined;
+  const needCerts = clientCertSettings(config.front_doors, 'front_doors');
+  if (needCerts.length > 0 && !config.server.tls?.request_client_cert) {
+    throw new ConfigError(needCerts.map((p) => `${p}: needs server.tls with request_client_cert: true and client_ca_file (client certificates are only seen on the gateway's own HTTPS listener)`));
+  }
   const m = createMetrics();
   const built = await buildGateway(config, logger, store, m);
-  const { app } = createApp({ config, gateway: built.gateway, logger, metrics: m });
-  const server = httpServer(config, (req, res) => {
-    if (toOriginForm(req, res)) app(req, res);
-  });
+  let app: ReturnType<typeof createApp>['app'];
+  try {
+    ({ app } = createApp({ config, gateway: built.gateway, logger, metrics: m, requestLimiter: built.limiters.requests }));
+  } catch (e) {
+    // A front door that cannot be built (an unreadable key file): nothing is left open behind.
+    if (!store) await built.store.close().catch(() => undefined);
+    await built.limiters.close();
+    throw e;
+  }
+  const server = httpServer(
+    config,
+    (req, res) => {
+      if (toOriginForm(req, res)) app(req, res);
+    },
+    tls,
+  );
   const main = trackConnections(server);
   let metricsServer: Server | undefined;
   let metrics: ReturnType<typeof trackConnections> | undefined;
   let url: string;
   let metricsUrl: string | undefined;
   try {
-    url = await listen(server, config.server.port, config.server.host);
+    url = await listen(server, config.server.port, config.server.host, tls ? 'https' : 'http');
     if (config.metrics) {
       metricsServer = httpServer(config, metricsListener(m.registry, m.text));
       metrics = trackConnections(metricsServer);
@@ -241,6 +333,7 @@ export async function startServer(config: Config, logger: Logger, store?: UserSt
     server.closeAllConnections();
     metricsServer?.close();
     await built.store.close().catch(() => undefined);
+    await built.limiters.close();
     throw e;
   }
   logger.info({ listen: url, metrics: metricsUrl ?? `${url}/metrics`, adapter: config.store.adapter }, 'legacy-gateway listening');
@@ -283,6 +376,8 @@ export async function startServer(config: Config, logger: Logger, store?: UserSt
       }
     } finally {
       clearTimeout(timer);
+      // After the last request: the limiter's Redis connection (nothing to wait for).
+      await built.limiters.close();
     }
   };
 
@@ -296,6 +391,17 @@ export async function startServer(config: Config, logger: Logger, store?: UserSt
     close() {
       closing ??= shutdown();
       return closing;
+    },
+    reloadTls() {
+      if (!config.server.tls || !(server instanceof TlsServer)) return false;
+      try {
+        server.setSecureContext(loadTls(config.server.tls));
+      } catch (e) {
+        logger.error({ problems: e instanceof ConfigError ? e.problems : [errorClass(e)] }, 'TLS reload failed: the current certificate stays in use');
+        return false;
+      }
+      logger.info({ cert_file: config.server.tls.cert_file }, 'TLS certificate reloaded: new connections use it');
+      return true;
     },
   };
 }

@@ -139,6 +139,9 @@ export async function startKitEnv(): Promise<KitEnv> {
     ]);
     gw = await startTestGateway({
       logLevel: 'warn',
+      // These tests drive the scripts' own budgets with a store that fails or never answers: the gateway's own
+      // deadline is set past them, and its breaker never opens (both are tested in test/http/breaker.test.ts).
+      config: { resilience: { breaker: { failures: 1000 }, deadline_ms: 30_000 } } as never,
       store: {
         adapter: 'postgres',
         url: db.url,

@@ -14,16 +14,36 @@ export function uniqueName(prefix = 'lg_test'): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 }
 
-function withDatabase(url: string, db: string): string {
+/**
+ * A password planted in every PostgreSQL test database URL (the servers here trust loopback connections, so it is
+ * sent and ignored): the end-of-run log scan (test/zz/log-scan.test.ts) checks that it never reaches a log line.
+ */
+export const PLANTED_DB_PASSWORD = 'Db-Pl4nted-pw-5e1c';
+
+function withDatabase(url: string, db: string, password?: string): string {
   const u = new URL(url);
   u.pathname = `/${db}`;
+  if (password && !u.password) {
+    if (!u.username) u.username = 'postgres';
+    u.password = password;
+  }
   return u.toString();
 }
 
 /** false when reachable; a skip reason otherwise. Throws when databases are required. */
-export async function availability(kind: 'postgres' | 'mysql'): Promise<string | false> {
+export async function availability(kind: 'postgres' | 'mysql' | 'redis'): Promise<string | false> {
   try {
-    if (kind === 'postgres') {
+    if (kind === 'redis') {
+      const { Redis } = await import('ioredis');
+      const r = new Redis(env.redisUrl, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      r.on('error', () => {});
+      try {
+        await r.connect();
+        await r.ping();
+      } finally {
+        r.disconnect();
+      }
+    } else if (kind === 'postgres') {
       const c = new pg.Client({ connectionString: env.postgresUrl, connectionTimeoutMillis: 3000 });
       await c.connect();
       await c.end();
@@ -33,7 +53,7 @@ export async function availability(kind: 'postgres' | 'mysql'): Promise<string |
     }
     return false;
   } catch (e) {
-    const reason = `${kind} not reachable (${(e as Error).message}); set TEST_${kind === 'postgres' ? 'POSTGRES' : 'MYSQL'}_URL`;
+    const reason = `${kind} not reachable (${(e as Error).message}); set TEST_${kind.toUpperCase()}_URL`;
     if (env.requireDatabases) throw new Error(`required database suite cannot run: ${reason}`);
     return reason;
   }
@@ -58,7 +78,7 @@ export async function createPostgresDatabase(opts: { encoding?: 'UTF8' | 'LATIN1
   } finally {
     await admin.end();
   }
-  const url = withDatabase(env.postgresUrl, name);
+  const url = withDatabase(env.postgresUrl, name, PLANTED_DB_PASSWORD);
   return {
     url,
     name,

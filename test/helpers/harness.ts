@@ -12,6 +12,7 @@ import { createDemoDatabase, DEMO_USERS, demoConfig, type DemoUser } from '../..
 import { startLocalIssuer, type LocalIssuer } from '../../src/devtokens.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type Running } from '../../src/server.js';
+import { sinkLog } from './logsink.js';
 
 /** Demo users plus two rows that share an email case-insensitively (for ambiguous_login). */
 export const TEST_USERS: DemoUser[] = [
@@ -73,10 +74,18 @@ export async function startTestGateway(
     const base = demoConfig(dbFile, issuer.issuer, issuer.audience, 0) as Record<string, unknown>;
     // The local issuer's JWKS is plain http on loopback: only accepted with this flag (demoConfig sets it too).
     base.auth = { ...(base.auth as Record<string, unknown>), allow_insecure_http: true };
+    // Many suites fail the store on purpose, request after request, and then expect the next request to reach it:
+    // the store circuit breaker is kept closed unless a suite configures it (test/http/breaker.test.ts does).
+    base.resilience = { breaker: { failures: 1000 } };
     if (opts.store) base.store = opts.store;
     if (opts.passwords) base.passwords = opts.passwords;
     config = parseConfig(merge(base, opts.config), {});
-    const logger = createLogger(opts.logLevel ?? 'debug', { write: (s: string) => void logs.push(s) });
+    const logger = createLogger(opts.logLevel ?? 'debug', {
+      write: (s: string) => {
+        logs.push(s);
+        sinkLog(s);
+      },
+    });
     wrapped = opts.wrapStore ? opts.wrapStore(await createStore(config.store)) : undefined;
     running = await startServer(config, logger, wrapped);
   } catch (e) {

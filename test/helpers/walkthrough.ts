@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { sinkLog } from './logsink.js';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { env } from './databases.js';
@@ -126,8 +127,17 @@ export function startChild(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let out = '';
   let err = '';
   const exited = once(proc, 'exit');
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  // A serving gateway's output is its log (collected for the end-of-run scan); other commands print on purpose
+  // what they are asked for (dev-issuer and demo print a token).
+  const sink = argv.includes('serve') ? sinkLog : () => {};
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    sink(d.toString());
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    sink(d.toString());
+  });
   return {
     proc,
     stdout: () => out,

@@ -305,18 +305,20 @@ test('the request line\'s logger has no wildcard path, yet still redacts the top
   for (const k of ['url', 'authorization', 'password', 'token']) assert.equal(first[k], '[redacted]');
 });
 
-test('limits.redis_url set but unused: one start-up warning that the limiter is per process, without the URL', async () => {
+test('limits.redis_url: the start-up line names the shared limiter and never the URL or its password, even when Redis refuses it', async () => {
+  // Redis here has no password: AUTH with one fails, and the limiter logs that failure (without the URL).
   const secret = 'r3dis-Pa55word-1c9e';
-  const withRedis = await startTestGateway({ config: { limits: { redis_url: `redis://:${secret}@127.0.0.1:6379/0` } } });
+  const withRedis = await startTestGateway({ config: { limits: { redis_url: `redis://:${secret}@127.0.0.1:6379/0` } } as never });
   try {
-    const lines = withRedis.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.setting === 'limits.redis_url');
-    assert.equal(lines.length, 1, 'exactly one warning');
-    assert.equal(lines[0]!.level, 40);
-    assert.match(String(lines[0]!.msg), /not used.*per process/);
+    await call(withRedis.url, 'POST', '/v1/credentials/verify', { token: await withRedis.token(), body: { login: 'alice', password: 'x' } });
+    const lines = withRedis.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.backend !== undefined);
+    assert.equal(lines.length, 1, 'exactly one start-up line');
+    assert.equal(lines[0]!.backend, 'redis');
+    assert.equal(lines[0]!.policy, 'fail_closed');
     for (const l of withRedis.logs) assert.ok(!l.includes(secret) && !l.includes('6379/0'), `the URL was logged: ${l}`);
   } finally {
     await withRedis.close();
   }
-  // The shared gateway of this file has no redis_url: no such warning.
-  assert.ok(!gw.logs.some((l) => l.includes('limits.redis_url')));
+  // The shared gateway of this file has no redis_url: its limiter is in memory.
+  assert.ok(gw.logs.some((l) => /"backend":"memory"/.test(l)));
 });

@@ -10,15 +10,9 @@
  *    pair was actually produced by the app during this file's run.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-import type { ValidateFunction } from 'ajv';
-import { parse as parseYaml } from 'yaml';
 import { StoreError, type UserStore } from '../../adapters/types.js';
 import { createApp } from '../../src/app.js';
 import { SCOPES } from '../../src/auth.js';
@@ -26,228 +20,10 @@ import type { Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
 import { v1Routes } from '../../src/routes.js';
 import { call, startTestGateway, TEST_USERS, type ApiResponse, type TestGateway } from '../helpers/harness.js';
-
-const addFormats = (addFormatsModule.default ?? addFormatsModule) as unknown as typeof addFormatsModule.default;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Loading the spec
-
-/** The repository root: the first directory holding openapi.yaml and this project's package.json, looking up from
- *  the compiled test file and then from the working directory (the test may be compiled outside the tree). */
-function findRepoRoot(): string {
-  const starts = [path.dirname(fileURLToPath(import.meta.url)), process.cwd()];
-  for (const start of starts) {
-    let dir = start;
-    for (;;) {
-      const pkg = path.join(dir, 'package.json');
-      if (existsSync(path.join(dir, 'openapi.yaml')) && existsSync(pkg)) {
-        try {
-          if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'legacy-gateway') return dir;
-        } catch {
-          /* keep looking */
-        }
-      }
-      const up = path.dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
-  }
-  throw new Error('cannot find the repository root (openapi.yaml next to the legacy-gateway package.json)');
-}
-
-const ROOT = findRepoRoot();
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-const spec: Json = parseYaml(readFileSync(path.join(ROOT, 'openapi.yaml'), 'utf8'));
-const SPEC_ID = 'https://legacy-gateway.local/openapi.json';
-const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
-
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-addFormats(ajv);
-ajv.addSchema(spec, SPEC_ID, undefined, false);
-
-/** Resolve a local "#/..." JSON pointer in the spec. */
-function resolvePointer(ref: string): Json {
-  assert.ok(ref.startsWith('#/'), `only local $refs are supported, got ${ref}`);
-  let node: Json = spec;
-  for (const raw of ref.slice(2).split('/')) {
-    const part = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
-    assert.ok(node && typeof node === 'object' && part in node, `$ref ${ref} does not resolve (at "${part}")`);
-    node = node[part];
-  }
-  return node;
-}
-
-/** Follow $ref chains of non-schema objects (responses, headers, parameters). */
-function deref(obj: Json): Json {
-  let o = obj;
-  for (let i = 0; o && typeof o === 'object' && typeof o.$ref === 'string'; i++) {
-    assert.ok(i < 10, 'circular $ref');
-    o = resolvePointer(o.$ref);
-  }
-  return o;
-}
-
-/** Rewrite "#/..." refs to point into the spec registered with Ajv, so any schema fragment compiles on its own. */
-function absolutize(schema: Json): Json {
-  if (Array.isArray(schema)) return schema.map(absolutize);
-  if (!schema || typeof schema !== 'object') return schema;
-  const out: Json = {};
-  for (const [k, v] of Object.entries(schema)) {
-    out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#') ? `${SPEC_ID}${v}` : absolutize(v);
-  }
-  return out;
-}
-
-const compiled = new Map<string, ValidateFunction>();
-function validatorFor(schema: Json): ValidateFunction {
-  const key = JSON.stringify(schema);
-  let v = compiled.get(key);
-  if (!v) {
-    v = ajv.compile(absolutize(schema));
-    compiled.set(key, v);
-  }
-  return v;
-}
-
-function schemaErrors(schema: Json, value: unknown): string | null {
-  const v = validatorFor(schema);
-  if (v(value)) return null;
-  return ajv.errorsText(v.errors, { separator: '; ' });
-}
-
-interface Operation {
-  method: string; // upper case
-  template: string; // "/v1/users/{user_id}"
-  op: Json;
-}
-
-function operations(): Operation[] {
-  const out: Operation[] = [];
-  for (const [template, item] of Object.entries<Json>(spec.paths)) {
-    for (const m of METHODS) if (item[m]) out.push({ method: m.toUpperCase(), template, op: item[m] });
-  }
-  return out;
-}
-
-function templateRegex(template: string): RegExp {
-  const parts = template.split(/(\{[^}]+\})/).map((p) => (p.startsWith('{') ? '([^/]+)' : p.replace(/[.*+?^$()|[\]\\]/g, '\\$&')));
-  return new RegExp(`^${parts.join('')}$`);
-}
-
-/** The operation a concrete request lands on: concrete paths win over templated ones (OpenAPI §4.8.8). */
-function findOperation(method: string, concretePath: string): Operation | undefined {
-  const p = concretePath.split('?')[0]!;
-  const matches = operations().filter((o) => o.method === method.toUpperCase() && templateRegex(o.template).test(p));
-  matches.sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0));
-  return matches[0];
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Validating a live response against the spec
-
-/** (METHOD template status) triples the app produced and the spec accepted. */
-const covered = new Set<string>();
-const coverageKey = (method: string, template: string, status: number | string) => `${method.toUpperCase()} ${template} ${status}`;
-
-interface Res {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: Json;
-}
-
-/**
- * Validate one response against the spec and return its parsed body. Fails when the path/method is not in the spec,
- * when the status is not documented for the operation, when the body does not match the documented media type and
- * schema, or when a documented required header is missing (or a header documented as sent only with some error codes
- * is sent with another).
- */
-function assertMatchesSpec(method: string, concretePath: string, r: Res): Json {
-  const what = `${method} ${concretePath} → ${r.status}`;
-  const found = findOperation(method, concretePath);
-  assert.ok(found, `${what}: no operation in openapi.yaml for this method and path`);
-  const documented = found.op.responses?.[String(r.status)];
-  assert.ok(documented, `${what}: status ${r.status} is not documented for ${found.method} ${found.template} (documented: ${Object.keys(found.op.responses ?? {}).join(', ')}); body ${r.text.slice(0, 200)}`);
-  const response = deref(documented);
-
-  let body: Json = undefined;
-  const contentType = (r.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (!response.content) {
-    assert.equal(r.text, '', `${what}: documented without a body, but the app sent ${r.text.slice(0, 200)}`);
-  } else {
-    const media = response.content[contentType];
-    assert.ok(media, `${what}: content-type "${contentType}" is not documented (documented: ${Object.keys(response.content).join(', ')})`);
-    if (contentType === 'application/json') {
-      assert.doesNotThrow(() => (body = JSON.parse(r.text)), `${what}: body is not JSON: ${r.text.slice(0, 200)}`);
-    } else {
-      body = r.text;
-    }
-    if (media.schema) {
-      const err = schemaErrors(media.schema, body);
-      assert.equal(err, null, `${what}: body does not match the documented schema: ${err}\nbody: ${r.text.slice(0, 500)}`);
-    }
-  }
-
-  const errorCode = body && typeof body === 'object' ? (body as { error?: unknown }).error : undefined;
-  for (const [name, h] of Object.entries<Json>(response.headers ?? {})) {
-    const header = deref(h);
-    const value = r.headers.get(name);
-    const onlyWith: string[] | undefined = header['x-sent-with-errors'];
-    if (onlyWith) {
-      const expected = typeof errorCode === 'string' && onlyWith.includes(errorCode);
-      assert.equal(value !== null, expected, `${what}: header ${name} is documented as sent with ${onlyWith.join('/')} only (error ${String(errorCode)}), present: ${value}`);
-    } else if (header.required === true) {
-      assert.ok(value !== null, `${what}: documented required header ${name} is missing`);
-    }
-    if (value !== null && header.schema) {
-      const typed = header.schema.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value;
-      const err = schemaErrors(header.schema, typed);
-      assert.equal(err, null, `${what}: header ${name}: "${value}" does not match its schema: ${err}`);
-    }
-  }
-  covered.add(coverageKey(found.method, found.template, r.status));
-  return body;
-}
-
-/** Validate against the spec and also pin the status and (for errors) the code the case is about. */
-function expectSpec(method: string, p: string, r: Res, status: number, code?: string): Json {
-  assert.equal(r.status, status, `${method} ${p}: expected ${status}${code ? ` ${code}` : ''}, got ${r.status} ${r.text.slice(0, 300)}`);
-  const body = assertMatchesSpec(method, p, r);
-  if (code !== undefined) assert.equal(body?.error, code, `${method} ${p}: expected error ${code}, got ${r.text.slice(0, 300)}`);
-  return body;
-}
-
-/** A raw HTTP request (fetch refuses bodies on GET; the app still parses them). */
-function raw(url: string, method: string, pathname: string, opts: { token?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { ...(opts.headers ?? {}) };
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.body !== undefined) headers['content-length'] = Buffer.byteLength(opts.body);
-    const req = http.request(new URL(pathname, url), { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) {
-          if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
-          else if (v !== undefined) h.set(k, String(v));
-        }
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: Json;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: h, text, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+import {
+  ajv, assertMatchesSpec, covered, coverageKey, deref, expectSpec, findOperation, operations, raw, resolvePointer, ROOT, schemaErrors, spec,
+  SPEC_ID, validatorFor, type Json, type Operation, type Res,
+} from '../helpers/openapi.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixtures
@@ -265,8 +41,13 @@ const SUCCESS: Record<string, { path: string; body?: Json }> = {
   migrationStatus: { path: '/v1/migration/status' },
 };
 
+/** The API's own operations: everything but the IdP front doors (/v1/idp/..., tested by test/http/doors/). */
+function apiOperations(): Operation[] {
+  return operations().filter((o) => !o.template.startsWith('/v1/idp/'));
+}
+
 function v1Operations(): Operation[] {
-  return operations().filter((o) => o.template.startsWith('/v1/'));
+  return apiOperations().filter((o) => o.template.startsWith('/v1/'));
 }
 
 function fixture(o: Operation): { path: string; body?: Json } {
@@ -315,7 +96,7 @@ describe('openapi.yaml: the document', () => {
         assert.equal(typeof deref(resp).description, 'string', `${o.method} ${o.template} ${status}: response description`);
       }
     }
-    assert.equal(ids.size, 9, 'nine operations');
+    assert.equal(apiOperations().length, 9, 'nine operations outside the IdP front doors');
     // Every $ref anywhere in the document resolves.
     const walk = (node: Json): void => {
       if (Array.isArray(node)) return node.forEach(walk);
@@ -397,7 +178,7 @@ describe('openapi.yaml: the document', () => {
     assert.equal(schemes.oauth2.type, 'oauth2');
     assert.deepEqual(Object.keys(schemes.oauth2.flows), ['clientCredentials']);
     assert.deepEqual(Object.keys(schemes.oauth2.flows.clientCredentials.scopes).sort(), [...ALL_SCOPES].sort());
-    for (const o of operations()) {
+    for (const o of apiOperations()) {
       if (o.template.startsWith('/v1/')) {
         const scope = o.op['x-required-scope'];
         assert.ok(ALL_SCOPES.includes(scope), `${o.method} ${o.template}: x-required-scope ${scope}`);
@@ -671,7 +452,12 @@ describe('live: rate limit, store outage, internal error (second gateway)', () =
   let gw2: TestGateway;
   let t2: string;
   before(async () => {
-    gw2 = await startTestGateway({ config: { limits: { login_failures: { max: 2, window_s: 60 } } }, logLevel: 'fatal' });
+    // The breaker is kept closed here (this file breaks the store on purpose, operation after operation);
+    // test/http/breaker.test.ts covers it.
+    gw2 = await startTestGateway({
+      config: { limits: { login_failures: { max: 2, window_s: 60 } }, resilience: { breaker: { failures: 1000 } } } as never,
+      logLevel: 'fatal',
+    });
     t2 = await gw2.token();
   });
   after(async () => gw2?.close());
@@ -731,6 +517,26 @@ describe('live: rate limit, store outage, internal error (second gateway)', () =
   });
 });
 
+describe('live: limits.client_requests (a gateway allowing one request per client per minute)', () => {
+  let gw4: TestGateway;
+  before(async () => {
+    gw4 = await startTestGateway({ config: { limits: { client_requests: { max: 1, window_s: 60 } } } as never, logLevel: 'fatal' });
+  });
+  after(async () => gw4?.close());
+
+  test('429 too_many_requests with Retry-After on every /v1 operation, per client', async () => {
+    for (const o of v1Operations()) {
+      // A client of its own per operation: its first request is served, its second refused.
+      const token = await gw4.issuer.mint({ azp: `client-${o.op.operationId}`, sub: `client-${o.op.operationId}@clients`, scope: ALL_SCOPES.join(' ') });
+      const f = fixture(o);
+      assert.notEqual((await send(gw4, o, { token })).status, 429, `${o.method} ${f.path}: the first request`);
+      const r = await send(gw4, o, { token });
+      expectSpec(o.method, f.path, r, 429, 'too_many_requests');
+      assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
+    }
+  });
+});
+
 describe('live: IP allow-list (third gateway)', () => {
   let gw3: TestGateway;
   before(async () => {
@@ -772,7 +578,7 @@ function routesOf(stack: Layer[], prefix: string): string[] {
 }
 
 describe('drift: code routes ⇔ spec operations', () => {
-  const specOps = (pred: (t: string) => boolean) => operations().filter((o) => pred(o.template)).map((o) => `${o.method} ${o.template}`).sort();
+  const specOps = (pred: (t: string) => boolean) => apiOperations().filter((o) => pred(o.template)).map((o) => `${o.method} ${o.template}`).sort();
 
   test('the routes registered by v1Routes() are exactly the spec\'s /v1 operations', () => {
     const router = v1Routes({} as Gateway) as unknown as { stack: Layer[] };
@@ -792,7 +598,7 @@ describe('drift: code routes ⇔ spec operations', () => {
   });
 
   test('every spec operation is served (not 404 not_found); a method the spec does not list is 404 not_found', async () => {
-    for (const o of operations()) {
+    for (const o of apiOperations()) {
       const p = o.template.startsWith('/v1/') ? fixture(o).path : o.template;
       const r = await (o.template.startsWith('/v1/') ? send(gw, o, { token }) : raw(gw.url, o.method, p));
       assert.notEqual(r.json?.error, 'not_found', `${o.method} ${p} is in the spec but not served: ${r.status} ${r.text.slice(0, 200)}`);
@@ -812,16 +618,16 @@ const NOT_PROVOKED = new Set([
   coverageKey('GET', '/metrics', 500), // prom-client failing to collect
 ]);
 
-test('coverage: every documented (operation, status) was produced by the app and validated above', () => {
+test('coverage: every documented (operation, status) outside the front doors was produced by the app and validated above', () => {
   const missing: string[] = [];
-  for (const o of operations()) {
+  for (const o of apiOperations()) {
     for (const status of Object.keys(o.op.responses)) {
       const k = coverageKey(o.method, o.template, status);
       if (!covered.has(k) && !NOT_PROVOKED.has(k)) missing.push(k);
     }
   }
   assert.deepEqual(missing, [], `documented but never produced in this run:\n  ${missing.join('\n  ')}`);
-  const documented = operations().reduce((n, o) => n + Object.keys(o.op.responses).length, 0);
+  const documented = apiOperations().reduce((n, o) => n + Object.keys(o.op.responses).length, 0);
   assert.equal(covered.size, documented - NOT_PROVOKED.size, 'every validated pair is a documented one');
   assert.ok(covered.size >= 50, `validated ${covered.size} distinct (operation, status) pairs`);
 });

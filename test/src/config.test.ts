@@ -612,3 +612,25 @@ describe('parseConfig: numbers and empty values from the environment', () => {
     }
   });
 });
+
+describe('server.allow_ips_files', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lg-allowfiles-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("Auth0's ip-ranges.json for one region and a text list are added to allow_ips at load", () => {
+    const auth0 = path.join(dir, 'ip-ranges.json');
+    writeFileSync(auth0, JSON.stringify({ last_updated_at: '2026-01-01T00:00:00Z', regions: { eu: { ipv4_cidrs: ['198.51.100.0/28'] }, us: { ipv4_cidrs: ['192.0.2.1/32'] } }, changelog: [] }));
+    const text = path.join(dir, 'extra.txt');
+    writeFileSync(text, '203.0.113.7\n');
+    const raw = minimal();
+    raw.server = { allow_ips: ['10.0.0.0/8'], allow_ips_files: [{ path: auth0, format: 'auth0', regions: ['eu'] }, { path: text }] };
+    const c = parseConfig(raw, {});
+    assert.deepEqual(c.server.allow_ips, ['10.0.0.0/8', '198.51.100.0/28', '203.0.113.7']);
+  });
+
+  test('an unreadable file or an unknown region is a configuration problem naming the entry', () => {
+    const raw = minimal();
+    raw.server = { allow_ips_files: [{ path: path.join(dir, 'nope.json'), format: 'auth0' }] };
+    hasProblem(problemsOf(raw), 'server.allow_ips_files.0.path', /cannot read the file/);
+  });
+});

@@ -8,7 +8,7 @@ import { afterEach, describe, mock, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../../adapters/types.js';
 import { ApiError } from '../../src/errors.js';
-import { Gateway } from '../../src/gateway.js';
+import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
 import { MemoryLoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
 import { compilePolicy, getScheme } from '../../src/passwords/index.js';
@@ -64,6 +64,8 @@ function gateway(store: UserStore, max = 3) {
     userIdPrefix: '',
     logger: createLogger('silent'),
     limiter: new MemoryLoginLimiter(max, 60),
+    // These tests fail the store on purpose, call after call: the breaker is not what they are about.
+    resilience: { ...DEFAULT_RESILIENCE, failures: 1000 },
   });
 }
 

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { ipAllowed, parseAllowList, trustProxySetting } from '../../src/ipfilter.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ipAllowed, parseAllowList, readAllowListFile, trustProxySetting } from '../../src/ipfilter.js';
 
 function ranges(entries: string[]) {
   const r = parseAllowList(entries);
@@ -145,5 +148,58 @@ describe('trustProxySetting (server.trust_proxy → Express "trust proxy")', () 
   test('parseAllowList names the config path it is given', () => {
     assert.deepEqual(parseAllowList(['x'], 'server.trust_proxy').problems, ['server.trust_proxy.0: not an IP address or CIDR range']);
     assert.deepEqual(parseAllowList(['x']).problems, ['server.allow_ips.0: not an IP address or CIDR range']);
+  });
+});
+
+describe('readAllowListFile (server.allow_ips_files)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lg-allow-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  // The shape Auth0 documents for https://cdn.auth0.com/ip-ranges.json: last_updated_at, regions.<region>.ipv4_cidrs,
+  // changelog. Addresses from the documentation ranges (RFC 5737).
+  const AUTH0 = JSON.stringify({
+    last_updated_at: '2026-01-01T00:00:00Z',
+    regions: {
+      us: { ipv4_cidrs: ['192.0.2.10/32', '192.0.2.11/32'] },
+      eu: { ipv4_cidrs: ['198.51.100.0/28'] },
+    },
+    changelog: [{ date: '2026-01-01', action: 'added', ipv4_cidrs: ['192.0.2.11/32'], region: 'us' }],
+  });
+
+  test("Auth0's ip-ranges.json: the chosen region's ranges, or every region's", () => {
+    const file = write('auth0.json', AUTH0);
+    const us = readAllowListFile({ path: file, format: 'auth0', regions: ['us'] }, 'server.allow_ips_files.0');
+    assert.deepEqual(us, { entries: ['192.0.2.10/32', '192.0.2.11/32'], problems: [] });
+    const all = readAllowListFile({ path: file, format: 'auth0', regions: [] }, 'server.allow_ips_files.0');
+    assert.deepEqual(all.entries, ['192.0.2.10/32', '192.0.2.11/32', '198.51.100.0/28']);
+    const { ranges } = parseAllowList(us.entries);
+    assert.equal(ipAllowed(ranges, '192.0.2.11'), true);
+    assert.equal(ipAllowed(ranges, '198.51.100.1'), false, 'another region is not allowed');
+  });
+
+  test('a plain text list: one range per line, comments and blank lines ignored', () => {
+    const file = write('ranges.txt', '# the IdP egress\n192.0.2.10\n\n2001:db8::/32   # v6\n');
+    assert.deepEqual(readAllowListFile({ path: file, format: 'text', regions: [] }, 'f'), { entries: ['192.0.2.10', '2001:db8::/32'], problems: [] });
+  });
+
+  test('problems name the entry and never echo the file: unreadable, not JSON, no regions, unknown region, bad range', () => {
+    const label = 'server.allow_ips_files.0';
+    const cases: [string, string, string[], RegExp][] = [
+      [path.join(dir, 'missing.json'), 'auth0', [], /cannot read the file \(ENOENT\)/],
+      [write('bad.json', '{"regions": [1, 2'), 'auth0', [], /not JSON/],
+      [write('noregions.json', '{"ranges": []}'), 'auth0', [], /no "regions" object/],
+      [write('auth0b.json', AUTH0), 'auth0', ['ap'], /no region "ap" in the file \(it has: us, eu\)/],
+      [write('badrange.json', JSON.stringify({ regions: { us: { ipv4_cidrs: ['10.0.0.1/99'] } } })), 'auth0', [], /not an IP address or CIDR range/],
+      [write('bad.txt', 'not-an-ip\n'), 'text', [], /not an IP address or CIDR range/],
+    ];
+    for (const [file, format, regions, re] of cases) {
+      const r = readAllowListFile({ path: file, format: format as 'auth0' | 'text', regions }, label);
+      assert.ok(r.problems.length > 0 && r.problems.every((p) => p.startsWith(label)), `${file}: ${r.problems.join('; ')}`);
+      assert.match(r.problems.join('; '), re);
+    }
   });
 });

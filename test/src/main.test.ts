@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { sinkLog } from '../helpers/logsink.js';
 import { promisify } from 'node:util';
 import { createDemoDatabase } from '../../src/demo.js';
 
@@ -30,6 +31,10 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 function start(args: string[], ready: RegExp, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  // A serving gateway's output is its log, collected for the end-of-run scan (demo prints a token on purpose).
+  const sink = args[0] === 'serve' ? sinkLog : () => {};
+  child.stdout.on('data', (d: Buffer) => sink(d.toString()));
+  child.stderr.on('data', (d: Buffer) => sink(d.toString()));
   const started = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready:\n${out}`)), 20_000);
     child.stdout.on('data', (d) => {

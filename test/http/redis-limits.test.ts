@@ -1,0 +1,229 @@
+/**
+ * limits.redis_url: the failed-login limiter shared by every replica, on the REAL Redis.
+ *
+ * 1. Two gateway PROCESSES (node dist/src/main.js serve) on one store and one Redis: wrong passwords alternated
+ *    between them are refused after login_failures.max in total, and a success on either resets the count.
+ * 2. Redis unreachable (a fault proxy in front of it, cut): fail_closed answers verify 503 limiter_unavailable (and
+ *    lookups still work); fail_open falls back to the process's memory and still limits; both recover on their own.
+ * 3. Redis never holds a login: its keys are digests.
+ * 4. limits.client_requests: a per-client request rate, shared through Redis too.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { createDemoDatabase } from '../../src/demo.js';
+import { startLocalIssuer, type LocalIssuer } from '../../src/devtokens.js';
+import { availability, env, uniqueName } from '../helpers/databases.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/faultproxy.js';
+import { call, startTestGateway, TEST_USERS, type TestGateway } from '../helpers/harness.js';
+import { startChild, type Child } from '../helpers/walkthrough.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const MAX = 4;
+const skip = await availability('redis');
+
+function rawConfig(opts: { db: string; issuer: LocalIssuer; redisUrl: string; prefix: string; policy?: string; clientRequests?: { max: number; window_s: number } }) {
+  return {
+    server: { host: '127.0.0.1', port: 0 },
+    auth: { issuer: opts.issuer.issuer, audience: opts.issuer.audience, jwks_uri: opts.issuer.jwksUri, allow_insecure_http: true },
+    store: {
+      adapter: 'sqlite',
+      url: opts.db,
+      users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash', blocked: 'is_disabled' } },
+      migration: { table: 'legacy_gateway_migrations' },
+    },
+    profile: { user_id_prefix: 'legacy|' },
+    limits: {
+      login_failures: { max: MAX, window_s: 600 },
+      redis_url: opts.redisUrl,
+      redis: { policy: opts.policy ?? 'fail_closed', timeout_ms: 300, key_prefix: opts.prefix },
+      ...(opts.clientRequests ? { client_requests: opts.clientRequests } : {}),
+    },
+    log: { level: 'info' },
+  };
+}
+
+const USER = TEST_USERS.find((u) => u.id === 1)!; // Alice
+const BOB = TEST_USERS.find((u) => u.id === 2)!;
+
+describe('two gateway processes share the failed-login limit through Redis', { skip }, () => {
+  let dir: string;
+  let issuer: LocalIssuer;
+  const children: Child[] = [];
+  const urls: string[] = [];
+  let token = '';
+  const prefix = uniqueName('lgtest');
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'lg-redis-'));
+    const db = path.join(dir, 'legacy.sqlite');
+    createDemoDatabase(db, TEST_USERS);
+    issuer = await startLocalIssuer('https://legacy-gateway.test', 'test-client');
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(file, JSON.stringify(rawConfig({ db, issuer, redisUrl: env.redisUrl, prefix })));
+    for (let i = 0; i < 2; i++) {
+      const c = startChild([MAIN, 'serve', '--config', file], { PATH: process.env.PATH ?? '' });
+      children.push(c);
+      const m = await c.waitFor(/"listen":"(http:\/\/[^"]+)"[^\n]*legacy-gateway listening/);
+      urls.push(m[1]!);
+    }
+    token = await issuer.mint({});
+  });
+
+  after(async () => {
+    await Promise.all(children.map((c) => c.kill()));
+    await issuer?.close();
+    const r = new Redis(env.redisUrl);
+    const keys = await r.keys(`${prefix}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const verify = (i: number, login: string, password: string) =>
+    call(urls[i % 2]!, 'POST', '/v1/credentials/verify', { token, body: { login, password } });
+
+  test('both processes use Redis (start-up line), two different processes', () => {
+    for (const c of children) assert.match(c.stdout(), /"backend":"redis"/);
+    assert.notEqual(children[0]!.proc.pid, children[1]!.proc.pid);
+    assert.notEqual(urls[0], urls[1]);
+  });
+
+  test(`wrong passwords alternated between the two are refused after ${MAX} in total, even the right one`, async () => {
+    for (let i = 0; i < MAX; i++) {
+      const r = await verify(i, i % 2 ? USER.email! : USER.username!, `wrong-${i}`);
+      assert.equal(r.status, 401, `attempt ${i + 1} on process ${i % 2}: ${r.text}`);
+    }
+    for (const i of [0, 1]) {
+      const r = await verify(i, USER.username!, USER.password);
+      assert.equal(r.status, 429, `process ${i}: ${r.text}`);
+      assert.equal(r.json?.error, 'too_many_attempts');
+      assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
+    }
+  });
+
+  test('a success on either process resets the count for both', async () => {
+    for (let i = 0; i < MAX - 1; i++) assert.equal((await verify(i, BOB.username!, `wrong-${i}`)).status, 401);
+    // The success uses the same login: it clears that login's count and the account's (src/limiter.ts).
+    assert.equal((await verify(1, BOB.username!, BOB.password)).status, 200, 'the right password before the limit');
+    // Had the count not been reset, the second wrong attempt below would already be refused.
+    for (let i = 0; i < MAX - 1; i++) assert.equal((await verify(i + 1, BOB.username!, `again-${i}`)).status, 401);
+    assert.equal((await verify(0, BOB.username!, BOB.password)).status, 200);
+  });
+
+  test('Redis holds no login: every key under the prefix is a digest', async () => {
+    const r = new Redis(env.redisUrl);
+    try {
+      const keys = await r.keys(`${prefix}:*`);
+      assert.ok(keys.length > 0, 'the limiter wrote to Redis');
+      for (const k of keys) {
+        assert.doesNotMatch(k, /alice|bob|example|@/i, k);
+        assert.match(k, new RegExp(`^${prefix}:login-failures:[A-Za-z0-9_-]{43}$`), k);
+      }
+    } finally {
+      r.disconnect();
+    }
+  });
+});
+
+describe('Redis unreachable: the configured policy', { skip }, () => {
+  let proxy: FaultProxy;
+  let closed: TestGateway;
+  let open: TestGateway;
+  let token = '';
+  let openToken = '';
+  const prefix = uniqueName('lgtest');
+
+  before(async () => {
+    const u = new URL(env.redisUrl);
+    proxy = await startFaultProxy({ host: u.hostname, port: Number(u.port || 6379) });
+    const redisUrl = `redis://${proxy.host}:${proxy.port}${u.pathname}`;
+    const limits = (policy: string) => ({ login_failures: { max: MAX, window_s: 600 }, redis_url: redisUrl, redis: { policy, timeout_ms: 300, key_prefix: prefix } });
+    closed = await startTestGateway({ config: { limits: limits('fail_closed') } as never, logLevel: 'info' });
+    open = await startTestGateway({ config: { limits: limits('fail_open') } as never, logLevel: 'info' });
+    token = await closed.token();
+    openToken = await open.token();
+  });
+
+  after(async () => {
+    proxy?.resume();
+    await closed?.close();
+    await open?.close();
+    await proxy?.close();
+    const r = new Redis(env.redisUrl);
+    const keys = await r.keys(`${prefix}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+  });
+
+  test('fail_closed: verify answers 503 limiter_unavailable with Retry-After, quickly; lookups still answer', async () => {
+    assert.equal((await call(closed.url, 'POST', '/v1/credentials/verify', { token, body: { login: 'alice', password: USER.password } })).status, 200);
+    proxy.cut();
+    try {
+      const t0 = performance.now();
+      const r = await call(closed.url, 'POST', '/v1/credentials/verify', { token, body: { login: 'alice', password: USER.password } });
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json?.error, 'limiter_unavailable');
+      assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.ok(performance.now() - t0 < 2000, `answered in ${Math.round(performance.now() - t0)} ms`);
+      const l = await call(closed.url, 'POST', '/v1/users/lookup', { token, body: { login: 'alice' } });
+      assert.equal(l.status, 200, 'lookups do not need the limiter');
+      assert.ok(closed.logs.some((line) => /limiter: Redis/.test(line)), 'the outage is logged');
+      assert.ok(!closed.logs.some((line) => line.includes(env.redisUrl.replace(/^redis:\/\//, '')) && /password/.test(line)));
+    } finally {
+      proxy.resume();
+    }
+    // Recovers by itself (ioredis reconnects).
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await call(closed.url, 'POST', '/v1/credentials/verify', { token, body: { login: 'alice', password: USER.password } })).status;
+    }
+    assert.equal(status, 200, 'verify works again once Redis is back');
+  });
+
+  test('fail_open: verify keeps working on the in-memory limiter, which still locks out after max', async () => {
+    proxy.cut();
+    try {
+      const v = (password: string) => call(open.url, 'POST', '/v1/credentials/verify', { token: openToken, body: { login: 'bob', password } });
+      assert.equal((await v(BOB.password)).status, 200);
+      for (let i = 0; i < MAX; i++) assert.equal((await v(`wrong-${i}`)).status, 401);
+      const r = await v(BOB.password);
+      assert.equal(r.status, 429, r.text);
+    } finally {
+      proxy.resume();
+    }
+  });
+});
+
+describe('limits.client_requests: a request rate per API client, shared through Redis', { skip }, () => {
+  let gw: TestGateway;
+  const prefix = uniqueName('lgtest');
+  before(async () => {
+    gw = await startTestGateway({
+      config: { limits: { login_failures: { max: 10, window_s: 600 }, redis_url: env.redisUrl, redis: { policy: 'fail_closed', timeout_ms: 300, key_prefix: prefix }, client_requests: { max: 5, window_s: 60 } } } as never,
+    });
+  });
+  after(async () => {
+    await gw?.close();
+    const r = new Redis(env.redisUrl);
+    const keys = await r.keys(`${prefix}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+  });
+
+  test('the sixth request of one client within the window is 429 too_many_requests; another client is not affected', async () => {
+    const token = await gw.token();
+    for (let i = 0; i < 5; i++) assert.equal((await call(gw.url, 'POST', '/v1/users/lookup', { token, body: { login: 'alice' } })).status, 200);
+    const r = await call(gw.url, 'POST', '/v1/users/lookup', { token, body: { login: 'alice' } });
+    assert.equal(r.status, 429, r.text);
+    assert.equal(r.json?.error, 'too_many_requests');
+    assert.match(r.headers.get('retry-after') ?? '', /^\d+$/);
+    const other = await gw.issuer.mint({ azp: 'another-client', sub: 'another-client@clients' });
+    assert.equal((await call(gw.url, 'POST', '/v1/users/lookup', { token: other, body: { login: 'alice' } })).status, 200);
+  });
+});
