@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Res } from './openapi.js';
+import { readResponse, type Res } from './openapi.js';
 
 export interface Identity {
   cert: Buffer;
@@ -102,26 +102,7 @@ export function httpsCall(
     const req = request(
       new URL(pathname, url),
       { method, headers, agent: false, ca: opts.ca, ...(opts.identity ? { cert: opts.identity.cert, key: opts.identity.key } : {}), timeout: opts.timeoutMs ?? 10_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const h = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
-            else if (v !== undefined) h.set(k, String(v));
-          }
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: h, text, json });
-        });
-      },
+      (res) => void readResponse(res).then(resolve, reject),
     );
     req.on('timeout', () => req.destroy(new Error('https request timed out')));
     req.on('error', reject);

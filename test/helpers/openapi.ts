@@ -204,32 +204,37 @@ export function expectSpec(method: string, p: string, r: Res, status: number, co
   return body;
 }
 
+/** Collect a response into what expectSpec validates: status, headers, text and parsed JSON (when it is JSON). */
+export function readResponse(res: http.IncomingMessage): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const h = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
+        else if (v !== undefined) h.set(k, String(v));
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json: Json;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: res.statusCode ?? 0, headers: h, text, json });
+    });
+  });
+}
+
 /** A raw HTTP request (fetch refuses bodies on GET; the app still parses them). */
 export function raw(url: string, method: string, pathname: string, opts: { token?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers['content-length'] = Buffer.byteLength(opts.body);
-    const req = http.request(new URL(pathname, url), { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) {
-          if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
-          else if (v !== undefined) h.set(k, String(v));
-        }
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: Json;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: h, text, json });
-      });
-    });
+    const req = http.request(new URL(pathname, url), { method, headers, agent: false }, (res) => void readResponse(res).then(resolve, reject));
     req.on('error', reject);
     req.end(opts.body);
   });

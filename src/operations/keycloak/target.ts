@@ -11,12 +11,11 @@
  * "SKIP" leaves users that already exist untouched (re-running an import is safe).
  */
 // Types only: export.ts imports this module, so nothing may be imported from it at run time.
-import type { ExportTarget, TargetMapping } from '../export.js';
+import { emailProblem, type ExportTarget, type TargetMapping } from '../export.js';
 import type { RecordProblem } from '../auth0/record.js';
 import { toProfile } from '../../profile.js';
 import { toKeycloakCredential, type KeycloakCredential } from './hash.js';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface KeycloakUser {
   username: string;
@@ -37,8 +36,8 @@ export const keycloakTarget: ExportTarget = {
   map(user, config): TargetMapping {
     const p = toProfile(user, config.profile.user_id_prefix);
     const problems: RecordProblem[] = [];
-    if (p.email === undefined) problems.push({ code: 'email_missing', field: 'email', message: 'no email: the gateway door and the reset flow need one', blocking: true });
-    else if (!EMAIL.test(p.email)) problems.push({ code: 'email_invalid', field: 'email', message: 'not an email address', blocking: true });
+    const emailIssue = emailProblem(p.email, 'email', 'no email: the gateway door and the reset flow need one');
+    if (emailIssue) problems.push(emailIssue);
     const password = toKeycloakCredential(user, config.passwords);
     const username = p.username ?? p.email;
     const keys = [`id:${p.user_id}`, ...(p.email ? [`email:${p.email}`] : []), ...(username ? [`username:${username}`] : [])];

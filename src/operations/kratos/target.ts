@@ -16,14 +16,13 @@
  * unverified from the schema). Email is required (the identifier the gateway's door receives).
  */
 // Types only: export.ts imports this module, so nothing may be imported from it at run time.
-import type { ExportTarget, TargetMapping } from '../export.js';
+import { emailProblem, type ExportTarget, type TargetMapping } from '../export.js';
 import type { RecordProblem } from '../auth0/record.js';
 import { toProfile } from '../../profile.js';
 import { toKratosHash } from './hash.js';
 
 export const KRATOS_SCHEMA_ID = 'default';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface KratosIdentity {
   schema_id: string;
@@ -43,8 +42,8 @@ export const kratosTarget: ExportTarget = {
   map(user, config): TargetMapping {
     const p = toProfile(user, config.profile.user_id_prefix);
     const problems: RecordProblem[] = [];
-    if (p.email === undefined) problems.push({ code: 'email_missing', field: 'traits.email', message: 'no email: the identity schema identifies users by email', blocking: true });
-    else if (!EMAIL.test(p.email)) problems.push({ code: 'email_invalid', field: 'traits.email', message: 'not an email address', blocking: true });
+    const emailIssue = emailProblem(p.email, 'traits.email', 'no email: the identity schema identifies users by email');
+    if (emailIssue) problems.push(emailIssue);
     const password = toKratosHash(user, config.passwords);
     const keys = [`id:${p.user_id}`, ...(p.email ? [`email:${p.email}`] : []), ...(p.username ? [`username:${p.username}`] : [])];
     const base = { userId: p.user_id, email: p.email, keys, problems, password: password.ok ? { ok: true as const, scheme: password.scheme } : password };

@@ -12,12 +12,11 @@
  * (they are created STAGED like everyone; suspend them after activation). No hash is ever in a report.
  */
 // Types only: export.ts imports this module, so nothing may be imported from it at run time.
-import type { ExportTarget, TargetMapping } from '../export.js';
+import { emailProblem, type ExportTarget, type TargetMapping } from '../export.js';
 import type { RecordProblem } from '../auth0/record.js';
 import { toProfile } from '../../profile.js';
 import { toOktaHash, type OktaPasswordHash } from './hash.js';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface OktaCreateUser {
   profile: { login: string; email: string; firstName?: string; lastName?: string; displayName?: string; nickName?: string };
@@ -32,8 +31,8 @@ export const oktaTarget: ExportTarget = {
   map(user, config): TargetMapping {
     const p = toProfile(user, config.profile.user_id_prefix);
     const problems: RecordProblem[] = [];
-    if (p.email === undefined) problems.push({ code: 'email_missing', field: 'profile.email', message: 'no email: Okta requires one (and it is the login)', blocking: true });
-    else if (!EMAIL.test(p.email)) problems.push({ code: 'email_invalid', field: 'profile.email', message: 'not an email address', blocking: true });
+    const emailIssue = emailProblem(p.email, 'profile.email', 'no email: Okta requires one (and it is the login)');
+    if (emailIssue) problems.push(emailIssue);
     const password = toOktaHash(user, config.passwords);
     const keys = [`id:${p.user_id}`, ...(p.email ? [`email:${p.email}`] : [])];
     const base = { userId: p.user_id, email: p.email, keys, problems, password: password.ok ? { ok: true as const, scheme: password.scheme } : password };
