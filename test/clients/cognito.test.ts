@@ -472,7 +472,8 @@ describe('the Cognito Migrate user Lambda (clients/cognito/migrate-user.mjs)', (
   });
 
   describe('the module as Lambda loads it: env only, the runtime\'s global fetch', () => {
-    const binaries = [process.execPath, ...testEnv.nodeRuntimes];
+    // TEST_NODE_RUNTIMES also names Node 18 (for Auth0's runtime): Lambda's supported runtimes are 20 and newer.
+    const binaries = [process.execPath, ...testEnv.nodeRuntimes].map((b) => ({ binary: b, version: execFileSync(b, ['--version']).toString().trim() }));
     let dir: string;
     before(() => {
       dir = mkdtempSync(path.join(tmpdir(), 'lg-cognito-'));
@@ -497,8 +498,9 @@ describe('the Cognito Migrate user Lambda (clients/cognito/migrate-user.mjs)', (
       process.stdout.write('\\n' + JSON.stringify({ node: process.version, out }) + '\\n');
     `;
 
-    binaries.forEach((binary, i) => {
-      test(`${binary === process.execPath ? 'this Node' : binary}: handler export`, async () => {
+    binaries.forEach(({ binary, version }, i) => {
+      const major = Number(/^v(\d+)\./.exec(version)?.[1] ?? 0);
+      test(`${binary === process.execPath ? 'this Node' : binary}: handler export`, { skip: major < 20 ? `${version}: not a Lambda runtime (nodejs20.x and newer)` : false }, async () => {
         const start = tokenHits();
         const events = [authEvent(ALICE.login, ALICE.password), authEvent(`nobody-${i}@example.com`, 'wrong-password-1'), forgotEvent('bob'), forgotEvent('nobody@example.com')];
         const { stdout } = await run(binary, ['--input-type=module', '-e', runner, pathToFileURL(FILE).href, JSON.stringify(events)], {
