@@ -92,6 +92,8 @@ export function readAllowListFile(spec: AllowListFile, label: string): { entries
       .map((l) => l.replace(/#.*/, '').trim())
       .filter((l) => l.length > 0);
     const { problems } = parseAllowList(entries, `${label} (line)`);
+    // An empty file must not turn an allow-list that holds only it into "every address".
+    if (entries.length === 0) problems.push(`${label}: the file lists no addresses or ranges`);
     return { entries, problems };
   }
   let doc: unknown;

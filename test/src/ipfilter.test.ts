@@ -195,6 +195,9 @@ describe('readAllowListFile (server.allow_ips_files)', () => {
       [write('auth0b.json', AUTH0), 'auth0', ['ap'], /no region "ap" in the file \(it has: us, eu\)/],
       [write('badrange.json', JSON.stringify({ regions: { us: { ipv4_cidrs: ['10.0.0.1/99'] } } })), 'auth0', [], /not an IP address or CIDR range/],
       [write('bad.txt', 'not-an-ip\n'), 'text', [], /not an IP address or CIDR range/],
+      // An empty list would otherwise leave allow_ips empty, i.e. every address admitted.
+      [write('empty.txt', '# nothing yet\n\n'), 'text', [], /lists no addresses or ranges/],
+      [write('empty.json', JSON.stringify({ regions: { us: { ipv4_cidrs: [] } } })), 'auth0', ['us'], /lists no ranges/],
     ];
     for (const [file, format, regions, re] of cases) {
       const r = readAllowListFile({ path: file, format: format as 'auth0' | 'text', regions }, label);
