@@ -134,6 +134,72 @@ export const PRESETS: Record<string, Preset> = {
     },
     passwords: { scheme: 'passport_local_mongoose' },
   },
+  // Forums and shops: their hashes are bare hex with the salt (or the user name) in another column, so the scheme is
+  // named here (src/passwords/forum.ts). None of these tables has a plain banned/disabled flag except OpenCart's
+  // status; the group columns go to app_metadata, and docs/presets.md shows the filters that leave banned or
+  // unactivated members out.
+  vbulletin: {
+    description:
+      'vBulletin 3.x/4.x: user (set table_prefix for TABLE_PREFIX); md5(md5(password) . salt). usergroupid goes to ' +
+      'app_metadata (8 = banned, 3/4 = awaiting confirmation/moderation by default)',
+    users: {
+      table: 'user',
+      columns: { id: 'userid', username: 'username', email: 'email', password: 'password', salt: 'salt' },
+      app_metadata: ['usergroupid'],
+    },
+    passwords: { scheme: 'vbulletin' },
+  },
+  mybb: {
+    description:
+      'MyBB 1.x: mybb_users (table_prefix for another prefix); md5(md5(salt) . md5(password)). usergroup goes to ' +
+      'app_metadata (7 = banned, 5 = awaiting activation by default)',
+    table_prefix: 'mybb_',
+    users: {
+      table: 'users',
+      columns: { id: 'uid', username: 'username', email: 'email', password: 'password', salt: 'salt' },
+      app_metadata: ['usergroup'],
+    },
+    passwords: { scheme: 'mybb' },
+  },
+  punbb: {
+    description:
+      'PunBB 1.3/1.4: users (id 1 is the guest account and is left out); sha1(salt . sha1(password)), and the unsalted ' +
+      'sha1/md5 values PunBB 1.2 and FluxBB left behind. group_id goes to app_metadata (0 = unverified)',
+    users: {
+      table: 'users',
+      filter: [{ column: 'id', op: '<>', value: 1 }],
+      columns: { id: 'id', username: 'username', email: 'email', password: 'password', salt: 'salt', name: 'realname' },
+      app_metadata: ['group_id'],
+    },
+    passwords: { scheme: 'punbb' },
+  },
+  smf: {
+    description:
+      'Simple Machines Forum 2.0/2.1: smf_members (table_prefix for another $db_prefix); sha1(lower(member_name) . ' +
+      'password) or SMF 2.1 bcrypt of the same. is_activated goes to app_metadata (1 = active; 0, 2-5 waiting, ' +
+      '10 and over banned): filter on it to leave the others out',
+    table_prefix: 'smf_',
+    users: {
+      table: 'members',
+      columns: { id: 'id_member', username: 'member_name', email: 'email_address', password: 'passwd', name: 'real_name' },
+      app_metadata: ['is_activated'],
+    },
+    passwords: { scheme: 'smf' },
+  },
+  opencart: {
+    description:
+      'OpenCart customers: oc_customer (table_prefix for another DB_PREFIX); sha1(salt . sha1(salt . sha1(password))) ' +
+      '(1.5-3.x), md5 and OpenCart 4 bcrypt; status = 0 blocks; login by email. Admin users: set users.table: oc_user',
+    table_prefix: 'oc_',
+    users: {
+      table: 'customer',
+      columns: {
+        id: 'customer_id', email: 'email', password: 'password', salt: 'salt',
+        given_name: 'firstname', family_name: 'lastname', active: 'status',
+      },
+    },
+    passwords: { scheme: 'opencart' },
+  },
 };
 
 function isObj(v: unknown): v is Obj {

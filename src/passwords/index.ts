@@ -6,7 +6,10 @@ import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import type { LegacyUser } from '../../adapters/types.js';
 import { bcrypt } from './bcrypt.js';
+import { schemes as dbserverSchemes } from './dbserver.js';
 import { isCleartextScheme, ldapCrypt, schemes as digestSchemes } from './digest.js';
+import { schemes as frameworkSchemes } from './framework.js';
+import { schemes as forumSchemes } from './forum.js';
 import { schemes as kdfSchemes } from './kdf.js';
 import { schemes as plmSchemes } from './plm.js';
 import { schemes as unixSchemes } from './unix.js';
@@ -28,8 +31,12 @@ const ALL: PasswordScheme[] = [
   ...unixSchemes,
   ...kdfSchemes,
   ...plmSchemes,
+  ...dbserverSchemes, // SQL Server 0x0100/0x0200, Oracle S:, SCRAM-SHA-256$
+  ...frameworkSchemes, // Django bcrypt$ / scrypt$ (detected); Symfony, Authlogic (named only)
   ldapCrypt((stored) => CRYPT_LIKE.find((s) => s.detect?.(stored))),
   ...digestSchemes,
+  // Forum and shop formats (bare hex, salt in another column): named only, never detected.
+  ...forumSchemes,
 ];
 
 export { isCleartextScheme };

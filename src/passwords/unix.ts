@@ -570,7 +570,11 @@ async function compute(job: Job): Promise<string | null> {
 // The schemes
 // ---------------------------------------------------------------------------------------------------------------
 
-function scheme(name: string, re: RegExp, verify: (password: string, m: RegExpExecArray) => Promise<boolean>): PasswordScheme {
+/**
+ * A self-describing scheme: detected by an anchored pattern on the trimmed value, which verify() also parses; wrong
+ * types, a value that does not match and any exception verify false. Shared by the crypt(3) family and others.
+ */
+export function patternScheme(name: string, re: RegExp, verify: (password: string, m: RegExpExecArray) => boolean | Promise<boolean>): PasswordScheme {
   return {
     name,
     detect: (stored) => typeof stored === 'string' && re.test(stored.trim()),
@@ -586,6 +590,8 @@ function scheme(name: string, re: RegExp, verify: (password: string, m: RegExpEx
     },
   };
 }
+
+const scheme = patternScheme;
 
 /** md5_crypt `$1$salt$hash` and apr_md5_crypt `$apr1$salt$hash` (salt 0-8 characters, hash 22). */
 function md5Family(name: string, magic: string): PasswordScheme {

@@ -4,7 +4,7 @@
  * framework's own format, and the real gateway (real tokens, loopback) started with nothing but
  * `store: { adapter, url, preset }` (plus the override under test). Everything is asserted through HTTP.
  *
- *   WordPress, Drupal 7, Laravel → MariaDB        Django, Devise → PostgreSQL
+ *   WordPress, Drupal 7, Laravel, SMF, OpenCart → MariaDB        Django, Devise → PostgreSQL
  *   ASP.NET Membership / Universal / Simple Membership / Identity → SQL Server in real life. SQL Server cannot run
  *   here, so these run on BOTH PostgreSQL and MariaDB as stand-ins, with the real table and column names quoted
  *   exactly as the frameworks create them and SQL Server's types mapped (uniqueidentifier → uuid / char(36),
@@ -12,7 +12,7 @@
  *   nvarchar(max) / ntext → text / longtext). SQL Server itself (its driver, its bit and uniqueidentifier values,
  *   its collations) is NOT verified by this file.
  *
- * Stored values come from the fixture files made by independent tools: test/fixtures/passwords/{unix,kdf,digest}.json
+ * Stored values come from the fixture files made by independent tools: test/fixtures/passwords/{unix,kdf,digest,forum}.json
  * and, for Laravel and Devise, test/fixtures/presets.json (scripts/fixtures/presets.py: PHP password_hash and
  * python3-bcrypt, the exact command recorded per vector). Every database is dropped afterwards, even on failure.
  */
@@ -38,10 +38,11 @@ interface Vector {
   password: string;
   stored: string;
   expected: boolean;
-  row?: { salt?: string };
+  row?: { salt?: string; username?: string };
   params?: Record<string, unknown>;
   preset?: string;
   note?: string;
+  source?: string;
 }
 
 function load(file: string): Vector[] {
@@ -52,6 +53,7 @@ const UNIX = load('passwords/unix.json');
 const KDF = load('passwords/kdf.json');
 const DIGEST = load('passwords/digest.json');
 const PRESET_VECTORS = load('presets.json');
+const FORUM = load('passwords/forum.json');
 
 /** The positive vector of `scheme` for `password` (optionally: whose stored value starts with `prefix`, with params or not). */
 function vec(list: Vector[], scheme: string, password: string, opts: { prefix?: string; peppered?: boolean } = {}): Vector {
@@ -1163,3 +1165,211 @@ presetSuite(
     });
   },
 );
+
+// =========================================================================================================
+// Forums and shops on MariaDB: the stored values of test/fixtures/passwords/forum.json (PHP running each forum's own
+// computation, scripts/fixtures/forum.php), in the tables the forums' installers create.
+// =========================================================================================================
+
+/** The positive forum.json vector of `scheme` for `password` whose note (none for the plain case) and row match. */
+function forumVec(scheme: string, password: string, note?: string, row?: (r: Vector['row']) => boolean): Vector {
+  const v = FORUM.find((x) => x.scheme === scheme && x.expected && x.password === password && x.note === note && (!row || row(x.row)));
+  assert.ok(v, `no positive ${scheme} vector for ${JSON.stringify(password)} (${note ?? 'plain'})`);
+  return v;
+}
+
+// SMF 2.0 sha1(strtolower(member_name) . password) and SMF 2.1 bcrypt of the same string.
+const SMF_ALICE = forumVec('smf', 'password', undefined, (r) => r?.username === 'alice');
+const SMF_BOB = forumVec('smf', 'hashcat', undefined, (r) => r?.username === 'Bob_Smith');
+const SMF_JORG = forumVec('smf', 'Tr0ub4dor&3', 'SMF 2.1 bcrypt', (r) => r?.username === 'JÖRG');
+const SMF_ANN = forumVec('smf', 'pässwörd✓', 'SMF 2.1 bcrypt', (r) => r?.username === 'Ann Marie');
+const SMF_X = forumVec('smf', 'пароль', undefined, (r) => r?.username === 'x');
+
+function smfDdl(): string[] {
+  const member = (m: { id: number; name: string; real: string; email: string; passwd: string; activated: number }) =>
+    insert('mysql', 'smf_members', {
+      id_member: m.id, member_name: m.name, date_registered: 1300000000 + m.id, posts: 0, id_group: 0, lngfile: '', last_login: 0,
+      real_name: m.real, buddy_list: '', passwd: m.passwd, email_address: m.email, signature: '', ignore_boards: '',
+      password_salt: 'a1b2', is_activated: m.activated,
+    });
+  return [
+    // other/install_2-1_mysql.sql (SMF 2.1): the members table as the installer creates it (some of its indexes left out).
+    `CREATE TABLE smf_members (
+      id_member MEDIUMINT(8) UNSIGNED AUTO_INCREMENT,
+      member_name VARCHAR(80) NOT NULL DEFAULT '',
+      date_registered INT(10) UNSIGNED NOT NULL DEFAULT '0',
+      posts MEDIUMINT(8) UNSIGNED NOT NULL DEFAULT '0',
+      id_group SMALLINT(5) UNSIGNED NOT NULL DEFAULT '0',
+      lngfile VARCHAR(255) NOT NULL DEFAULT '',
+      last_login INT(10) UNSIGNED NOT NULL DEFAULT '0',
+      real_name VARCHAR(255) NOT NULL DEFAULT '',
+      instant_messages SMALLINT(5) NOT NULL DEFAULT 0,
+      unread_messages SMALLINT(5) NOT NULL DEFAULT 0,
+      new_pm TINYINT(3) UNSIGNED NOT NULL DEFAULT '0',
+      alerts INT(10) UNSIGNED NOT NULL DEFAULT '0',
+      buddy_list TEXT NOT NULL,
+      pm_ignore_list VARCHAR(255) NOT NULL DEFAULT '',
+      pm_prefs MEDIUMINT(8) NOT NULL DEFAULT '0',
+      mod_prefs VARCHAR(20) NOT NULL DEFAULT '',
+      passwd VARCHAR(64) NOT NULL DEFAULT '',
+      email_address VARCHAR(255) NOT NULL DEFAULT '',
+      personal_text VARCHAR(255) NOT NULL DEFAULT '',
+      birthdate date NOT NULL DEFAULT '1004-01-01',
+      website_title VARCHAR(255) NOT NULL DEFAULT '',
+      website_url VARCHAR(255) NOT NULL DEFAULT '',
+      hide_email TINYINT(4) NOT NULL DEFAULT '0',
+      show_online TINYINT(4) NOT NULL DEFAULT '1',
+      signature TEXT NOT NULL,
+      time_offset float NOT NULL DEFAULT '0',
+      avatar VARCHAR(255) NOT NULL DEFAULT '',
+      usertitle VARCHAR(255) NOT NULL DEFAULT '',
+      member_ip VARBINARY(16),
+      member_ip2 VARBINARY(16),
+      secret_question VARCHAR(255) NOT NULL DEFAULT '',
+      secret_answer VARCHAR(64) NOT NULL DEFAULT '',
+      id_theme TINYINT(4) UNSIGNED NOT NULL DEFAULT '0',
+      is_activated TINYINT(3) UNSIGNED NOT NULL DEFAULT '1',
+      validation_code VARCHAR(10) NOT NULL DEFAULT '',
+      id_msg_last_visit INT(10) UNSIGNED NOT NULL DEFAULT '0',
+      additional_groups VARCHAR(255) NOT NULL DEFAULT '',
+      smiley_set VARCHAR(48) NOT NULL DEFAULT '',
+      id_post_group SMALLINT(5) UNSIGNED NOT NULL DEFAULT '0',
+      total_time_logged_in INT(10) UNSIGNED NOT NULL DEFAULT '0',
+      password_salt VARCHAR(255) NOT NULL DEFAULT '',
+      ignore_boards TEXT NOT NULL,
+      warning TINYINT(4) NOT NULL DEFAULT '0',
+      passwd_flood VARCHAR(12) NOT NULL DEFAULT '',
+      pm_receive_from TINYINT(4) UNSIGNED NOT NULL DEFAULT '1',
+      timezone VARCHAR(80) NOT NULL DEFAULT 'UTC',
+      location VARCHAR(80) NOT NULL DEFAULT '',
+      gender TINYINT(2) NOT NULL DEFAULT '0',
+      tmdisplay TINYINT(2) NOT NULL DEFAULT '-1',
+      tfa_secret VARCHAR(24) NOT NULL DEFAULT '',
+      tfa_backup VARCHAR(64) NOT NULL DEFAULT '',
+      gdpr_date INT(10) UNSIGNED NOT NULL DEFAULT '0',
+      PRIMARY KEY (id_member),
+      INDEX idx_member_name (member_name),
+      INDEX idx_real_name (real_name),
+      INDEX idx_email_address (email_address)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci`,
+    member({ id: 1, name: 'alice', real: 'Alice A.', email: 'alice@example.com', passwd: SMF_ALICE.stored, activated: 1 }),
+    member({ id: 2, name: 'Bob_Smith', real: 'Bob', email: 'Bob@Example.com', passwd: SMF_BOB.stored, activated: 1 }),
+    member({ id: 3, name: 'JÖRG', real: 'Jörg', email: 'joerg@example.com', passwd: SMF_JORG.stored, activated: 1 }),
+    member({ id: 4, name: 'Ann Marie', real: 'Ann Marie', email: 'ann@example.com', passwd: SMF_ANN.stored, activated: 0 }),
+    member({ id: 5, name: 'x', real: 'Banned X', email: 'x@example.com', passwd: SMF_X.stored, activated: 11 }),
+  ];
+}
+
+presetSuite('preset smf', 'mysql', { ddl: smfDdl, store: { preset: 'smf' } }, (s) => {
+  const p = (id: number, name: string, email: string, real: string, activated: number) =>
+    profile({ user_id: String(id), email, username: name, name: real, app_metadata: { is_activated: activated } });
+
+  test('SMF 2.0 sha1(lower(member_name) . password) verifies by member name (any case) and by email', async () => {
+    await checkUser(s.main, { logins: ['alice', 'alice@example.com'], password: SMF_ALICE.password, expected: p(1, 'alice', 'alice@example.com', 'Alice A.', 1) });
+    await checkUser(s.main, { logins: ['Bob_Smith', 'bob@example.com'], password: SMF_BOB.password, expected: p(2, 'bob_smith', 'bob@example.com', 'Bob', 1) });
+  });
+
+  test('SMF 2.1 bcrypt of lower(member_name) . password verifies, a non-ASCII name lower-cased as SMF 2.1 does', async () => {
+    await checkUser(s.main, { logins: ['joerg@example.com'], password: SMF_JORG.password, expected: p(3, 'jörg', 'joerg@example.com', 'Jörg', 1) });
+    expectError(await s.main.verify('joerg@example.com', 'tr0ub4dor&3'), 401, 'invalid_credentials', 'case of the password matters');
+  });
+
+  test('is_activated goes to app_metadata as stored (0 = never activated, 11 = banned): not a blocked flag', async () => {
+    await checkUser(s.main, { logins: ['ann@example.com'], password: SMF_ANN.password, expected: p(4, 'ann marie', 'ann@example.com', 'Ann Marie', 0) });
+    await checkUser(s.main, { logins: ['x@example.com'], password: SMF_X.password, expected: p(5, 'x', 'x@example.com', 'Banned X', 11) });
+    await expectTotal(s.main, 5);
+  });
+
+  test('override: filter is_activated = 1 leaves the waiting and banned members out', async () => {
+    const strict = await s.start({ preset: 'smf', users: { filter: [{ column: 'is_activated', value: 1 }] } });
+    await checkUser(strict, { logins: ['alice'], password: SMF_ALICE.password, expected: p(1, 'alice', 'alice@example.com', 'Alice A.', 1) });
+    expectError(await strict.lookup('x@example.com'), 404, 'user_not_found', 'banned member');
+    expectError(await strict.verify('ann@example.com', SMF_ANN.password), 401, 'invalid_credentials', 'member never activated');
+    await expectTotal(strict, 3);
+  });
+
+  test('a member name changed under a hash made with the old one no longer verifies (the name is the salt)', async () => {
+    await s.exec(["UPDATE smf_members SET member_name = 'alice2' WHERE id_member = 1"]);
+    expectError(await s.main.verify('alice@example.com', SMF_ALICE.password), 401, 'invalid_credentials', 'renamed member');
+    await s.exec(["UPDATE smf_members SET member_name = 'alice' WHERE id_member = 1"]);
+    assert.equal((await s.main.verify('alice@example.com', SMF_ALICE.password)).status, 200);
+  });
+});
+
+// OpenCart 3.0 customers: sha1(salt . sha1(salt . sha1(htmlspecialchars(password)))), the md5 branch, OpenCart 4 bcrypt.
+const OC_PLAIN = forumVec('opencart', 'password');
+const OC_AMP = forumVec('opencart', 'Tr0ub4dor&3');
+const OC_HASHCAT = FORUM.find((v) => v.scheme === 'opencart' && v.expected && v.source?.startsWith('hashcat example hash'))!;
+const OC_MD5 = forumVec('opencart', 'hashcat', 'md5 legacy');
+const OC_BCRYPT = forumVec('opencart', 'pässwörd✓', 'OpenCart 4 bcrypt');
+
+function opencartDdl(): string[] {
+  const customer = (c: { id: number; first: string; last: string; email: string; password: string; salt: string; status: number }) =>
+    insert('mysql', 'oc_customer', {
+      customer_id: c.id, customer_group_id: 1, store_id: 0, language_id: 1, firstname: c.first, lastname: c.last, email: c.email,
+      telephone: '555-0100', fax: '', password: c.password, salt: c.salt, cart: null, wishlist: null, newsletter: 0, address_id: 0,
+      custom_field: '', ip: '192.0.2.1', status: c.status, safe: 0, token: '', code: '', date_added: '2019-04-05 06:07:08',
+    });
+  return [
+    // upload/install/opencart.sql (OpenCart 3.0), the customer table.
+    `CREATE TABLE oc_customer (
+      customer_id int(11) NOT NULL AUTO_INCREMENT,
+      customer_group_id int(11) NOT NULL,
+      store_id int(11) NOT NULL DEFAULT '0',
+      language_id int(11) NOT NULL,
+      firstname varchar(32) NOT NULL,
+      lastname varchar(32) NOT NULL,
+      email varchar(96) NOT NULL,
+      telephone varchar(32) NOT NULL,
+      fax varchar(32) NOT NULL,
+      password varchar(40) NOT NULL,
+      salt varchar(9) NOT NULL,
+      cart text,
+      wishlist text,
+      newsletter tinyint(1) NOT NULL DEFAULT '0',
+      address_id int(11) NOT NULL DEFAULT '0',
+      custom_field text NOT NULL,
+      ip varchar(40) NOT NULL,
+      status tinyint(1) NOT NULL,
+      safe tinyint(1) NOT NULL,
+      token text NOT NULL,
+      code varchar(40) NOT NULL,
+      date_added datetime NOT NULL,
+      PRIMARY KEY (customer_id)
+    ) ENGINE=MyISAM DEFAULT CHARSET=utf8`,
+    customer({ id: 1, first: 'Alice', last: 'Archer', email: 'alice@example.com', password: OC_PLAIN.stored, salt: OC_PLAIN.row!.salt!, status: 1 }),
+    customer({ id: 2, first: 'Trou', last: 'Bador', email: 'Trou@Example.com', password: OC_AMP.stored, salt: OC_AMP.row!.salt!, status: 1 }),
+    customer({ id: 3, first: 'Hash', last: 'Cat', email: 'hashcat@example.com', password: OC_HASHCAT.stored, salt: OC_HASHCAT.row!.salt!, status: 0 }),
+    customer({ id: 4, first: 'Old', last: 'Timer', email: 'old@example.com', password: OC_MD5.stored, salt: '', status: 1 }),
+  ];
+}
+
+presetSuite('preset opencart', 'mysql', { ddl: opencartDdl, store: { preset: 'opencart' } }, (s) => {
+  const p = (id: number, email: string, first: string, last: string, blocked = false) =>
+    profile({ user_id: String(id), email, given_name: first, family_name: last, blocked });
+
+  test('sha1(salt . sha1(salt . sha1(password))) verifies by email; `&` is hashed HTML-escaped, as OpenCart stored it', async () => {
+    await checkUser(s.main, { logins: ['alice@example.com', 'ALICE@example.com'], password: OC_PLAIN.password, expected: p(1, 'alice@example.com', 'Alice', 'Archer') });
+    await checkUser(s.main, { logins: ['trou@example.com'], password: OC_AMP.password, expected: p(2, 'trou@example.com', 'Trou', 'Bador') });
+    expectError(await s.main.verify('trou@example.com', 'Tr0ub4dor&amp;3'), 401, 'invalid_credentials', 'the escaped text is not the password');
+  });
+
+  test("status = 0 blocks (hashcat's published OpenCart example as the stored value)", async () => {
+    await checkUser(s.main, { logins: ['hashcat@example.com'], password: 'hashcat', expected: p(3, 'hashcat@example.com', 'Hash', 'Cat', true) });
+  });
+
+  test("the md5 branch of OpenCart's login, and an OpenCart 4 bcrypt value written after the migration started", async () => {
+    await checkUser(s.main, { logins: ['old@example.com'], password: OC_MD5.password, expected: p(4, 'old@example.com', 'Old', 'Timer') });
+    // OpenCart 4 widens password to varchar(255) and rehashes with password_hash() at login.
+    await s.exec([
+      'ALTER TABLE oc_customer MODIFY password varchar(255) NOT NULL',
+      insert('mysql', 'oc_customer', {
+        customer_id: 5, customer_group_id: 1, store_id: 0, language_id: 1, firstname: 'Päivi', lastname: 'Öberg', email: 'paivi@example.com',
+        telephone: '', fax: '', password: OC_BCRYPT.stored, salt: '', custom_field: '', ip: '', status: 1, safe: 0, token: '', code: '',
+        date_added: '2024-01-02 03:04:05',
+      }),
+    ]);
+    await checkUser(s.main, { logins: ['paivi@example.com'], password: OC_BCRYPT.password, expected: p(5, 'paivi@example.com', 'Päivi', 'Öberg') });
+    await expectTotal(s.main, 5);
+  });
+});

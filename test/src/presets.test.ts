@@ -97,6 +97,50 @@ describe('the flags and formats of each framework', () => {
   });
 });
 
+describe('forums and shops (their schemes are named: bare hex cannot be detected)', () => {
+  test('each names its forum scheme, maps the salt (or the member name) and takes its real table and prefix', () => {
+    const expect: Record<string, { table: string; scheme: string; salt?: string; username?: string; metadata?: string[] }> = {
+      vbulletin: { table: 'user', scheme: 'vbulletin', salt: 'salt', username: 'username', metadata: ['usergroupid'] },
+      mybb: { table: 'mybb_users', scheme: 'mybb', salt: 'salt', username: 'username', metadata: ['usergroup'] },
+      punbb: { table: 'users', scheme: 'punbb', salt: 'salt', username: 'username', metadata: ['group_id'] },
+      smf: { table: 'smf_members', scheme: 'smf', username: 'member_name', metadata: ['is_activated'] },
+      opencart: { table: 'oc_customer', scheme: 'opencart', salt: 'salt' },
+    };
+    for (const [name, e] of Object.entries(expect)) {
+      const c = parse({ preset: name });
+      assert.equal(c.store.users.table, e.table, name);
+      assert.equal(c.passwords.scheme, e.scheme, name);
+      assert.ok(getScheme(e.scheme), name);
+      assert.equal(c.store.users.columns.salt, e.salt, name);
+      assert.equal(c.store.users.columns.username, e.username, name);
+      assert.deepEqual(c.store.users.app_metadata, e.metadata ?? [], name);
+    }
+  });
+
+  test('SMF hashes the login name: member_name is the username, real_name only the display name', () => {
+    const cols = parse({ preset: 'smf' }).store.users.columns;
+    assert.equal(cols.username, 'member_name');
+    assert.equal(cols.name, 'real_name');
+    assert.equal(cols.email, 'email_address');
+    assert.equal(cols.password, 'passwd');
+    assert.equal(cols.active, undefined, 'is_activated is not a boolean: it goes to app_metadata, not active');
+  });
+
+  test("PunBB leaves the guest account out; OpenCart's status disables; prefixes follow table_prefix", () => {
+    assert.deepEqual(parse({ preset: 'punbb' }).store.users.filter, [{ column: 'id', op: '<>', value: 1 }]);
+    const oc = parse({ preset: 'opencart' }).store.users;
+    assert.equal(oc.columns.active, 'status');
+    assert.equal(oc.columns.username, undefined, 'customers log in by email');
+    assert.equal(parse({ preset: 'opencart', table_prefix: 'shop_' }).store.users.table, 'shop_customer');
+    assert.equal(parse({ preset: 'mybb', table_prefix: '' }).store.users.table, 'users');
+    assert.equal(parse({ preset: 'vbulletin', table_prefix: 'vb_' }).store.users.table, 'vb_user');
+    const admins = parse({ preset: 'opencart', users: { table: 'oc_user', columns: { id: 'user_id', username: 'username' } } });
+    assert.equal(admins.store.users.table, 'oc_user');
+    assert.equal(admins.store.users.columns.salt, 'salt');
+    assert.equal(admins.passwords.scheme, 'opencart');
+  });
+});
+
 describe('overrides', () => {
   test('configured columns win column by column; the preset keeps the rest', () => {
     const c = parse({ preset: 'aspnet-membership', users: { columns: { email: 'm.LoweredEmail', name: 'm.Comment' } } });

@@ -20,7 +20,8 @@
  *
  * Reason codes (stable; `<scheme>` is a registry name):
  *   no_password · unknown_scheme · cleartext · unusable_password
- *   unsupported_scheme:<scheme>   Auth0 has no equivalent (crypt(3), phpass, Drupal, MySQL PASSWORD(), Firebase...)
+ *   unsupported_scheme:<scheme>   Auth0 has no equivalent (crypt(3), phpass, Drupal, MySQL PASSWORD(), Firebase, nested
+ *                                 forum digests...)
  *   unsupported_variant:<scheme>  the family is importable, this value's variant is not ($2x$, argon2 v=16, chains...)
  *   unsupported_params:<scheme>   passwords.params Auth0 can't express (a pepper around a salt, a salted HMAC...)
  *   missing_salt:<scheme> · missing_key:<scheme> · malformed_hash:<scheme>  (the gateway can't verify it either)
@@ -28,6 +29,7 @@
 import type { LegacyUser } from '../../../adapters/types.js';
 import type { Config } from '../../config.js';
 import { isCleartextScheme, resolveScheme } from '../../passwords/index.js';
+import { asciiLower } from '../../passwords/forum.js';
 import { parseSchemeParams, type SchemeParams } from '../../passwords/params.js';
 import { PLM_DEFAULTS, plmParams, type PlmParams } from '../../passwords/plm.js';
 
@@ -387,6 +389,14 @@ const magento2: Mapper = (stored, ctx) => {
 
 const V3_PRF = ['sha1', 'sha256', 'sha512'] as const;
 
+/** SQL Server pwdencrypt: 0x0100 / 0x0200 ‖ salt(4) ‖ digest(UTF-16LE(password) ‖ salt), hex in either case. */
+function mssqlDigest(alg: 'sha1' | 'sha512', re: RegExp): Mapper {
+  return (stored) => {
+    const m = re.exec(stored);
+    return m ? digestHash(alg, Buffer.from(m[2]!, 'hex'), { suffix: Buffer.from(m[1]!, 'hex') }, 'utf16le') : 'malformed_hash';
+  };
+}
+
 const MAPPERS: Record<string, Mapper> = {
   bcrypt: bcryptValue,
   // {CRYPT} wraps a crypt(3) value; crypt(3) of a $2a$/$2b$/$2y$ value is bcrypt itself. Other crypt(3) values can't go.
@@ -498,6 +508,41 @@ const MAPPERS: Record<string, Mapper> = {
   hmac_sha256: hmacDigest('sha256'),
   hmac_sha512: hmacDigest('sha512'),
   nthash: (stored) => (/^[0-9a-f]{32}$/i.test(stored) ? digestHash('md4', Buffer.from(stored, 'hex'), {}, 'utf16le') : 'malformed_hash'),
+
+  // Database servers (src/passwords/dbserver.ts). SQL Server: digest(UTF-16LE(password) ‖ salt), the salt being the 4
+  // bytes after the header; for 2000 the case-sensitive digest, the one the gateway verifies. Oracle 11g: SHA-1 of
+  // UTF-8(password) ‖ salt. PostgreSQL SCRAM has no Auth0 equivalent (PBKDF2 then HMAC and SHA-256 of the result).
+  mssql2000: mssqlDigest('sha1', /^0x0100([0-9a-f]{8})([0-9a-f]{40})[0-9a-f]{40}$/i),
+  mssql2005: mssqlDigest('sha1', /^0x0100([0-9a-f]{8})([0-9a-f]{40})$/i),
+  mssql2012: mssqlDigest('sha512', /^0x0200([0-9a-f]{8})([0-9a-f]{128})$/i),
+  oracle11: (stored) => {
+    const m = /^S:([0-9a-f]{40})([0-9a-f]{20})$/i.exec(stored);
+    return m ? digestHash('sha1', Buffer.from(m[1]!, 'hex'), { suffix: Buffer.from(m[2]!, 'hex') }, 'utf8') : 'malformed_hash';
+  },
+  // Frameworks (src/passwords/framework.ts). Symfony's and Authlogic's iterated digests have no Auth0 equivalent.
+  // Django's BCryptPasswordHasher: bcrypt of the password alone (passwords.params.pepper plays no part in it).
+  django_bcrypt: (stored) => {
+    const inner = /^bcrypt\$(\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53})$/.exec(stored)?.[1];
+    return inner !== undefined ? { algorithm: 'bcrypt', hash: { value: inner, encoding: 'utf8' } } : 'malformed_hash';
+  },
+  django_scrypt: (stored) => {
+    const m = /^scrypt\$([1-9][0-9]{0,9})\$([^$]*)\$([1-9][0-9]{0,9})\$([1-9][0-9]{0,9})\$([A-Za-z0-9+/]+={0,2})$/.exec(stored);
+    const key = m ? b64(m[5]!, true) : null;
+    if (!m || !key || key.length !== 64) return 'malformed_hash';
+    return scryptHash(Buffer.from(m[2]!, 'utf8'), key, Number(m[1]), Number(m[3]), Number(m[4]));
+  },
+
+  // Forums and shops (src/passwords/forum.ts). SMF 1.1/2.0's sha1(strtolower(member_name) . password) is a SHA-1 with
+  // the ASCII-lower-cased name as a prefix salt (an empty name: no salt, as SMF's own concatenation); SMF 2.1's bcrypt
+  // of name ‖ password is not plain bcrypt. vBulletin, MyBB, PunBB and OpenCart nest digests: no Auth0 equivalent.
+  smf: (stored, ctx) => {
+    if (/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/.test(stored)) return 'unsupported_variant';
+    if (!/^[0-9a-f]{40}$/.test(stored)) return 'malformed_hash';
+    const enc = ctx.params.password_encoding;
+    const name = encodeText(asciiLower(typeof ctx.user.username === 'string' ? ctx.user.username : ''), enc);
+    if (name === null) return 'unsupported_params';
+    return digestHash('sha1', Buffer.from(stored, 'hex'), { prefix: name }, enc);
+  },
 };
 
 /** Registry schemes with an Auth0 mapping (the rest are `unsupported_scheme:<name>`). */

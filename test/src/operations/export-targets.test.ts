@@ -65,7 +65,7 @@ interface Seed {
 function seedUsers(): Seed[] {
   const users: Seed[] = [];
   const seen = new Set<string>();
-  for (const v of ['digest', 'kdf', 'plm', 'unix'].flatMap((f) => loadVectors(f))) {
+  for (const v of ['digest', 'kdf', 'plm', 'unix', 'dbserver', 'framework'].flatMap((f) => loadVectors(f))) {
     if (!v.expected || v.params || seen.has(v.scheme)) continue;
     if (v.scheme === 'argon2' && !v.stored.includes('$v=19$')) continue;
     seen.add(v.scheme);

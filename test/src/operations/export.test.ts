@@ -37,6 +37,7 @@ const NOT_IMPORTABLE = new Set([
   'md5_crypt', 'apr_md5_crypt', 'sha256_crypt', 'sha512_crypt', 'des_crypt', 'bsdi_crypt', 'phpass', 'drupal7',
   'drupal7_upgraded', 'wordpress_bcrypt', 'bcrypt_sha256', 'django_bcrypt_sha256', 'mysql41', 'mysql323', 'plaintext',
   'django_disabled', 'firebase_scrypt',
+  'postgres_scram_sha256', 'symfony_sha512', 'authlogic_sha512',
 ]);
 
 interface Seed {
@@ -60,7 +61,7 @@ interface Seed {
 function seedUsers(): Seed[] {
   const users: Seed[] = [];
   const seen = new Set<string>();
-  for (const v of ['digest', 'kdf', 'plm', 'unix'].flatMap((f) => loadVectors(f))) {
+  for (const v of ['digest', 'kdf', 'plm', 'unix', 'dbserver', 'framework'].flatMap((f) => loadVectors(f))) {
     if (!v.expected || v.params || seen.has(v.scheme)) continue;
     // argon2 v=16 values are held back on purpose (hash.test.ts): take a v=19 one here.
     if (v.scheme === 'argon2' && !v.stored.includes('$v=19$')) continue;

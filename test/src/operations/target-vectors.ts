@@ -36,7 +36,7 @@ export function allVectors(): Vector[] {
     source: `@node-rs/bcrypt hashSync(password, 4), ident relabelled ${prefix}`,
   });
   return [
-    ...['digest', 'kdf', 'plm', 'unix'].flatMap((f) => loadVectors(f)),
+    ...['digest', 'kdf', 'plm', 'unix', 'dbserver', 'framework', 'forum'].flatMap((f) => loadVectors(f)),
     // Auth0's published bcrypt vector ("hello"), as the Auth0 export tests use it.
     { scheme: 'bcrypt', password: 'hello', stored: '$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K', expected: true, source: 'auth0' },
     { scheme: 'bcrypt', password: 'hellO', stored: '$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K', expected: false, source: 'auth0' },

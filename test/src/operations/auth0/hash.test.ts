@@ -51,6 +51,8 @@ const IMPORTABLE = new Set([
   'django_unsalted_sha1', 'django_unsalted_md5', 'joomla_md5', 'magento1_md5', 'magento2',
   'hex_md5', 'hex_sha1', 'hex_sha256', 'hex_sha512', 'salted_md5', 'salted_sha1', 'salted_sha256', 'salted_sha512',
   'hmac_md5', 'hmac_sha1', 'hmac_sha256', 'hmac_sha512', 'nthash',
+  'mssql2000', 'mssql2005', 'mssql2012', 'oracle11', 'django_bcrypt', 'django_scrypt',
+  'smf', // SMF 1.1/2.0: SHA-1 with the lower-cased member name as a prefix salt
 ]);
 /** Formats Auth0 has no equivalent for, and the reason the exporter must give. */
 const NOT_IMPORTABLE: Record<string, string> = {
@@ -69,6 +71,13 @@ const NOT_IMPORTABLE: Record<string, string> = {
   mysql41: 'unsupported_scheme:mysql41',
   mysql323: 'unsupported_scheme:mysql323',
   firebase_scrypt: 'unsupported_scheme:firebase_scrypt',
+  postgres_scram_sha256: 'unsupported_scheme:postgres_scram_sha256',
+  symfony_sha512: 'unsupported_scheme:symfony_sha512',
+  authlogic_sha512: 'unsupported_scheme:authlogic_sha512',
+  vbulletin: 'unsupported_scheme:vbulletin',
+  mybb: 'unsupported_scheme:mybb',
+  punbb: 'unsupported_scheme:punbb',
+  opencart: 'unsupported_scheme:opencart',
   plaintext: 'cleartext',
   django_disabled: 'unusable_password',
 };
@@ -102,7 +111,7 @@ function allVectors(): Vector[] {
   });
   const hello = byId('auth0-import-bcrypt-hello');
   return [
-    ...['digest', 'kdf', 'plm', 'unix'].flatMap((f) => loadVectors(f)),
+    ...['digest', 'kdf', 'plm', 'unix', 'dbserver', 'framework', 'forum'].flatMap((f) => loadVectors(f)),
     { scheme: 'bcrypt', password: hello.password!, stored: hello.hash, expected: true, source: hello.id },
     { scheme: 'bcrypt', password: 'hellO', stored: hello.hash, expected: false, source: hello.id },
     bcryptFor('correct horse', '$2a$'),

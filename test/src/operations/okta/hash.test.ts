@@ -13,8 +13,9 @@ import { oktaVerify } from './verify.js';
 const MUST_EXPORT = [
   'bcrypt', 'pbkdf2_sha256', 'pbkdf2_sha512', 'django_pbkdf2_sha256', 'hex_md5', 'hex_sha1', 'hex_sha256', 'hex_sha512',
   'salted_md5', 'salted_sha1', 'salted_sha256', 'salted_sha512', 'ldap_salted_sha1', 'ldap_md5', 'django_salted_sha1', 'postgres_md5',
+  'oracle11', 'django_bcrypt', 'smf',
 ];
-const NOT_EXPORTED = ['argon2', 'scrypt', 'hmac_sha256', 'nthash', 'aspnet_identity_v2', 'phpass', 'md5_crypt', 'plaintext'];
+const NOT_EXPORTED = ['argon2', 'scrypt', 'hmac_sha256', 'nthash', 'aspnet_identity_v2', 'phpass', 'md5_crypt', 'plaintext', 'vbulletin', 'mybb', 'punbb', 'opencart'];
 
 describe('okta: the independent verifier', () => {
   test("the guide's construction: SHA-1, 16-byte salt PREFIX (developer.okta.com blog, ultimate guide to password hashing)", async () => {
