@@ -226,3 +226,23 @@ export function wrapStore(store: UserStore, over: Partial<Record<keyof UserStore
     },
   });
 }
+
+/**
+ * A store whose migrationStatus() waits `ms` before answering: a request in flight for a shutdown test.
+ * `entered` resolves once such a request has reached the store.
+ */
+export function slowStatusStore(ms: number): { wrap: (s: UserStore) => UserStore; entered: Promise<void> } {
+  let resolve!: () => void;
+  const entered = new Promise<void>((r) => (resolve = r));
+  return {
+    entered,
+    wrap: (s) =>
+      wrapStore(s, {
+        migrationStatus: (real) => async () => {
+          resolve();
+          await new Promise((r) => setTimeout(r, ms));
+          return real.migrationStatus();
+        },
+      }),
+  };
+}

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { checkingIntervalFor } from '../../src/server.js';
-import { call, rawRequest, startTestGateway, wrapStore, type TestGateway } from '../helpers/harness.js';
+import { call, rawRequest, startTestGateway, slowStatusStore, wrapStore, type TestGateway } from '../helpers/harness.js';
 
 const open: TestGateway[] = [];
 after(async () => {
@@ -141,18 +141,9 @@ describe('graceful, bounded shutdown', () => {
   });
 
   test('a request in flight when close() starts still gets its 200, and close() waits for it', async () => {
-    let entered!: () => void;
-    const inStore = new Promise<void>((resolve) => (entered = resolve));
-    const gw = await start({
-      wrapStore: (s) =>
-        wrapStore(s, {
-          migrationStatus: (real) => async () => {
-            entered();
-            await delay(500);
-            return real.migrationStatus();
-          },
-        }),
-    });
+    const slow = slowStatusStore(500);
+    const inStore = slow.entered;
+    const gw = await start({ wrapStore: slow.wrap });
     const token = await gw.token();
     const pending = call(gw.url, 'GET', '/v1/migration/status', { token });
     await inStore;

@@ -15,7 +15,7 @@ import { demoConfig } from '../../src/demo.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
 import { httpsCall, makePki, type TestPki } from '../helpers/certs.js';
-import { startTestGateway, wrapStore, type TestGateway } from '../helpers/harness.js';
+import { slowStatusStore, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
 let pki: TestPki;
 const open: TestGateway[] = [];
@@ -152,18 +152,9 @@ describe('graceful, bounded shutdown over HTTPS', () => {
   });
 
   test('a request in flight over TLS when close() starts still gets its 200 (its TCP socket is not cut)', async () => {
-    let entered!: () => void;
-    const inStore = new Promise<void>((resolve) => (entered = resolve));
-    const gw = await start({
-      wrapStore: (s) =>
-        wrapStore(s, {
-          migrationStatus: (real) => async () => {
-            entered();
-            await delay(500);
-            return real.migrationStatus();
-          },
-        }),
-    });
+    const slow = slowStatusStore(500);
+    const inStore = slow.entered;
+    const gw = await start({ wrapStore: slow.wrap });
     const token = await gw.token();
     const pending = httpsCall(gw.url, 'GET', '/v1/migration/status', { ca: pki.ca, headers: { authorization: `Bearer ${token}` } });
     await inStore;

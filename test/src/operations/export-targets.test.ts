@@ -25,7 +25,7 @@ import { UsageError } from '../../../src/operations/cli.js';
 import { run, type ExportSummary } from '../../../src/operations/export.js';
 import { captureIO } from '../../helpers/cli-io.js';
 import { availability, createPostgresDatabase, lit } from '../../helpers/databases.js';
-import { loadVectors } from '../../helpers/vectors.js';
+import { oneVectorPerScheme } from '../../helpers/vectors.js';
 import { keycloakVerify, type Credential } from './keycloak/verify.js';
 import { kratosVerify } from './kratos/verify.js';
 import { oktaVerify, type OktaHash } from './okta/verify.js';
@@ -64,11 +64,7 @@ interface Seed {
 /** As the Auth0 export tests seed their store: one user per scheme, and the planted cases. */
 function seedUsers(): Seed[] {
   const users: Seed[] = [];
-  const seen = new Set<string>();
-  for (const v of ['digest', 'kdf', 'plm', 'unix', 'dbserver', 'framework'].flatMap((f) => loadVectors(f))) {
-    if (!v.expected || v.params || seen.has(v.scheme)) continue;
-    if (v.scheme === 'argon2' && !v.stored.includes('$v=19$')) continue;
-    seen.add(v.scheme);
+  for (const v of oneVectorPerScheme()) {
     const id = users.length + 1;
     users.push({ id, email: `User${id}@Example.com`, username: v.row?.username ?? `user${id}`, password_hash: v.stored, salt: v.row?.salt ?? null, password_scheme: v.scheme, email_confirmed: id % 2 === 0, first_name: `First${id}`, known: v.password });
   }

@@ -25,7 +25,7 @@ import { UsageError } from '../../../src/operations/cli.js';
 import { readAhead, run, type ExportSummary } from '../../../src/operations/export.js';
 import { auth0Verify, type CustomPasswordHash } from '../../helpers/auth0-hash-verify.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../../helpers/databases.js';
-import { loadVectors } from '../../helpers/vectors.js';
+import { oneVectorPerScheme } from '../../helpers/vectors.js';
 import { importRecordErrors } from './auth0/schema.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -60,12 +60,7 @@ interface Seed {
 /** One user per scheme (first correct vector without global params) and the planted cases. */
 function seedUsers(): Seed[] {
   const users: Seed[] = [];
-  const seen = new Set<string>();
-  for (const v of ['digest', 'kdf', 'plm', 'unix', 'dbserver', 'framework'].flatMap((f) => loadVectors(f))) {
-    if (!v.expected || v.params || seen.has(v.scheme)) continue;
-    // argon2 v=16 values are held back on purpose (hash.test.ts): take a v=19 one here.
-    if (v.scheme === 'argon2' && !v.stored.includes('$v=19$')) continue;
-    seen.add(v.scheme);
+  for (const v of oneVectorPerScheme()) {
     const id = users.length + 1;
     users.push({
       id,
