@@ -127,10 +127,13 @@ function withSalt(pw: Buffer, s: { salt: Buffer; position: 'prefix' | 'suffix' }
   return s.position === 'suffix' ? Buffer.concat([pw, s.salt]) : Buffer.concat([s.salt, pw]);
 }
 
-type Verifier = (password: string, stored: string, ctx: VerifyContext) => boolean | Promise<boolean>;
+export type Verifier = (password: string, stored: string, ctx: VerifyContext) => boolean | Promise<boolean>;
 
-/** Wraps a verifier so that wrong types, exceptions and rejections all become false. */
-function define(name: string, detect: RegExp | ((stored: string) => boolean) | undefined, verify: Verifier): PasswordScheme {
+/**
+ * Wraps a verifier so that wrong types, exceptions and rejections all become false (every scheme family built from
+ * plain functions uses it: digest.ts, framework.ts, forum.ts).
+ */
+export function define(name: string, detect: RegExp | ((stored: string) => boolean) | undefined, verify: Verifier): PasswordScheme {
   const scheme: PasswordScheme = {
     name,
     async verify(password, stored, ctx) {

@@ -36,6 +36,7 @@
 import { createHash } from 'node:crypto';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import { safeEqual } from './compare.js';
+import { define, type Verifier } from './digest.js';
 import { bcryptCostAllowed } from './limits.js';
 import type { SchemeParams } from './params.js';
 import type { PasswordScheme, VerifyContext } from './types.js';
@@ -82,25 +83,13 @@ export function htmlspecialcharsCompat(s: string): string {
   return s.replace(/[&"<>]/g, (c) => (c === '&' ? '&amp;' : c === '"' ? '&quot;' : c === '<' ? '&lt;' : '&gt;'));
 }
 
-type Verifier = (password: string, stored: string, ctx: VerifyContext) => boolean | Promise<boolean>;
-
-/** Wrong types, exceptions and rejections all become false. Never auto-detected. */
-function define(name: string, verify: Verifier): PasswordScheme {
-  return {
-    name,
-    async verify(password, stored, ctx) {
-      if (typeof password !== 'string' || typeof stored !== 'string') return false;
-      try {
-        return (await verify(password, stored.trim(), ctx)) === true;
-      } catch {
-        return false;
-      }
-    },
-  };
+/** Never auto-detected; the stored value is trimmed; wrong types and errors are false (digest.ts define). */
+function forumScheme(name: string, verify: Verifier): PasswordScheme {
+  return define(name, undefined, (password, stored, ctx) => verify(password, stored.trim(), ctx));
 }
 
 /** vBulletin 3/4: md5(md5(password) . salt); salt from `user.salt` (3 characters before 3.8.5, 30 since). */
-export const vbulletin = define('vbulletin', (password, stored, ctx) => {
+export const vbulletin = forumScheme('vbulletin', (password, stored, ctx) => {
   const pw = encode(password, encodingOf(ctx));
   const salt = rowSalt(ctx);
   if (!MD5_HEX.test(stored) || !pw || !salt) return false;
@@ -108,7 +97,7 @@ export const vbulletin = define('vbulletin', (password, stored, ctx) => {
 });
 
 /** MyBB 1.x: salt_password(md5($password), $salt) = md5(md5($salt) . md5($password)). */
-export const mybb = define('mybb', (password, stored, ctx) => {
+export const mybb = forumScheme('mybb', (password, stored, ctx) => {
   const pw = encode(password, encodingOf(ctx));
   const salt = rowSalt(ctx);
   if (!MD5_HEX.test(stored) || !pw || !salt) return false;
@@ -123,7 +112,7 @@ const PUNBB_TRIM = /^[ \t\n\r\v\u00a0]+|[ \t\n\r\v\u00a0]+$/g;
  * value; the same login also accepts an unsalted sha1($password) (40 hex, PunBB 1.2 / FluxBB) and md5($password)
  * (32 hex, older still), and PunBB trims the password first, at registration and at login alike.
  */
-export const punbb = define('punbb', (password, stored, ctx) => {
+export const punbb = forumScheme('punbb', (password, stored, ctx) => {
   const pw = encode(password.replace(PUNBB_TRIM, ''), encodingOf(ctx));
   if (!pw) return false;
   const expected = Buffer.from(stored, 'latin1');
@@ -137,7 +126,7 @@ export const punbb = define('punbb', (password, stored, ctx) => {
 });
 
 /** SMF: sha1(strtolower(member_name) . password) (1.1, 2.0), or SMF 2.1's bcrypt of lower(member_name) . password. */
-export const smf = define('smf', async (password, stored, ctx) => {
+export const smf = forumScheme('smf', async (password, stored, ctx) => {
   const u = ctx?.row?.username;
   const user = typeof u === 'string' ? u : '';
   const enc = encodingOf(ctx);
@@ -155,7 +144,7 @@ export const smf = define('smf', async (password, stored, ctx) => {
  * OpenCart: sha1(salt . sha1(salt . sha1(password))) over the HTML-escaped password (1.5–3.x), md5 of the escaped
  * password (its login's legacy branch), or OpenCart 4's password_hash() bcrypt of the password as typed.
  */
-export const opencart = define('opencart', async (password, stored, ctx) => {
+export const opencart = forumScheme('opencart', async (password, stored, ctx) => {
   const enc = encodingOf(ctx);
   const m = BCRYPT.exec(stored);
   if (m) {

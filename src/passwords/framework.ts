@@ -27,25 +27,14 @@
 import { createHash } from 'node:crypto';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import { safeEqual } from './compare.js';
+import { define, type Verifier } from './digest.js';
 import { scryptBounded } from './kdf.js';
 import { bcryptCostAllowed } from './limits.js';
 import type { PasswordScheme, VerifyContext } from './types.js';
 
-/** Wrong types, exceptions and rejections all become false. */
-function guarded(name: string, verify: (password: string, stored: string, ctx: VerifyContext) => boolean | Promise<boolean>, detect?: RegExp): PasswordScheme {
-  const s: PasswordScheme = {
-    name,
-    async verify(password, stored, ctx) {
-      if (typeof password !== 'string' || typeof stored !== 'string') return false;
-      try {
-        return (await verify(password, stored, ctx)) === true;
-      } catch {
-        return false;
-      }
-    },
-  };
-  if (detect) s.detect = (stored) => typeof stored === 'string' && detect.test(stored.trim());
-  return s;
+/** A guarded scheme (digest.ts define): wrong types, exceptions and rejections all become false. */
+function guarded(name: string, verify: Verifier, detect?: RegExp): PasswordScheme {
+  return define(name, detect, verify);
 }
 
 // ---------------------------------------------------------------------------------------------------------

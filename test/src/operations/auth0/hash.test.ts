@@ -16,6 +16,7 @@ import { IMPORTABLE_SCHEMES, toAuth0PasswordHash } from '../../../../src/operati
 import { schemeNames } from '../../../../src/passwords/index.js';
 import { auth0Verify, type CustomPasswordHash } from '../../../helpers/auth0-hash-verify.js';
 import { loadVectors, type Vector } from '../../../helpers/vectors.js';
+import { userOf } from '../target-vectors.js';
 
 interface Auth0Vector {
   id: string;
@@ -82,19 +83,6 @@ const NOT_IMPORTABLE: Record<string, string> = {
   django_disabled: 'unusable_password',
 };
 
-function userOf(v: Pick<Vector, 'scheme' | 'stored' | 'row'>): LegacyUser {
-  return {
-    id: '1',
-    email: v.row?.email ?? 'someone@example.com',
-    username: v.row?.username,
-    password: v.stored,
-    salt: v.row?.salt,
-    passwordScheme: v.scheme,
-    appMetadata: {},
-    userMetadata: {},
-    migratedAt: null,
-  };
-}
 
 function passwordsOf(params: Record<string, unknown> = {}): Config['passwords'] {
   return { scheme: 'auto', scheme_map: {}, params };
