@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
-import type { LegacyUser } from '../../../../adapters/types.js';
 import type { Config } from '../../../../src/config.js';
 import { IMPORTABLE_SCHEMES, toAuth0PasswordHash } from '../../../../src/operations/auth0/hash.js';
 import { schemeNames } from '../../../../src/passwords/index.js';
