@@ -2,7 +2,11 @@
  * What the HTTP stack alone costs (not a test): the same JSON answer to the same POST, with no database, served by
  *   node:http          a bare server: read the body, JSON.parse, answer (the floor of bench/lookup.ts without its pool)
  *   express            Express 5 with express.json(), one route on a /v1 router (the gateway's layout)
- *   express + helmet   the same behind helmet(), as the gateway runs it
+ *   express + helmet   the same behind helmet()
+ *   ... , server-made prototypes
+ *                      the same two on a server that creates requests and responses with the app's prototypes
+ *                      already (src/http/prototypes.ts, as the gateway runs it), so that Express's per-request
+ *                      Object.setPrototypeOf changes nothing
  * each in its own child process, loaded by autocannon from this one at the same concurrency. It prints requests/s and
  * the server's CPU time per request. It shows how much of bench/lookup.ts's gap to its floor (b) is the mandated HTTP
  * stack itself rather than the gateway's own work.
@@ -17,9 +21,11 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import express from 'express';
 import helmet from 'helmet';
+import { expressMessageClasses } from '../src/http/prototypes.js';
 
-type Mode = 'node:http' | 'express' | 'express + helmet';
-const MODES: Mode[] = ['node:http', 'express', 'express + helmet'];
+const SERVER_MADE = ', server-made prototypes';
+type Mode = 'node:http' | 'express' | 'express + helmet' | `express${typeof SERVER_MADE}` | `express + helmet${typeof SERVER_MADE}`;
+const MODES: Mode[] = ['node:http', 'express', 'express + helmet', `express${SERVER_MADE}`, `express + helmet${SERVER_MADE}`];
 const ANSWER = JSON.stringify({ user: { user_id: 'legacy|1', email: 'alice@example.com', email_verified: true, username: 'alice', name: 'Alice Doe' } });
 
 function body(req: IncomingMessage): Promise<string> {
@@ -44,14 +50,14 @@ function serve(mode: Mode): Server {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  if (mode === 'express + helmet') app.use(helmet());
+  if (mode.startsWith('express + helmet')) app.use(helmet());
   const v1 = express.Router();
   v1.use(express.json({ limit: '16kb' }));
   v1.post('/users/lookup', (_req, res) => {
     res.json(JSON.parse(ANSWER));
   });
   app.use('/v1', v1);
-  return createServer(app);
+  return mode.endsWith(SERVER_MADE) ? createServer(expressMessageClasses(app), app) : createServer(app);
 }
 
 async function child(mode: Mode): Promise<void> {

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { createStore } from '../adapters/index.js';
 import { StoreError, type UserStore } from '../adapters/types.js';
 import { createApp } from './app.js';
+import { expressMessageClasses, type MessageClasses } from './http/prototypes.js';
 import { ConfigError, type Config } from './config.js';
 import { Gateway } from './gateway.js';
 import { createAuditLog } from './audit.js';
@@ -165,9 +166,10 @@ function clientCertSettings(v: unknown, path: string): string[] {
   return Object.entries(v).flatMap(([k, x]) => (k === 'client_cert' ? [`${path}.${k}`] : clientCertSettings(x, `${path}.${k}`)));
 }
 
-function httpServer(config: Config, listener: RequestListener, tls?: TlsOptions): Server {
+function httpServer(config: Config, listener: RequestListener, tls?: TlsOptions, classes?: MessageClasses): Server {
   const s = config.server;
   const options = {
+    ...classes,
     headersTimeout: s.headers_timeout_ms,
     requestTimeout: s.request_timeout_ms,
     keepAliveTimeout: s.keep_alive_timeout_ms,
@@ -315,6 +317,7 @@ export async function startServer(config: Config, logger: Logger, store?: UserSt
       if (toOriginForm(req, res)) app(req, res);
     },
     tls,
+    expressMessageClasses(app),
   );
   const main = trackConnections(server);
   let metricsServer: Server | undefined;
