@@ -15,14 +15,15 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# The gateway itself: all dependencies (TypeScript), then only what runs is compiled (tsconfig.build.json: src and
-# adapters; no tests, benchmarks or scripts).
+# The gateway itself: all dependencies (TypeScript, esbuild), then only what runs is compiled (tsconfig.build.json:
+# src and adapters; no tests or benchmarks), and the CLI bundled into dist/src/main.js (scripts/bundle.mjs).
 FROM deps AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 COPY src ./src
 COPY adapters ./adapters
-RUN npx tsc -p tsconfig.build.json
+RUN npx tsc -p tsconfig.build.json && node scripts/bundle.mjs
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production

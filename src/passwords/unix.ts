@@ -458,6 +458,13 @@ function jobWork(job: Job): number {
 
 const WORKER_FLAG = 'legacy-gateway/passwords/unix';
 
+/**
+ * The file the workers run: this module's own. In a bundle (scripts/bundle.mjs) this module's code sits inside
+ * another file, so the bundler names this module's compiled file, relative to the bundle, through LG_CRYPT_WORKER.
+ */
+declare const LG_CRYPT_WORKER: string | undefined;
+const workerFile = (): URL => (typeof LG_CRYPT_WORKER === 'string' ? new URL(LG_CRYPT_WORKER, import.meta.url) : new URL(import.meta.url));
+
 interface Task {
   id: number;
   job: Job;
@@ -501,7 +508,7 @@ class CryptPool {
   private spawn(): Slot | undefined {
     let worker: Worker;
     try {
-      worker = new Worker(new URL(import.meta.url), { workerData: { flag: WORKER_FLAG } });
+      worker = new Worker(workerFile(), { workerData: { flag: WORKER_FLAG } });
     } catch {
       this.disable();
       return undefined;

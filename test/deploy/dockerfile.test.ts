@@ -182,17 +182,20 @@ describe('Dockerfile', () => {
     assert.equal(final.instructions.find((i) => i.keyword === 'ENV' && i.args.join(' ').startsWith('NODE_ENV'))?.args.join(' '), 'NODE_ENV=production');
   });
 
-  it('only the gateway is compiled and shipped: no tests, benchmarks, scripts or client kit in any stage', async () => {
+  it('only the gateway is compiled, bundled and shipped: no tests, benchmarks, other scripts or client kit in any stage', async () => {
     const all = await stages();
     const fromContext = all.flatMap((s) => s.instructions.filter((i) => (i.keyword === 'COPY' || i.keyword === 'ADD') && !i.flags.from));
     const sources = fromContext.flatMap((c) => c.args.filter((a) => !a.startsWith('--')).slice(0, -1));
-    assert.deepEqual(sources.sort(), ['adapters', 'package-lock.json', 'package.json', 'src', 'tsconfig.build.json', 'tsconfig.json'].sort());
+    assert.deepEqual(sources.sort(), ['adapters', 'package-lock.json', 'package.json', 'scripts/bundle.mjs', 'src', 'tsconfig.build.json', 'tsconfig.json'].sort());
     const build = JSON.parse(read('tsconfig.build.json')) as { extends: string; include: string[] };
     assert.equal(build.extends, './tsconfig.json');
     assert.deepEqual(build.include, ['src', 'adapters']);
     const tsc = all.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /\btsc\b/.test(i.args.join(' ')));
     assert.equal(tsc.length, 1);
     assert.match(tsc[0]!.args.join(' '), /-p tsconfig\.build\.json/);
+    // The CLI is bundled after tsc, as npm run build does (scripts/bundle.mjs, the same file).
+    assert.match(tsc[0]!.args.join(' '), /-p tsconfig\.build\.json && node scripts\/bundle\.mjs$/);
+    assert.match(read('package.json'), /"build": "rm -rf dist && tsc -p \. && node scripts\/bundle\.mjs"/);
     const final = all.at(-1)!;
     for (const c of final.instructions.filter((i) => i.keyword === 'COPY')) {
       for (const a of c.args.filter((x) => !x.startsWith('--'))) assert.doesNotMatch(a, /(^|\/)(test|bench|scripts|clients)(\/|$)/, a);
@@ -285,8 +288,8 @@ describe('.dockerignore', () => {
     }
   });
 
-  it('lets through everything the Dockerfile copies: package files, tsconfigs, every file of src/ and adapters/', async () => {
-    const keep = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', ...walk('src'), ...walk('adapters')];
+  it('lets through everything the Dockerfile copies: package files, tsconfigs, the bundler, every file of src/ and adapters/', async () => {
+    const keep = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle.mjs', ...walk('src'), ...walk('adapters')];
     assert.ok(keep.length > 30);
     assert.deepEqual(
       keep.filter((f) => ignored(f)),

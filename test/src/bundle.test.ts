@@ -1,0 +1,111 @@
+/**
+ * scripts/bundle.mjs: the CLI that `npm run build` leaves in dist/src/main.js is one ES module (esbuild), and it runs
+ * the gateway as the modules tsc wrote do: `serve` answers, and a sha512_crypt login is checked on the crypt worker
+ * thread, whose file the bundle names through LG_CRYPT_WORKER (dist/src/passwords/unix.js).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { createDemoDatabase } from '../../src/demo.js';
+import { startLocalIssuer, type LocalIssuer } from '../../src/devtokens.js';
+import { call, TEST_USERS } from '../helpers/harness.js';
+import { startChild, type Child } from '../helpers/walkthrough.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+describe('the bundled CLI', () => {
+  test('dist/src/main.js is one module: no relative imports, drivers and native bindings left to node_modules', () => {
+    const text = readFileSync(MAIN, 'utf8');
+    assert.ok(text.startsWith('#!/usr/bin/env node\n'), 'the shebang is kept (package.json bin)');
+    // (Booleans, not assert.match: a failure must not print 3 MB of bundle.) esbuild writes imports with double quotes.
+    assert.equal(/^import\s[^;\n]*from\s*"\.\.?\//m.test(text), false, 'no static import of another dist module');
+    assert.equal(/\bimport\("\.\.?\//.test(text), false, 'no dynamic import of another dist module');
+    // Bundled: express and the token library are inside; the drivers are not.
+    assert.equal(text.includes('InsufficientScopeError'), true, 'express-oauth2-jwt-bearer is inside');
+    assert.equal(/^import\s[^;\n]*from\s*"(express|zod|yaml|pino)"/m.test(text), false, 'express, zod, yaml and pino are inside');
+    assert.equal(text.includes('class Pool extends EventEmitter'), false, 'pg stays outside');
+  });
+
+  test('the crypt worker file the bundle names exists and is the crypt module', () => {
+    const text = readFileSync(MAIN, 'utf8');
+    const m = /new URL\("(\.\/passwords\/unix\.js)", import\.meta\.url\)/.exec(text) ?? undefined;
+    assert.ok(m, 'LG_CRYPT_WORKER was defined as ./passwords/unix.js');
+    const file = fileURLToPath(new URL(m[1]!, pathToFileURL(MAIN)));
+    assert.ok(existsSync(file), file);
+    assert.match(readFileSync(file, 'utf8'), /legacy-gateway\/passwords\/unix/);
+  });
+});
+
+describe('the bundled CLI serves, and checks sha512_crypt on its worker thread', () => {
+  let dir: string;
+  let issuer: LocalIssuer;
+  let child: Child;
+  let url = '';
+  const password = 'worker-thread-pass';
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'lg-bundle-'));
+    const db = path.join(dir, 'legacy.sqlite');
+    createDemoDatabase(db, TEST_USERS);
+    // sha512_crypt at its default 5,000 rounds: more work than the crypt module does inline, so a worker runs it.
+    const stored = execFileSync('openssl', ['passwd', '-6', '-salt', 'Bund1eSa', password], { encoding: 'utf8' }).trim();
+    assert.match(stored, /^\$6\$Bund1eSa\$/);
+    const d = new Database(db);
+    d.prepare('UPDATE users SET password_hash = ? WHERE id = 2').run(stored);
+    d.close();
+    issuer = await startLocalIssuer('https://legacy-gateway.test', 'test-client');
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        server: { host: '127.0.0.1', port: 0 },
+        auth: { issuer: issuer.issuer, audience: issuer.audience, jwks_uri: issuer.jwksUri, allow_insecure_http: true },
+        store: {
+          adapter: 'sqlite',
+          url: db,
+          users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash', blocked: 'is_disabled' } },
+          migration: { table: 'legacy_gateway_migrations' },
+        },
+        log: { level: 'info' },
+      }),
+    );
+    child = startChild([MAIN, 'serve', '--config', file], { PATH: process.env.PATH ?? '' });
+    url = (await child.waitFor(/"listen":"(http:\/\/[^"]+)"[^\n]*legacy-gateway listening/))[1]!;
+  });
+
+  after(async () => {
+    await child?.kill();
+    await issuer?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const threads = () => readdirSync(`/proc/${child.proc.pid}/task`).length;
+
+  test('a bcrypt login and a lookup, as from the modules tsc wrote', async () => {
+    const token = await issuer.mint({});
+    const alice = TEST_USERS.find((u) => u.id === 1)!;
+    const v = await call(url, 'POST', '/v1/credentials/verify', { token, body: { login: alice.username, password: alice.password } });
+    assert.equal(v.status, 200, v.text);
+    assert.equal(v.json.user.user_id, '1');
+    const l = await call(url, 'POST', '/v1/users/lookup', { token, body: { login: 'BOB@example.com' } });
+    assert.equal(l.status, 200, l.text);
+    assert.equal((await call(url, 'POST', '/v1/users/lookup', { body: { login: 'bob' } })).status, 401);
+  });
+
+  test('sha512_crypt: the right password passes, a wrong one fails, and a worker thread was started for it', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+    const token = await issuer.mint({});
+    const before = threads();
+    const ok = await call(url, 'POST', '/v1/credentials/verify', { token, body: { login: 'bob', password } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.user.email, 'bob@example.com');
+    const bad = await call(url, 'POST', '/v1/credentials/verify', { token, body: { login: 'bob', password: `${password}x` } });
+    assert.equal(bad.status, 401, bad.text);
+    assert.ok(threads() > before, `the crypt worker added threads (${before} before, ${threads()} after)`);
+    assert.doesNotMatch(child.stdout() + child.stderr(), /ERR_MODULE_NOT_FOUND|Cannot find module|ReferenceError/);
+  });
+});
