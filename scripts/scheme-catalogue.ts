@@ -26,20 +26,12 @@ import { getScheme, schemeNames } from '../src/passwords/index.js';
 import { schemes as kdfSchemes } from '../src/passwords/kdf.js';
 import { schemes as plmSchemes } from '../src/passwords/plm.js';
 import { schemes as unixSchemes } from '../src/passwords/unix.js';
+import { passwordsOf, userOf, type Vector } from '../test/helpers/vectors.js';
 
 export const START = '<!-- scheme-catalogue:start -->';
 export const END = '<!-- scheme-catalogue:end -->';
 export const REGENERATE = 'npx tsc -p . && node dist/scripts/scheme-catalogue.js --write';
 
-interface Vector {
-  scheme: string;
-  password: string;
-  stored: string;
-  expected: boolean;
-  params?: Record<string, unknown>;
-  row?: { salt?: string; username?: string; email?: string };
-  source?: string;
-}
 
 /** The repository root: the first directory up from here (or the working directory) with README.md and test/fixtures/passwords. */
 export function repoRoot(): string {
@@ -134,19 +126,6 @@ const TARGETS: [string, Mapper][] = [
   ['Keycloak', toKeycloakCredential as unknown as Mapper],
 ];
 
-function userOf(v: Vector): LegacyUser {
-  return {
-    id: '1',
-    email: v.row?.email ?? 'someone@example.com',
-    username: v.row?.username,
-    password: v.stored,
-    salt: v.row?.salt,
-    passwordScheme: v.scheme,
-    appMetadata: {},
-    userMetadata: {},
-    migratedAt: null,
-  };
-}
 
 /** The targets that take at least one of these values as a hash; "(some)" when they don't take them all. */
 function importers(positives: Vector[]): string {
@@ -155,7 +134,7 @@ function importers(positives: Vector[]): string {
     let ok = 0;
     for (const v of positives) {
       try {
-        if (map(userOf(v), { scheme: 'auto', scheme_map: {}, params: v.params ?? {} }).ok) ok++;
+        if (map(userOf(v), passwordsOf(v.params)).ok) ok++;
       } catch {
         // a mapper that throws imports nothing
       }

@@ -1,8 +1,13 @@
-import assert from 'node:assert/strict';
 /** Password test vectors made by independent implementations (test/fixtures/passwords/*.json, scripts/fixtures/*). */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { test } from 'node:test';
+import type { LegacyUser } from '../../adapters/types.js';
+import type { Config } from '../../src/config.js';
+import { parseSchemeParams } from '../../src/passwords/params.js';
+import type { PasswordScheme, VerifyContext } from '../../src/passwords/types.js';
 
 export interface Vector {
   scheme: string;
@@ -20,6 +25,55 @@ export interface Vector {
 /** Fixtures are read relative to the repository root (tests run from there). */
 export function loadVectors(family: string): Vector[] {
   return JSON.parse(readFileSync(path.resolve(process.cwd(), `test/fixtures/passwords/${family}.json`), 'utf8')) as Vector[];
+}
+
+/** The legacy row a vector stands for, as a store would read it (the export mappers' input). */
+export function userOf(v: Pick<Vector, 'scheme' | 'stored' | 'row'>): LegacyUser {
+  return {
+    id: '1',
+    email: v.row?.email ?? 'someone@example.com',
+    username: v.row?.username,
+    password: v.stored,
+    salt: v.row?.salt,
+    passwordScheme: v.scheme,
+    appMetadata: {},
+    userMetadata: {},
+    migratedAt: null,
+  };
+}
+
+/** The passwords section a vector's global params stand for (scheme auto). */
+export function passwordsOf(params: Record<string, unknown> = {}): Config['passwords'] {
+  return { scheme: 'auto', scheme_map: {}, params };
+}
+
+/** A vector's verify context: its row, and its params, which must parse. */
+export function vectorContext(v: Pick<Vector, 'params' | 'row'>): VerifyContext {
+  const { params, problems } = parseSchemeParams(v.params ?? {});
+  assert.deepEqual(problems, [], `fixture params must parse: ${JSON.stringify(v.params)}`);
+  return { row: { ...(v.row ?? {}) }, params };
+}
+
+/** A vector, whole, for a failure message. */
+export function describeVector(v: Vector): string {
+  return `${v.scheme} ${JSON.stringify(v.password)} vs ${JSON.stringify(v.stored)}${v.note ? ` (${v.note})` : ''} params=${JSON.stringify(v.params ?? {})} row=${JSON.stringify(v.row ?? {})} — expected ${v.expected} per ${v.source}`;
+}
+
+/** One test per scheme named: each of its vectors through the scheme's verify; every failure is listed at once. */
+export function testVectorsByScheme(vectors: readonly Vector[], byName: ReadonlyMap<string, PasswordScheme>, names: readonly string[]): void {
+  for (const name of names) {
+    const vs = vectors.filter((v) => v.scheme === name);
+    test(`${name}: ${vs.filter((v) => v.expected).length} positive, ${vs.filter((v) => !v.expected).length} negative`, async () => {
+      const scheme = byName.get(name);
+      assert.ok(scheme, `no scheme ${name}`);
+      const failures: string[] = [];
+      for (const v of vs) {
+        const got = await scheme.verify(v.password, v.stored, vectorContext(v));
+        if (got !== v.expected) failures.push(`got ${got}: ${describeVector(v)}`);
+      }
+      assert.deepEqual(failures, []);
+    });
+  }
 }
 
 /** Runs f while measuring the longest gap between event-loop turns (is the work really off the loop?). */

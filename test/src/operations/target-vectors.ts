@@ -7,25 +7,8 @@ import assert from 'node:assert/strict';
 import { hashSync } from '@node-rs/bcrypt';
 import type { LegacyUser } from '../../../adapters/types.js';
 import type { Config } from '../../../src/config.js';
-import { loadVectors, type Vector } from '../../helpers/vectors.js';
+import { loadVectors, passwordsOf, userOf, type Vector } from '../../helpers/vectors.js';
 
-export function userOf(v: Pick<Vector, 'scheme' | 'stored' | 'row'>): LegacyUser {
-  return {
-    id: '1',
-    email: v.row?.email ?? 'someone@example.com',
-    username: v.row?.username,
-    password: v.stored,
-    salt: v.row?.salt,
-    passwordScheme: v.scheme,
-    appMetadata: {},
-    userMetadata: {},
-    migratedAt: null,
-  };
-}
-
-export function passwordsOf(params: Record<string, unknown> = {}): Config['passwords'] {
-  return { scheme: 'auto', scheme_map: {}, params };
-}
 
 export function allVectors(): Vector[] {
   const bcryptFor = (password: string, prefix: string): Vector => ({

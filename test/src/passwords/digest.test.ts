@@ -8,9 +8,8 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { bcrypt } from '../../../src/passwords/bcrypt.js';
 import { isCleartextScheme, ldapCrypt, md4, schemes } from '../../../src/passwords/digest.js';
-import { parseSchemeParams } from '../../../src/passwords/params.js';
 import type { PasswordScheme, VerifyContext } from '../../../src/passwords/types.js';
-import { loadVectors, type Vector } from '../../helpers/vectors.js';
+import { describeVector, loadVectors, testVectorsByScheme, vectorContext, type Vector } from '../../helpers/vectors.js';
 
 
 const vectors = loadVectors('digest');
@@ -20,11 +19,7 @@ const ldapCryptBcrypt = ldapCrypt((stored) => (bcrypt.detect?.(stored) ? bcrypt 
 const ALL: PasswordScheme[] = [...schemes, ldapCryptBcrypt];
 const BY_NAME = new Map(ALL.map((s) => [s.name, s]));
 
-function ctxOf(v: Pick<Vector, 'params' | 'row'>): VerifyContext {
-  const { params, problems } = parseSchemeParams(v.params ?? {});
-  assert.deepEqual(problems, [], `fixture params must parse: ${JSON.stringify(v.params)}`);
-  return { row: { ...(v.row ?? {}) }, params };
-}
+const ctxOf = vectorContext;
 
 const EMPTY_CTX: VerifyContext = ctxOf({});
 
@@ -32,9 +27,6 @@ function identify(stored: string): string[] {
   return ALL.filter((s) => s.detect?.(stored)).map((s) => s.name);
 }
 
-function describeVector(v: Vector): string {
-  return `${v.scheme} ${JSON.stringify(v.password)} vs ${JSON.stringify(v.stored)}${v.note ? ` (${v.note})` : ''} params=${JSON.stringify(v.params ?? {})} row=${JSON.stringify(v.row ?? {})} — expected ${v.expected} per ${v.source}`;
-}
 
 test('fixture is present and covers every scheme of digest.ts', () => {
   assert.ok(vectors.length > 1000, `only ${vectors.length} vectors`);
@@ -56,19 +48,7 @@ test('scheme names are unique and passlib-style', () => {
 });
 
 describe('independent vectors', () => {
-  const names = [...new Set(vectors.map((v) => v.scheme))];
-  for (const name of names) {
-    const vs = vectors.filter((v) => v.scheme === name);
-    test(`${name}: ${vs.filter((v) => v.expected).length} positive, ${vs.filter((v) => !v.expected).length} negative`, async () => {
-      const scheme = BY_NAME.get(name)!;
-      const failures: string[] = [];
-      for (const v of vs) {
-        const got = await scheme.verify(v.password, v.stored, ctxOf(v));
-        if (got !== v.expected) failures.push(`got ${got}: ${describeVector(v)}`);
-      }
-      assert.deepEqual(failures, []);
-    });
-  }
+  testVectorsByScheme(vectors, BY_NAME, [...new Set(vectors.map((v) => v.scheme))]);
 });
 
 describe('auto-detection', () => {

@@ -9,21 +9,13 @@ import { asciiLower, htmlspecialcharsCompat, schemes } from '../../../src/passwo
 import { getScheme, identify, resolveScheme, schemeNames } from '../../../src/passwords/index.js';
 import { parseSchemeParams } from '../../../src/passwords/params.js';
 import type { VerifyContext } from '../../../src/passwords/types.js';
-import { loadVectors, type Vector } from '../../helpers/vectors.js';
+import { loadVectors, testVectorsByScheme, vectorContext } from '../../helpers/vectors.js';
 
 const vectors = loadVectors('forum');
 const BY_NAME = new Map(schemes.map((s) => [s.name, s]));
 const NAMES = ['vbulletin', 'mybb', 'punbb', 'smf', 'opencart'];
 
-function ctxOf(v: Pick<Vector, 'params' | 'row'>): VerifyContext {
-  const { params, problems } = parseSchemeParams(v.params ?? {});
-  assert.deepEqual(problems, []);
-  return { row: { ...(v.row ?? {}) }, params };
-}
-
-function describeVector(v: Vector): string {
-  return `${v.scheme} ${JSON.stringify(v.password)} vs ${JSON.stringify(v.stored)}${v.note ? ` (${v.note})` : ''} row=${JSON.stringify(v.row ?? {})} — expected ${v.expected} per ${v.source}`;
-}
+const ctxOf = vectorContext;
 
 test('fixture is present and covers every scheme of forum.ts with positives and negatives', () => {
   assert.ok(vectors.length > 300, `only ${vectors.length} vectors`);
@@ -42,18 +34,7 @@ test('fixture is present and covers every scheme of forum.ts with positives and 
 });
 
 describe('independent vectors', () => {
-  for (const name of NAMES) {
-    const vs = vectors.filter((v) => v.scheme === name);
-    test(`${name}: ${vs.filter((v) => v.expected).length} positive, ${vs.filter((v) => !v.expected).length} negative`, async () => {
-      const scheme = BY_NAME.get(name)!;
-      const failures: string[] = [];
-      for (const v of vs) {
-        const got = await scheme.verify(v.password, v.stored, ctxOf(v));
-        if (got !== v.expected) failures.push(`got ${got}: ${describeVector(v)}`);
-      }
-      assert.deepEqual(failures, []);
-    });
-  }
+  testVectorsByScheme(vectors, BY_NAME, NAMES);
 
   test('SMF: a different member name is a negative, the same name in another case a positive', () => {
     const smf = vectors.filter((v) => v.scheme === 'smf');

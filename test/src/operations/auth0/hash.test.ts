@@ -10,12 +10,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
-import type { Config } from '../../../../src/config.js';
 import { IMPORTABLE_SCHEMES, toAuth0PasswordHash } from '../../../../src/operations/auth0/hash.js';
 import { schemeNames } from '../../../../src/passwords/index.js';
 import { auth0Verify, type CustomPasswordHash } from '../../../helpers/auth0-hash-verify.js';
-import { loadVectors, type Vector } from '../../../helpers/vectors.js';
-import { userOf } from '../target-vectors.js';
+import { loadVectors, passwordsOf, userOf, type Vector } from '../../../helpers/vectors.js';
 
 interface Auth0Vector {
   id: string;
@@ -82,10 +80,6 @@ const NOT_IMPORTABLE: Record<string, string> = {
   django_disabled: 'unusable_password',
 };
 
-
-function passwordsOf(params: Record<string, unknown> = {}): Config['passwords'] {
-  return { scheme: 'auto', scheme_map: {}, params };
-}
 
 /** Every vector of the gateway's fixtures (bcrypt has none of its own: Auth0's and freshly made ones are added). */
 function allVectors(): Vector[] {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { toKratosHash } from '../../../../src/operations/kratos/hash.js';
-import { reverifyAll, passwordsOf, userOf } from '../target-vectors.js';
+import { passwordsOf, userOf } from '../../../helpers/vectors.js';
+import { reverifyAll } from '../target-vectors.js';
 import { kratosVerify, md5Crypt, shaCrypt } from './verify.js';
 
 /** Schemes Kratos can take, as this test reads hash_comparator.go (kept apart from the exporter). */

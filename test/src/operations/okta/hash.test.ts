@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { toOktaHash } from '../../../../src/operations/okta/hash.js';
-import { passwordsOf, reverifyAll, userOf } from '../target-vectors.js';
+import { passwordsOf, userOf } from '../../../helpers/vectors.js';
+import { reverifyAll } from '../target-vectors.js';
 import { oktaVerify } from './verify.js';
 
 const MUST_EXPORT = [
