@@ -656,14 +656,3 @@ Example:
   legacy-gateway export --config gateway.yaml --target kratos --out ./export-kratos
 `;
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-/**
- * The blocking email problem of a record, if any (kratos, okta, keycloak): none, or not an address. `missing`
- * says why that target needs one.
- */
-export function emailProblem(email: string | undefined, field: string, missing: string): RecordProblem | undefined {
-  if (email === undefined) return { code: 'email_missing', field, message: missing, blocking: true };
-  if (!EMAIL.test(email)) return { code: 'email_invalid', field, message: 'not an email address', blocking: true };
-  return undefined;
-}

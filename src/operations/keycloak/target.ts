@@ -11,10 +11,13 @@
  * "SKIP" leaves users that already exist untouched (re-running an import is safe).
  */
 // Types only: export.ts imports this module, so nothing may be imported from it at run time.
-import { emailProblem, type ExportTarget, type TargetMapping } from '../export.js';
-import type { RecordProblem } from '../auth0/record.js';
-import { toProfile } from '../../profile.js';
+import type { ExportTarget, TargetMapping } from '../export.js';
+import type { Profile } from '../../profile.js';
+import { startMapping } from '../target-mapping.js';
 import { toKeycloakCredential, type KeycloakCredential } from './hash.js';
+
+/** Keycloak's username: the legacy username, else the email. */
+const usernameOf = (p: Profile): string | undefined => p.username ?? p.email;
 
 
 export interface KeycloakUser {
@@ -34,17 +37,15 @@ export const keycloakTarget: ExportTarget = {
   layout: { prefix: 'users', ext: 'json', open: '{"ifResourceExists":"SKIP","users":[\n', sep: ',\n', close: '\n]}\n' },
   maxFileBytes: 100_000_000, // no documented file limit
   map(user, config): TargetMapping {
-    const p = toProfile(user, config.profile.user_id_prefix);
-    const problems: RecordProblem[] = [];
-    const emailIssue = emailProblem(p.email, 'email', 'no email: the gateway door and the reset flow need one');
-    if (emailIssue) problems.push(emailIssue);
-    const password = toKeycloakCredential(user, config.passwords);
-    const username = p.username ?? p.email;
-    const keys = [`id:${p.user_id}`, ...(p.email ? [`email:${p.email}`] : []), ...(username ? [`username:${username}`] : [])];
-    const base = { userId: p.user_id, email: p.email, keys, problems, password: password.ok ? { ok: true as const, scheme: password.scheme } : password };
-    if (problems.some((x) => x.blocking)) return { ...base, record: null };
+    const { profile: p, password, base, blocked } = startMapping(user, config, {
+      emailField: 'email',
+      noEmail: 'no email: the gateway door and the reset flow need one',
+      hash: toKeycloakCredential,
+      username: usernameOf,
+    });
+    if (blocked) return { ...base, record: null };
     const record: KeycloakUser = {
-      username: username!,
+      username: usernameOf(p)!,
       email: p.email!,
       emailVerified: p.email_verified === true,
       enabled: !p.blocked,

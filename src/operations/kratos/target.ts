@@ -16,9 +16,8 @@
  * unverified from the schema). Email is required (the identifier the gateway's door receives).
  */
 // Types only: export.ts imports this module, so nothing may be imported from it at run time.
-import { emailProblem, type ExportTarget, type TargetMapping } from '../export.js';
-import type { RecordProblem } from '../auth0/record.js';
-import { toProfile } from '../../profile.js';
+import type { ExportTarget, TargetMapping } from '../export.js';
+import { startMapping } from '../target-mapping.js';
 import { toKratosHash } from './hash.js';
 
 export const KRATOS_SCHEMA_ID = 'default';
@@ -40,14 +39,13 @@ export const kratosTarget: ExportTarget = {
   layout: { prefix: 'identities', ext: 'json', open: '[\n', sep: ',\n', close: '\n]\n' },
   maxFileBytes: 100_000_000, // no documented file limit
   map(user, config): TargetMapping {
-    const p = toProfile(user, config.profile.user_id_prefix);
-    const problems: RecordProblem[] = [];
-    const emailIssue = emailProblem(p.email, 'traits.email', 'no email: the identity schema identifies users by email');
-    if (emailIssue) problems.push(emailIssue);
-    const password = toKratosHash(user, config.passwords);
-    const keys = [`id:${p.user_id}`, ...(p.email ? [`email:${p.email}`] : []), ...(p.username ? [`username:${p.username}`] : [])];
-    const base = { userId: p.user_id, email: p.email, keys, problems, password: password.ok ? { ok: true as const, scheme: password.scheme } : password };
-    if (problems.some((x) => x.blocking)) return { ...base, record: null };
+    const { profile: p, password, base, blocked } = startMapping(user, config, {
+      emailField: 'traits.email',
+      noEmail: 'no email: the identity schema identifies users by email',
+      hash: toKratosHash,
+      username: (profile) => profile.username,
+    });
+    if (blocked) return { ...base, record: null };
 
     const name: NonNullable<KratosIdentity['traits']['name']> = {};
     if (p.given_name !== undefined) name.first = p.given_name;

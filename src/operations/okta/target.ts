@@ -12,9 +12,8 @@
  * (they are created STAGED like everyone; suspend them after activation). No hash is ever in a report.
  */
 // Types only: export.ts imports this module, so nothing may be imported from it at run time.
-import { emailProblem, type ExportTarget, type TargetMapping } from '../export.js';
-import type { RecordProblem } from '../auth0/record.js';
-import { toProfile } from '../../profile.js';
+import type { ExportTarget, TargetMapping } from '../export.js';
+import { startMapping } from '../target-mapping.js';
 import { toOktaHash, type OktaPasswordHash } from './hash.js';
 
 
@@ -29,14 +28,12 @@ export const oktaTarget: ExportTarget = {
   layout: { prefix: 'users', ext: 'ndjson', open: '', sep: '\n', close: '\n' },
   maxFileBytes: 100_000_000, // no documented file limit
   map(user, config): TargetMapping {
-    const p = toProfile(user, config.profile.user_id_prefix);
-    const problems: RecordProblem[] = [];
-    const emailIssue = emailProblem(p.email, 'profile.email', 'no email: Okta requires one (and it is the login)');
-    if (emailIssue) problems.push(emailIssue);
-    const password = toOktaHash(user, config.passwords);
-    const keys = [`id:${p.user_id}`, ...(p.email ? [`email:${p.email}`] : [])];
-    const base = { userId: p.user_id, email: p.email, keys, problems, password: password.ok ? { ok: true as const, scheme: password.scheme } : password };
-    if (problems.some((x) => x.blocking)) return { ...base, record: null };
+    const { profile: p, problems, password, base, blocked } = startMapping(user, config, {
+      emailField: 'profile.email',
+      noEmail: 'no email: Okta requires one (and it is the login)',
+      hash: toOktaHash,
+    });
+    if (blocked) return { ...base, record: null };
 
     for (const [field, v] of [['firstName', p.given_name], ['lastName', p.family_name]] as const) {
       if (v === undefined) problems.push({ code: `${field}_missing`, field: `profile.${field}`, message: `no ${field}: required by Okta's default user profile unless made optional`, blocking: false });
