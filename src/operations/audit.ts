@@ -280,7 +280,7 @@ function recordDetail(p: RecordProblem, rule: RuleId): string | undefined {
 }
 
 /** Password reasons (src/operations/auth0/hash.ts) that mean the gateway's own verifier fails on the value too. */
-const UNVERIFIABLE = /^(missing_salt|missing_key|malformed_hash):/;
+const UNVERIFIABLE = /^(missing_salt|missing_key|malformed_hash|over_limits):/;
 
 /** Every check that needs one user only: the IdP's record rules, the password, the account's state. */
 function checkUser(u: LegacyUser, config: Config, o: AuditOptions, report: (rule: RuleId, detail?: string) => void): void {

@@ -29,6 +29,7 @@
 import type { LegacyUser } from '../../../adapters/types.js';
 import type { Config } from '../../config.js';
 import { isCleartextScheme, resolveScheme } from '../../passwords/index.js';
+import { argon2Allowed, bcryptCostAllowed, pbkdf2Allowed, scryptAllowed, type Pbkdf2Digest } from '../../passwords/limits.js';
 import { asciiLower } from '../../passwords/forum.js';
 import { parseSchemeParams, type SchemeParams } from '../../passwords/params.js';
 import { PLM_DEFAULTS, plmParams, type PlmParams } from '../../passwords/plm.js';
@@ -569,5 +570,35 @@ export function toAuth0PasswordHash(
   const mapper = MAPPERS[scheme];
   if (!mapper) return { ok: false, scheme, reason: `unsupported_scheme:${scheme}` };
   const out = mapper(user.password!.trim(), { user, params: paramsFor(passwords) });
-  return typeof out === 'string' ? { ok: false, scheme, reason: `${out}:${scheme}` } : { ok: true, scheme, custom_password_hash: out };
+  if (typeof out === 'string') return { ok: false, scheme, reason: `${out}:${scheme}` };
+  if (!withinLimits(out)) return { ok: false, scheme, reason: `over_limits:${scheme}` };
+  return { ok: true, scheme, custom_password_hash: out };
+}
+
+const PBKDF2_DIGESTS = new Set<string>(['sha1', 'sha224', 'sha256', 'sha384', 'sha512'] satisfies Pbkdf2Digest[]);
+
+/**
+ * The work a description asks of whoever verifies it, against the gateway's own caps (src/passwords/limits.ts). A value
+ * the gateway refuses to verify is not exported as a hash either: the IdP would accept a password the gateway refuses,
+ * and one planted row (scrypt ln=30, argon2 m=4 GiB, bcrypt cost 31) could hold the IdP's login for hours or exhaust
+ * its memory. Every export target (export-canonical.ts) starts from this description, so each inherits the check.
+ */
+export function withinLimits(h: Auth0CustomPasswordHash): boolean {
+  switch (h.algorithm) {
+    case 'bcrypt':
+      return bcryptCostAllowed(/^\$2[aby]\$(\d{2})\$/.exec(h.hash.value)?.[1] ?? '');
+    case 'argon2': {
+      const m = /\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(h.hash.value);
+      return m !== null && argon2Allowed({ memoryKiB: Number(m[1]), passes: Number(m[2]), lanes: Number(m[3]) });
+    }
+    case 'pbkdf2': {
+      const m = /^\$pbkdf2-([a-z0-9]+)\$i=(\d+),l=(\d+)\$/.exec(h.hash.value);
+      return m !== null && PBKDF2_DIGESTS.has(m[1]!) && pbkdf2Allowed({ digest: m[1] as Pbkdf2Digest, iterations: Number(m[2]), keylen: Number(m[3]) });
+    }
+    case 'scrypt':
+      return scryptAllowed({ N: h.cost ?? 0, r: h.blockSize ?? 0, p: h.parallelization ?? 0, keylen: h.keylen ?? 0 });
+    default:
+      // Digests, HMACs and LDAP values: one fixed-cost hash per check.
+      return true;
+  }
 }

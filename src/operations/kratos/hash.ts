@@ -25,6 +25,7 @@
 import type { LegacyUser } from '../../../adapters/types.js';
 import type { Config } from '../../config.js';
 import { parseSchemeParams } from '../../passwords/params.js';
+import { shaCryptRoundsAllowed } from '../../passwords/limits.js';
 import { b64, b64raw, toCanonicalHash } from '../export-canonical.js';
 
 export type KratosHashResult = { ok: true; scheme: string; hashed_password: string } | { ok: false; scheme?: string; reason: string };
@@ -77,6 +78,8 @@ function crypt(value: string, scheme: string): KratosHashResult | null {
   if (md5) return { ok: true, scheme, hashed_password: `$md5-crypt$${md5[1]}$${md5[2]}` };
   const sha = SHA_CRYPT.exec(value);
   if (!sha || sha[4]!.length !== (sha[1] === '5' ? 43 : 86)) return null;
+  // The gateway's own cap (src/passwords/limits.ts): a value it refuses to verify is not handed to Kratos either.
+  if (sha[2] !== undefined && !shaCryptRoundsAllowed(Number(sha[2]))) return { ok: false, scheme, reason: `over_limits:${scheme}` };
   const rounds = sha[2] === undefined ? '' : `rounds=${sha[2]}$`;
   return { ok: true, scheme, hashed_password: `$sha${sha[1] === '5' ? 256 : 512}-crypt$${rounds}${sha[3]}$${sha[4]}` };
 }
