@@ -136,14 +136,18 @@ export const PRESETS: Record<string, Preset> = {
   },
   // Forums and shops: their hashes are bare hex with the salt (or the user name) in another column, so the scheme is
   // named here (src/passwords/forum.ts). None of these tables has a plain banned/disabled flag except OpenCart's
-  // status; the group columns go to app_metadata, and docs/presets.md shows the filters that leave banned or
-  // unactivated members out.
+  // status. So the vBulletin, MyBB and SMF presets filter out, by default, the members those forums ban (closed by
+  // default: a banned member must not log in to the IdP with the forum's password); `users.filter: []` turns that off.
+  // PunBB keeps its bans in a table of their own (by name, email or IP), which is not read: see docs/presets.md. The
+  // group columns go to app_metadata as stored.
   vbulletin: {
     description:
-      'vBulletin 3.x/4.x: user (set table_prefix for TABLE_PREFIX); md5(md5(password) . salt). usergroupid goes to ' +
-      'app_metadata (8 = banned, 3/4 = awaiting confirmation/moderation by default)',
+      'vBulletin 3.x/4.x: user (set table_prefix for TABLE_PREFIX); md5(md5(password) . salt). Banned members ' +
+      '(usergroupid 8) are left out; usergroupid goes to app_metadata (3/4 = awaiting confirmation/moderation by default)',
     users: {
       table: 'user',
+      // usergroupid 8: vBulletin's "Banned Users" group.
+      filter: [{ column: 'usergroupid', op: '<>', value: 8 }],
       columns: { id: 'userid', username: 'username', email: 'email', password: 'password', salt: 'salt' },
       app_metadata: ['usergroupid'],
     },
@@ -151,11 +155,13 @@ export const PRESETS: Record<string, Preset> = {
   },
   mybb: {
     description:
-      'MyBB 1.x: mybb_users (table_prefix for another prefix); md5(md5(salt) . md5(password)). usergroup goes to ' +
-      'app_metadata (7 = banned, 5 = awaiting activation by default)',
+      'MyBB 1.x: mybb_users (table_prefix for another prefix); md5(md5(salt) . md5(password)). Banned members ' +
+      '(usergroup 7) are left out; usergroup goes to app_metadata (5 = awaiting activation by default)',
     table_prefix: 'mybb_',
     users: {
       table: 'users',
+      // usergroup 7: MyBB's "Banned" group.
+      filter: [{ column: 'usergroup', op: '<>', value: 7 }],
       columns: { id: 'uid', username: 'username', email: 'email', password: 'password', salt: 'salt' },
       app_metadata: ['usergroup'],
     },
@@ -176,11 +182,14 @@ export const PRESETS: Record<string, Preset> = {
   smf: {
     description:
       'Simple Machines Forum 2.0/2.1: smf_members (table_prefix for another $db_prefix); sha1(lower(member_name) . ' +
-      'password) or SMF 2.1 bcrypt of the same. is_activated goes to app_metadata (1 = active; 0, 2-5 waiting, ' +
-      '10 and over banned): filter on it to leave the others out',
+      'password) or SMF 2.1 bcrypt of the same. Only is_activated = 1 (the members SMF lets log in) by default: ' +
+      'waiting (0, 2-5) and banned (10 and over) members are left out; is_activated goes to app_metadata',
     table_prefix: 'smf_',
     users: {
       table: 'members',
+      // SMF lets only is_activated = 1 log in (0 and 2-5: waiting for activation, approval or deletion; 10 and over:
+      // banned).
+      filter: [{ column: 'is_activated', value: 1 }],
       columns: { id: 'id_member', username: 'member_name', email: 'email_address', password: 'passwd', name: 'real_name' },
       app_metadata: ['is_activated'],
     },

@@ -1274,16 +1274,18 @@ presetSuite('preset smf', 'mysql', { ddl: smfDdl, store: { preset: 'smf' } }, (s
     expectError(await s.main.verify('joerg@example.com', 'tr0ub4dor&3'), 401, 'invalid_credentials', 'case of the password matters');
   });
 
-  test('is_activated goes to app_metadata as stored (0 = never activated, 11 = banned): not a blocked flag', async () => {
-    await checkUser(s.main, { logins: ['ann@example.com'], password: SMF_ANN.password, expected: p(4, 'ann marie', 'ann@example.com', 'Ann Marie', 0) });
-    await checkUser(s.main, { logins: ['x@example.com'], password: SMF_X.password, expected: p(5, 'x', 'x@example.com', 'Banned X', 11) });
-    await expectTotal(s.main, 5);
+  test('with the default filter turned off (filter: []), is_activated goes to app_metadata as stored (0 = never activated, 11 = banned): not a blocked flag', async () => {
+    const all = await s.start({ preset: 'smf', users: { filter: [] } });
+    await checkUser(all, { logins: ['ann@example.com'], password: SMF_ANN.password, expected: p(4, 'ann marie', 'ann@example.com', 'Ann Marie', 0) });
+    await checkUser(all, { logins: ['x@example.com'], password: SMF_X.password, expected: p(5, 'x', 'x@example.com', 'Banned X', 11) });
+    await expectTotal(all, 5);
   });
 
-  test('override: filter is_activated = 1 leaves the waiting and banned members out', async () => {
-    const strict = await s.start({ preset: 'smf', users: { filter: [{ column: 'is_activated', value: 1 }] } });
+  test('by default, is_activated = 1 (as SMF lets members log in) leaves the waiting and banned members out', async () => {
+    const strict = s.main;
     await checkUser(strict, { logins: ['alice'], password: SMF_ALICE.password, expected: p(1, 'alice', 'alice@example.com', 'Alice A.', 1) });
     expectError(await strict.lookup('x@example.com'), 404, 'user_not_found', 'banned member');
+    expectError(await strict.verify('x@example.com', SMF_X.password), 401, 'invalid_credentials', 'banned member, right password');
     expectError(await strict.verify('ann@example.com', SMF_ANN.password), 401, 'invalid_credentials', 'member never activated');
     await expectTotal(strict, 3);
   });

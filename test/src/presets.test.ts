@@ -126,6 +126,14 @@ describe('forums and shops (their schemes are named: bare hex cannot be detected
     assert.equal(cols.active, undefined, 'is_activated is not a boolean: it goes to app_metadata, not active');
   });
 
+  test('vBulletin, MyBB and SMF leave out the members the forum bans, by default; filter: [] turns that off', () => {
+    assert.deepEqual(parse({ preset: 'vbulletin' }).store.users.filter, [{ column: 'usergroupid', op: '<>', value: 8 }]);
+    assert.deepEqual(parse({ preset: 'mybb' }).store.users.filter, [{ column: 'usergroup', op: '<>', value: 7 }]);
+    assert.deepEqual(parse({ preset: 'smf' }).store.users.filter, [{ column: 'is_activated', op: '=', value: 1 }]);
+    assert.deepEqual(parse({ preset: 'vbulletin', table_prefix: 'vb_' }).store.users.filter, [{ column: 'usergroupid', op: '<>', value: 8 }]);
+    for (const preset of ['vbulletin', 'mybb', 'smf']) assert.deepEqual(parse({ preset, users: { filter: [] } }).store.users.filter, [], preset);
+  });
+
   test("PunBB leaves the guest account out; OpenCart's status disables; prefixes follow table_prefix", () => {
     assert.deepEqual(parse({ preset: 'punbb' }).store.users.filter, [{ column: 'id', op: '<>', value: 1 }]);
     const oc = parse({ preset: 'opencart' }).store.users;
