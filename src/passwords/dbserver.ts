@@ -32,8 +32,6 @@ import { saslprepOrRaw } from './saslprep.js';
 import { patternScheme } from './unix.js';
 import type { PasswordScheme } from './types.js';
 
-/** A detected scheme (src/passwords/unix.ts patternScheme): anchored pattern, false on any mismatch or error. */
-const scheme = patternScheme;
 
 function sha(alg: 'sha1' | 'sha512', ...parts: Uint8Array[]): Buffer {
   const h = createHash(alg);
@@ -47,17 +45,17 @@ const utf16le = (s: string) => Buffer.from(s, 'utf16le');
 // ---------------------------------------------------------------------------------------------------------
 // SQL Server (pwdencrypt / PWDCOMPARE, sys.sql_logins.password_hash). Hex digits in either case, as passlib.
 
-export const mssql2000 = scheme('mssql2000', /^0x0100([0-9a-f]{8})([0-9a-f]{40})[0-9a-f]{40}$/i, (password, m) => {
+export const mssql2000 = patternScheme('mssql2000', /^0x0100([0-9a-f]{8})([0-9a-f]{40})[0-9a-f]{40}$/i, (password, m) => {
   const salt = Buffer.from(m[1]!, 'hex');
   return safeEqual(sha('sha1', utf16le(password), salt), Buffer.from(m[2]!, 'hex'));
 });
 
-export const mssql2005 = scheme('mssql2005', /^0x0100([0-9a-f]{8})([0-9a-f]{40})$/i, (password, m) => {
+export const mssql2005 = patternScheme('mssql2005', /^0x0100([0-9a-f]{8})([0-9a-f]{40})$/i, (password, m) => {
   const salt = Buffer.from(m[1]!, 'hex');
   return safeEqual(sha('sha1', utf16le(password), salt), Buffer.from(m[2]!, 'hex'));
 });
 
-export const mssql2012 = scheme('mssql2012', /^0x0200([0-9a-f]{8})([0-9a-f]{128})$/i, (password, m) => {
+export const mssql2012 = patternScheme('mssql2012', /^0x0200([0-9a-f]{8})([0-9a-f]{128})$/i, (password, m) => {
   const salt = Buffer.from(m[1]!, 'hex');
   return safeEqual(sha('sha512', utf16le(password), salt), Buffer.from(m[2]!, 'hex'));
 });
@@ -65,7 +63,7 @@ export const mssql2012 = scheme('mssql2012', /^0x0200([0-9a-f]{8})([0-9a-f]{128}
 // ---------------------------------------------------------------------------------------------------------
 // Oracle 11g (sys.user$.spare4): 'S:' + 40 hex digits of SHA-1(password ‖ salt) + 20 hex digits of the salt.
 
-export const oracle11 = scheme('oracle11', /^S:([0-9a-f]{40})([0-9a-f]{20})$/i, (password, m) => {
+export const oracle11 = patternScheme('oracle11', /^S:([0-9a-f]{40})([0-9a-f]{20})$/i, (password, m) => {
   const salt = Buffer.from(m[2]!, 'hex');
   return safeEqual(sha('sha1', Buffer.from(password, 'utf8'), salt), Buffer.from(m[1]!, 'hex'));
 });
@@ -77,7 +75,7 @@ const B64 = '(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?';
 const KEY = '[A-Za-z0-9+/]{43}=';
 const SCRAM_RE = new RegExp(`^SCRAM-SHA-256\\$([1-9][0-9]{0,9}):(${B64})\\$(${KEY}):(${KEY})$`);
 
-export const postgresScramSha256 = scheme('postgres_scram_sha256', SCRAM_RE, async (password, m) => {
+export const postgresScramSha256 = patternScheme('postgres_scram_sha256', SCRAM_RE, async (password, m) => {
   const iterations = Number(m[1]);
   const salt = Buffer.from(m[2]!, 'base64');
   const storedKey = Buffer.from(m[3]!, 'base64');

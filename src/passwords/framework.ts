@@ -27,15 +27,12 @@
 import { createHash } from 'node:crypto';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import { safeEqual } from './compare.js';
-import { define, type Verifier } from './digest.js';
+import { define } from './digest.js';
 import { scryptBounded } from './kdf.js';
 import { bcryptCostAllowed } from './limits.js';
-import type { PasswordScheme, VerifyContext } from './types.js';
+import type { PasswordScheme } from './types.js';
 
-/** A guarded scheme (digest.ts define): wrong types, exceptions and rejections all become false. */
-function guarded(name: string, verify: Verifier, detect?: RegExp): PasswordScheme {
-  return define(name, detect, verify);
-}
+// Each scheme is a guarded one (digest.ts define): wrong types, exceptions and rejections all become false.
 
 // ---------------------------------------------------------------------------------------------------------
 // Django
@@ -43,22 +40,23 @@ function guarded(name: string, verify: Verifier, detect?: RegExp): PasswordSchem
 const DJANGO_BCRYPT = /^bcrypt\$(\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53})$/;
 
 /** Django BCryptPasswordHasher: bcrypt.hashpw(password.encode(), salt), no pre-hash (so 72 bytes count). */
-export const djangoBcrypt = guarded(
+export const djangoBcrypt = define(
   'django_bcrypt',
+  DJANGO_BCRYPT,
   async (password, stored) => {
     const m = DJANGO_BCRYPT.exec(stored.trim());
     if (!m || !bcryptCostAllowed(m[2]!)) return false;
     return bcryptVerify(password, m[1]!);
   },
-  DJANGO_BCRYPT,
 );
 
 /** Django writes N, r and p with %d: other spellings never compare equal in its verify. */
 const DEC = '([1-9][0-9]{0,9})';
 const DJANGO_SCRYPT = new RegExp(`^scrypt\\$${DEC}\\$([^$]*)\\$${DEC}\\$${DEC}\\$((?:[A-Za-z0-9+/]{4}){21}[A-Za-z0-9+/]{2}==)$`);
 
-export const djangoScrypt = guarded(
+export const djangoScrypt = define(
   'django_scrypt',
+  DJANGO_SCRYPT,
   async (password, stored) => {
     const m = DJANGO_SCRYPT.exec(stored.trim());
     if (!m) return false;
@@ -67,7 +65,6 @@ export const djangoScrypt = guarded(
     const got = await scryptBounded(password, Buffer.from(m[2]!, 'utf8'), Number(m[1]), Number(m[3]), Number(m[4]), 64);
     return got !== null && safeEqual(got, expected);
   },
-  DJANGO_SCRYPT,
 );
 
 // ---------------------------------------------------------------------------------------------------------
@@ -81,7 +78,7 @@ const SLICE = 500;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export const symfonySha512 = guarded('symfony_sha512', async (password, stored, ctx) => {
+export const symfonySha512 = define('symfony_sha512', undefined, async (password, stored, ctx) => {
   const s = stored.trim();
   // MessageDigestPasswordHasher::verify: the length of its own output (88) and no '$'.
   if (!/^[A-Za-z0-9+/]{86}==$/.test(s)) return false;
@@ -103,7 +100,7 @@ export const symfonySha512 = guarded('symfony_sha512', async (password, stored, 
 
 const AUTHLOGIC_STRETCHES = 20;
 
-export const authlogicSha512 = guarded('authlogic_sha512', (password, stored, ctx) => {
+export const authlogicSha512 = define('authlogic_sha512', undefined, (password, stored, ctx) => {
   const s = stored.trim();
   if (!/^[0-9a-f]{128}$/.test(s)) return false; // Ruby's hexdigest is lowercase and Authlogic compares strings
   const salt = typeof ctx.row.salt === 'string' ? ctx.row.salt : ''; // [password, nil].join == password
