@@ -45,17 +45,23 @@ const utf16le = (s: string) => Buffer.from(s, 'utf16le');
 // ---------------------------------------------------------------------------------------------------------
 // SQL Server (pwdencrypt / PWDCOMPARE, sys.sql_logins.password_hash). Hex digits in either case, as passlib.
 
-export const mssql2000 = patternScheme('mssql2000', /^0x0100([0-9a-f]{8})([0-9a-f]{40})[0-9a-f]{40}$/i, (password, m) => {
+/** The stored forms (also parsed by the exports, src/operations/auth0/hash.ts): salt, then digest(s). */
+export const MSSQL2000 = /^0x0100([0-9a-f]{8})([0-9a-f]{40})[0-9a-f]{40}$/i;
+export const MSSQL2005 = /^0x0100([0-9a-f]{8})([0-9a-f]{40})$/i;
+export const MSSQL2012 = /^0x0200([0-9a-f]{8})([0-9a-f]{128})$/i;
+export const ORACLE11 = /^S:([0-9a-f]{40})([0-9a-f]{20})$/i;
+
+export const mssql2000 = patternScheme('mssql2000', MSSQL2000, (password, m) => {
   const salt = Buffer.from(m[1]!, 'hex');
   return safeEqual(sha('sha1', utf16le(password), salt), Buffer.from(m[2]!, 'hex'));
 });
 
-export const mssql2005 = patternScheme('mssql2005', /^0x0100([0-9a-f]{8})([0-9a-f]{40})$/i, (password, m) => {
+export const mssql2005 = patternScheme('mssql2005', MSSQL2005, (password, m) => {
   const salt = Buffer.from(m[1]!, 'hex');
   return safeEqual(sha('sha1', utf16le(password), salt), Buffer.from(m[2]!, 'hex'));
 });
 
-export const mssql2012 = patternScheme('mssql2012', /^0x0200([0-9a-f]{8})([0-9a-f]{128})$/i, (password, m) => {
+export const mssql2012 = patternScheme('mssql2012', MSSQL2012, (password, m) => {
   const salt = Buffer.from(m[1]!, 'hex');
   return safeEqual(sha('sha512', utf16le(password), salt), Buffer.from(m[2]!, 'hex'));
 });
@@ -63,7 +69,7 @@ export const mssql2012 = patternScheme('mssql2012', /^0x0200([0-9a-f]{8})([0-9a-
 // ---------------------------------------------------------------------------------------------------------
 // Oracle 11g (sys.user$.spare4): 'S:' + 40 hex digits of SHA-1(password ‖ salt) + 20 hex digits of the salt.
 
-export const oracle11 = patternScheme('oracle11', /^S:([0-9a-f]{40})([0-9a-f]{20})$/i, (password, m) => {
+export const oracle11 = patternScheme('oracle11', ORACLE11, (password, m) => {
   const salt = Buffer.from(m[2]!, 'hex');
   return safeEqual(sha('sha1', Buffer.from(password, 'utf8'), salt), Buffer.from(m[1]!, 'hex'));
 });

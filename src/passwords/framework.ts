@@ -37,7 +37,8 @@ import type { PasswordScheme } from './types.js';
 // ---------------------------------------------------------------------------------------------------------
 // Django
 
-const DJANGO_BCRYPT = /^bcrypt\$(\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53})$/;
+/** The stored forms (also parsed by the exports, src/operations/auth0/hash.ts). */
+export const DJANGO_BCRYPT = /^bcrypt\$(\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53})$/;
 
 /** Django BCryptPasswordHasher: bcrypt.hashpw(password.encode(), salt), no pre-hash (so 72 bytes count). */
 export const djangoBcrypt = define(
@@ -52,7 +53,7 @@ export const djangoBcrypt = define(
 
 /** Django writes N, r and p with %d: other spellings never compare equal in its verify. */
 const DEC = '([1-9][0-9]{0,9})';
-const DJANGO_SCRYPT = new RegExp(`^scrypt\\$${DEC}\\$([^$]*)\\$${DEC}\\$${DEC}\\$((?:[A-Za-z0-9+/]{4}){21}[A-Za-z0-9+/]{2}==)$`);
+export const DJANGO_SCRYPT = new RegExp(`^scrypt\\$${DEC}\\$([^$]*)\\$${DEC}\\$${DEC}\\$((?:[A-Za-z0-9+/]{4}){21}[A-Za-z0-9+/]{2}==)$`);
 
 export const djangoScrypt = define(
   'django_scrypt',

@@ -30,7 +30,9 @@ import type { LegacyUser } from '../../../adapters/types.js';
 import type { Config } from '../../config.js';
 import { isCleartextScheme, resolveScheme } from '../../passwords/index.js';
 import { argon2Allowed, bcryptCostAllowed, pbkdf2Allowed, scryptAllowed, type Pbkdf2Digest } from '../../passwords/limits.js';
+import { MSSQL2000, MSSQL2005, MSSQL2012, ORACLE11 } from '../../passwords/dbserver.js';
 import { asciiLower } from '../../passwords/forum.js';
+import { DJANGO_BCRYPT, DJANGO_SCRYPT } from '../../passwords/framework.js';
 import { parseSchemeParams, type SchemeParams } from '../../passwords/params.js';
 import { PLM_DEFAULTS, plmParams, type PlmParams } from '../../passwords/plm.js';
 
@@ -513,21 +515,21 @@ const MAPPERS: Record<string, Mapper> = {
   // Database servers (src/passwords/dbserver.ts). SQL Server: digest(UTF-16LE(password) ‖ salt), the salt being the 4
   // bytes after the header; for 2000 the case-sensitive digest, the one the gateway verifies. Oracle 11g: SHA-1 of
   // UTF-8(password) ‖ salt. PostgreSQL SCRAM has no Auth0 equivalent (PBKDF2 then HMAC and SHA-256 of the result).
-  mssql2000: mssqlDigest('sha1', /^0x0100([0-9a-f]{8})([0-9a-f]{40})[0-9a-f]{40}$/i),
-  mssql2005: mssqlDigest('sha1', /^0x0100([0-9a-f]{8})([0-9a-f]{40})$/i),
-  mssql2012: mssqlDigest('sha512', /^0x0200([0-9a-f]{8})([0-9a-f]{128})$/i),
+  mssql2000: mssqlDigest('sha1', MSSQL2000),
+  mssql2005: mssqlDigest('sha1', MSSQL2005),
+  mssql2012: mssqlDigest('sha512', MSSQL2012),
   oracle11: (stored) => {
-    const m = /^S:([0-9a-f]{40})([0-9a-f]{20})$/i.exec(stored);
+    const m = ORACLE11.exec(stored);
     return m ? digestHash('sha1', Buffer.from(m[1]!, 'hex'), { suffix: Buffer.from(m[2]!, 'hex') }, 'utf8') : 'malformed_hash';
   },
   // Frameworks (src/passwords/framework.ts). Symfony's and Authlogic's iterated digests have no Auth0 equivalent.
   // Django's BCryptPasswordHasher: bcrypt of the password alone (passwords.params.pepper plays no part in it).
   django_bcrypt: (stored) => {
-    const inner = /^bcrypt\$(\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53})$/.exec(stored)?.[1];
+    const inner = DJANGO_BCRYPT.exec(stored)?.[1];
     return inner !== undefined ? { algorithm: 'bcrypt', hash: { value: inner, encoding: 'utf8' } } : 'malformed_hash';
   },
   django_scrypt: (stored) => {
-    const m = /^scrypt\$([1-9][0-9]{0,9})\$([^$]*)\$([1-9][0-9]{0,9})\$([1-9][0-9]{0,9})\$([A-Za-z0-9+/]+={0,2})$/.exec(stored);
+    const m = DJANGO_SCRYPT.exec(stored);
     const key = m ? b64(m[5]!, true) : null;
     if (!m || !key || key.length !== 64) return 'malformed_hash';
     return scryptHash(Buffer.from(m[2]!, 'utf8'), key, Number(m[1]), Number(m[3]), Number(m[4]));
