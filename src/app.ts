@@ -8,7 +8,7 @@ import { clientIdOf, describeRejection, isTokenError, tokenCheck } from './auth.
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
-import { jsonBody } from './http/body.js';
+import { bodyParserError, jsonBody } from './http/body.js';
 import { frontDoors, IDP_MOUNT } from './http/doors/index.js';
 import { ipFilter, trustProxySetting } from './ipfilter.js';
 import type { LoginLimiter } from './limiter.js';
@@ -28,7 +28,7 @@ export interface AppDeps {
 
 /**
  * The per-client request rate: one reservation per request under the caller's key (the token's client id on /v1,
- * the door's name at a front door); over the rate, 429 too_many_requests with Retry-After.
+ * the door's name and the source address at a front door); over the rate, 429 too_many_requests with Retry-After.
  */
 function requestRate(limiter: LoginLimiter, keyOf: (req: Request) => string): RequestHandler {
   return (req, _res, next) => {
@@ -38,6 +38,11 @@ function requestRate(limiter: LoginLimiter, keyOf: (req: Request) => string): Re
       () => next(),
     );
   };
+}
+
+/** A front door's request-rate key: the door and the caller's address. */
+export function doorRateKey(door: string, req: Pick<Request, 'ip'>): string {
+  return `door:${door}:${req.ip ?? 'unknown'}`;
 }
 
 /** The rest of a /v1 request runs as the token's client (the audit events name it). */
@@ -77,16 +82,9 @@ function toApiError(err: unknown): { e: ApiError; internal: boolean } {
   if (x.name === 'InvalidTokenError' || x.name === 'InvalidRequestError') {
     return { e: new ApiError(401, 'invalid_token', 'The bearer token is not valid for this API.', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` }), internal: false };
   }
-  // body-parser
-  switch (x.type) {
-    case 'entity.parse.failed':
-      return { e: new ApiError(400, 'malformed_json', 'The body is not valid JSON.'), internal: false };
-    case 'entity.too.large':
-      return { e: new ApiError(413, 'payload_too_large', 'The body is too large.'), internal: false };
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return { e: new ApiError(415, 'unsupported_media_type', 'Send the body as UTF-8 application/json.'), internal: false };
-  }
+  // body-parser (src/http/body.ts: the same mapping the Azure B2C door answers in its own shape)
+  const parsed = bodyParserError(err);
+  if (parsed) return { e: parsed, internal: false };
   if (typeof x.status === 'number' && x.status >= 400 && x.status < 500) {
     return { e: new ApiError(400, 'invalid_request', 'The request could not be read.'), internal: false };
   }
@@ -203,8 +201,12 @@ export function createApp({ config, gateway, logger, metrics = createMetrics(), 
       next();
     };
     const caller: RequestHandler = (_req, _res, next) => runAsCaller({ client: `door:${d.key}`, door: d.key }, next);
-    // The door's request rate is counted before its own authentication, so guessing its secret is slowed too.
-    idp.use(d.mount.slice(IDP_MOUNT.length), remember, caller, ...(requestLimiter ? [requestRate(requestLimiter, () => `door:${d.key}`)] : []), d.router);
+    // The door's request rate is counted before its own authentication, so guessing its secret is slowed too. It is
+    // counted per source address (req.ip, from X-Forwarded-For only through a trusted proxy): an outsider without the
+    // door's credential spends only their own budget, never the IdP's.
+    const rate = requestLimiter ? [requestRate(requestLimiter, (req) => doorRateKey(d.key, req))] : [];
+    // A door that answers its IdP in the IdP's own error shape translates the rate's 429 as well (d.errors).
+    idp.use(d.mount.slice(IDP_MOUNT.length), remember, caller, ...rate, d.router, ...(d.errors ? [d.errors] : []));
   }
   idp.use((_req, _res, next) => next(new ApiError(404, 'not_found', 'No such endpoint.')));
   app.use(IDP_MOUNT, idp);

@@ -28,7 +28,8 @@ export const passwordSchema = z
 
 const verifyBody = z.object({ login: loginSchema, password: passwordSchema }).strict();
 const lookupBody = z.object({ login: loginSchema }).strict();
-const userIdParam = z
+/** A public user_id (a path parameter): /v1/users/{user_id}, and the Keycloak door's POST /users/{id}. */
+export const userIdParam = z
   .string()
   .min(1)
   .max(256, 'must be at most 256 characters')

@@ -5,6 +5,7 @@
  */
 import { hashSync } from '@node-rs/bcrypt';
 import pg from 'pg';
+import type { UserStore } from '../../adapters/types.js';
 import type { Config } from '../../src/config.js';
 import { availability, createPostgresDatabase, env, lit, type TestDatabase } from './databases.js';
 import { startFaultProxy, type FaultProxy } from './faultproxy.js';
@@ -45,9 +46,16 @@ export interface DoorGateway {
   proxy: FaultProxy;
   /** Rows straight from the database (not through the gateway). */
   rows(sql: string): Promise<Record<string, unknown>[]>;
-  /** Legacy ids marked migrated, read from the side table. */
+  /** Legacy ids marked migrated, read from the side table (now: a door's mark may still be on its way). */
   migratedIds(): Promise<string[]>;
-  /** Clear every migration mark (between tests). */
+  /**
+   * A door marks after it has answered: poll the side table until it holds exactly `expected` (sorted as
+   * migratedIds sorts) or `timeoutMs` passes; the last read either way (assert it equals `expected`).
+   */
+  marksEventually(expected: string[], timeoutMs?: number): Promise<string[]>;
+  /** Store markMigrated calls that have started and not yet settled. */
+  marksInFlight(): number;
+  /** Clear every migration mark (between tests), once the marks in flight have settled. */
   clearMarks(): Promise<void>;
   close(): Promise<void>;
 }
@@ -60,7 +68,32 @@ export async function startDoorGateway(opts: {
   config?: Record<string, unknown>;
   users?: DoorUser[];
   queryTimeoutMs?: number;
+  /** The store the gateway gets is wrapStore(the real store) (test/helpers/harness.ts wrapStore). */
+  wrapStore?: (store: UserStore) => UserStore;
 }): Promise<DoorGateway> {
+  // Marks in flight, counted at the store: clearMarks waits for them, so a late mark never lands in the next test.
+  let inFlight = 0;
+  let settled: (() => void)[] = [];
+  const idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => settled.push(r)));
+  const track = (store: UserStore): UserStore =>
+    new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (prop !== 'markMigrated' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+        return async (id: string) => {
+          inFlight++;
+          try {
+            return await (v as UserStore['markMigrated']).call(target, id);
+          } finally {
+            if (--inFlight === 0) {
+              const waiting = settled;
+              settled = [];
+              for (const r of waiting) r();
+            }
+          }
+        };
+      },
+    });
   const db = await createPostgresDatabase();
   let proxy: FaultProxy | undefined;
   try {
@@ -95,6 +128,7 @@ export async function startDoorGateway(opts: {
       },
       config: { profile: { user_id_prefix: USER_ID_PREFIX }, front_doors: opts.front_doors, ...(opts.config ?? {}) } as Partial<Config>,
       logLevel: 'debug',
+      wrapStore: (s) => track(opts.wrapStore ? opts.wrapStore(s) : s),
     });
     const rows = async (sql: string) => {
       const c = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 5000 });
@@ -106,19 +140,33 @@ export async function startDoorGateway(opts: {
       }
     };
     const p = proxy;
+    const migratedIds = async () => (await rows('SELECT user_id FROM legacy_gateway_migrations ORDER BY user_id')).map((r) => String(r.user_id));
     return {
       gw,
       db,
       proxy: p,
       rows,
-      async migratedIds() {
-        return (await rows('SELECT user_id FROM legacy_gateway_migrations ORDER BY user_id')).map((r) => String(r.user_id));
+      migratedIds,
+      async marksEventually(expected, timeoutMs = 2000) {
+        const until = Date.now() + timeoutMs;
+        const want = JSON.stringify(expected);
+        for (;;) {
+          const ids = await migratedIds();
+          if (JSON.stringify(ids) === want || Date.now() > until) return ids;
+          await new Promise((r) => setTimeout(r, 20));
+        }
       },
+      marksInFlight: () => inFlight,
       async clearMarks() {
+        // A mark starts right after its door's answer: give it a moment to reach the store, then let it settle.
+        await new Promise((r) => setTimeout(r, 20));
+        await idle();
         await rows('DELETE FROM legacy_gateway_migrations');
       },
       async close() {
         p.resume();
+        // A mark still on its way would meet a closed pool: let it land (bounded).
+        await Promise.race([idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
         try {
           gw.running.server.closeAllConnections();
           await gw.close();

@@ -9,12 +9,13 @@
  * migrationRequired into extension_requiresMigration, so B2C never calls again for that user (mark_on_success).
  * 409 with B2C's error body for everything else (wrong password, unknown, migrated, blocked, ambiguous, too many
  * failures): one userMessage, which B2C shows on the sign-in page. 400/413/415 in the same shape for a body the
- * policy should never send. 503 when the store is down: a 5xx, so B2C shows its own "request failed" message
- * (DefaultUserMessageIfRequestFailed) instead of calling the password wrong.
+ * policy should never send, and 429 too_many_requests over limits.client_requests. 503 when the store is down: a
+ * 5xx, so B2C shows its own "request failed" message (DefaultUserMessageIfRequestFailed) instead of calling the
+ * password wrong.
  */
 import { Router, type ErrorRequestHandler, type Response } from 'express';
 import { ApiError } from '../../errors.js';
-import { bodyObject, jsonBody, requireJson } from '../body.js';
+import { bodyObject, bodyParserError, jsonBody, requireJson } from '../body.js';
 import { loginSchema, passwordSchema } from '../../routes.js';
 import { attempt, doorAuth, field, markAfterMatch, type DoorDeps } from './common.js';
 import type { AzureB2cDoorConfig } from './config.js';
@@ -38,33 +39,30 @@ function b2cError(res: Response, httpStatus: number, code: string, userMessage: 
   });
 }
 
-/** The 400/413/415 answers of this door (its own, and the body parser's), as {status, code, message}. */
-function clientError(err: unknown): { status: number; code: string; message: string } | undefined {
-  if (err instanceof ApiError) return [400, 413, 415].includes(err.status) ? err : undefined;
-  const x = err as { type?: unknown; status?: unknown };
-  switch (x.type) {
-    case 'entity.parse.failed':
-      return { status: 400, code: 'malformed_json', message: 'The body is not valid JSON.' };
-    case 'entity.too.large':
-      return { status: 413, code: 'payload_too_large', message: 'The body is too large.' };
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return { status: 415, code: 'unsupported_media_type', message: 'Send the body as UTF-8 application/json.' };
-  }
-  if (typeof x.type === 'string' && typeof x.status === 'number' && x.status >= 400 && x.status < 500) {
-    return { status: 400, code: 'invalid_request', message: 'The request could not be read.' };
-  }
-  return undefined;
+/** B2C's userMessage for the door's request rate (limits.client_requests): the caller, not the password, is wrong. */
+export const B2C_TOO_MANY_REQUESTS_MESSAGE = 'Too many sign-in requests. Try again in a moment.';
+
+/**
+ * The 400/413/415 answers of this door (its own, and the body parser's, mapped as the API maps them) and the
+ * request rate's 429, as ApiErrors; undefined for anything else (401, 403, 503 keep the API's shape).
+ */
+function clientError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return [400, 413, 415].includes(err.status) || err.code === 'too_many_requests' ? err : undefined;
+  return bodyParserError(err);
 }
 
-/** Bad input in B2C's shape (B2C shows a 4xx body only in that shape); anything else goes on to the app's handler. */
-const b2cClientErrors: ErrorRequestHandler = (err, _req, res, next) => {
+/**
+ * Bad input and the request rate's 429 in B2C's shape (B2C shows a 4xx body only in that shape); anything else goes
+ * on to the app's handler. Mounted after the door's router (src/app.ts), so it also sees the 429 raised before it.
+ */
+export const b2cErrors: ErrorRequestHandler = (err, _req, res, next) => {
   const e = clientError(err);
   if (!e || res.headersSent) {
     next(err);
     return;
   }
-  b2cError(res, e.status, e.code, B2C_BAD_REQUEST_MESSAGE, e.message);
+  res.set(e.headers);
+  b2cError(res, e.status, e.code, e.code === 'too_many_requests' ? B2C_TOO_MANY_REQUESTS_MESSAGE : B2C_BAD_REQUEST_MESSAGE, e.message);
 };
 
 export function azureB2cDoor(cfg: AzureB2cDoorConfig, deps: DoorDeps): Router {
@@ -77,8 +75,9 @@ export function azureB2cDoor(cfg: AzureB2cDoorConfig, deps: DoorDeps): Router {
     const password = field(passwordSchema, body, 'password');
     const a = await attempt(() => deps.gateway.verify(login, password));
     if (a.kind === 'match') {
-      await markAfterMatch(deps, 'azure_b2c', cfg.mark_on_success, a.profile);
       res.json({ tokenSuccess: true, migrationRequired: false });
+      // After the answer: B2C waits for nothing but the match.
+      void markAfterMatch(deps, 'azure_b2c', cfg.mark_on_success, a.profile);
       return;
     }
     // One userMessage for every non-match: the sign-in page does not learn whether the user exists, is blocked, or
@@ -90,6 +89,7 @@ export function azureB2cDoor(cfg: AzureB2cDoorConfig, deps: DoorDeps): Router {
     }
     b2cError(res, 409, 'invalid_credentials', cfg.user_message, 'Wrong username or password.');
   });
-  r.use(b2cClientErrors);
+  // b2cErrors is mounted after this router by src/app.ts (src/http/doors/index.ts), not here: it must see the
+  // request rate's 429 too, raised before the router.
   return r;
 }

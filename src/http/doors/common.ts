@@ -3,12 +3,12 @@
  * shape a door can translate into its IdP's signalling, and marking the user migrated after a match.
  * The use cases themselves (matching rule, profile, limiter, timing decoy, logs, metrics) are the Gateway's.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Request, RequestHandler } from 'express';
 import type { z } from 'zod';
 import { ALLOWED_ALGORITHMS, type Config } from '../../config.js';
-import { tokenCheck } from '../../auth.js';
+import { clientIdOf, tokenCheck } from '../../auth.js';
 import { ApiError } from '../../errors.js';
 import type { Gateway } from '../../gateway.js';
 import { errorClass, type Logger } from '../../logger.js';
@@ -21,11 +21,22 @@ export interface DoorDeps {
   config: Config;
 }
 
-/** Equal in constant time, whatever the lengths (both sides are hashed to 32 bytes first). */
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
+
+/**
+ * A constant-time check against one fixed secret: the expected value is hashed once, here (when the door is built);
+ * each check hashes only the given value and compares the two 32-byte digests with timingSafeEqual, whatever the
+ * lengths. An absent value never matches.
+ */
+export function secretMatcher(expected: string): (given: string | undefined) => boolean {
+  const want = sha256(expected);
+  // crypto.timingSafeEqual looked up at call time (not a bound import), so a test can watch that it runs.
+  return (given) => crypto.timingSafeEqual(sha256(given ?? ''), want) && given !== undefined;
+}
+
+/** Equal in constant time, whatever the lengths. For a fixed secret checked again and again, use secretMatcher. */
 export function secretEquals(given: string | undefined, expected: string): boolean {
-  const a = createHash('sha256').update(given ?? '').digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b) && given !== undefined;
+  return secretMatcher(expected)(given);
 }
 
 const REALM = 'legacy-gateway';
@@ -64,39 +75,43 @@ const normFingerprint = (f: string) => f.replace(/:/g, '').toUpperCase();
  */
 export function doorAuth(a: DoorAuth, config: Config): RequestHandler[] {
   if ('header' in a) {
-    const { name, value } = a.header;
-    return [(req, _res, next) => next(secretEquals(req.get(name), value) ? undefined : unauthorized(`Header name="${name}"`))];
+    const { name } = a.header;
+    const matches = secretMatcher(a.header.value);
+    return [(req, _res, next) => next(matches(req.get(name)) ? undefined : unauthorized(`Header name="${name}"`))];
   }
   if ('basic' in a) {
-    const { username, password } = a.basic;
+    const userMatches = secretMatcher(a.basic.username);
+    const passMatches = secretMatcher(a.basic.password);
     return [
       (req, _res, next) => {
         const c = basicCredentials(req.headers.authorization);
         // Both parts are always compared, so the time does not say which one was wrong.
-        const userOk = secretEquals(c?.[0], username);
-        const passOk = secretEquals(c?.[1], password);
+        const userOk = userMatches(c?.[0]);
+        const passOk = passMatches(c?.[1]);
         next(c && userOk && passOk ? undefined : unauthorized(`Basic realm="${REALM}", charset="UTF-8"`));
       },
     ];
   }
   if ('bearer' in a) {
-    const expected = a.bearer;
-    return [(req, _res, next) => next(secretEquals(bearerToken(req.headers.authorization), expected) ? undefined : unauthorized(`Bearer realm="${REALM}"`))];
+    const matches = secretMatcher(a.bearer);
+    return [(req, _res, next) => next(matches(bearerToken(req.headers.authorization)) ? undefined : unauthorized(`Bearer realm="${REALM}"`))];
   }
   if ('jwt' in a) {
     const j = a.jwt;
-    return tokenCheck({
+    const check = tokenCheck({
       issuer: j.issuer,
       audience: j.audience,
       jwks_uri: j.jwks_uri,
       allow_insecure_http: j.allow_insecure_http,
       jwks: config.auth.jwks,
+      // The clients allow-list is checked below (doorClientId also reads Okta's cid).
       clients: [],
       algorithms: [...ALLOWED_ALGORITHMS],
       // An IdP's own token (Entra's, Okta's OAuth client) is not a client-credentials token of our issuer.
       require_client_subject: false,
       clock_tolerance_s: config.auth.clock_tolerance_s,
     });
+    return j.clients.length === 0 ? check : [...check, clientAllowed(new Set(j.clients))];
   }
   const allowed = new Set(a.client_cert.fingerprints_sha256.map(normFingerprint));
   return [
@@ -105,6 +120,30 @@ export function doorAuth(a: DoorAuth, config: Config): RequestHandler[] {
       next(f !== undefined && (allowed.size === 0 || allowed.has(normFingerprint(f))) ? undefined : unauthorized(`Certificate realm="${REALM}"`));
     },
   ];
+}
+
+/**
+ * The verified token's client: azp, client_id (auth.ts clientIdOf, also sub "<id>@clients"), Okta's cid, or an
+ * Entra v1 token's appid.
+ */
+export function doorClientId(payload: Record<string, unknown>): string | undefined {
+  const id = clientIdOf(payload);
+  if (id !== undefined) return id;
+  for (const k of ['cid', 'appid'] as const) if (typeof payload[k] === 'string') return payload[k] as string;
+  return undefined;
+}
+
+/** After the token check: a door jwt's `clients`, when listed, must name the token's client; else 401 invalid_token. */
+function clientAllowed(clients: ReadonlySet<string>): RequestHandler {
+  return (req, _res, next) => {
+    const payload = (req as Request & { auth?: { payload?: Record<string, unknown> } }).auth?.payload ?? {};
+    const id = doorClientId(payload);
+    next(
+      id !== undefined && clients.has(id)
+        ? undefined
+        : new ApiError(401, 'invalid_token', 'The bearer token is not valid for this API.', { 'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token"` }),
+    );
+  };
 }
 
 /** A verify's result as a door sees it. A store outage is not an attempt: it is thrown (a 503 ApiError). */
@@ -138,8 +177,10 @@ export async function attempt(verify: () => Promise<Profile>): Promise<Attempt> 
 
 /**
  * After a match at a door whose IdP never calls again for that user: mark the user migrated (mark_on_success).
- * A failed mark does not undo the match the IdP is about to act on: it is logged (the door and the error's class,
- * never the login) and can be caught up with `legacy-gateway reconcile`.
+ * Started after the door has answered, never awaited by it: the IdP gets its answer within its own timeout however
+ * slow the mark is (an IdP that timed out would fail the sign-in while the late mark locks the user out).
+ * A failed mark does not undo the match the IdP acts on: it is logged (the door and the error's class, never the
+ * login) and can be caught up with `legacy-gateway reconcile`. The returned promise never rejects.
  */
 export async function markAfterMatch(deps: DoorDeps, door: string, enabled: boolean, profile: Profile): Promise<void> {
   if (!enabled) return;
@@ -150,13 +191,19 @@ export async function markAfterMatch(deps: DoorDeps, door: string, enabled: bool
   }
 }
 
+/** The value at a dotted path of a parsed JSON body (objects only: an array or a scalar on the way is undefined). */
+export function valueAt(body: unknown, path: string): unknown {
+  let v: unknown = body;
+  for (const k of path.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
 /**
  * A field of a parsed JSON body (a dotted path) checked with one of the API's own schemas (loginSchema,
  * passwordSchema from src/routes.ts), or a 400 invalid_request naming the field.
  */
 export function field<T>(schema: z.ZodType<T>, body: unknown, path: string): T {
-  let v: unknown = body;
-  for (const k of path.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  const v = valueAt(body, path);
   const r = schema.safeParse(v);
   if (r.success) return r.data;
   const issue = r.error.issues[0];

@@ -17,6 +17,11 @@ export const doorJwtSchema = z
     jwks_uri: z.url().optional(),
     /** Accept http:// for issuer and jwks_uri (a local test issuer). Never in production. */
     allow_insecure_http: z.boolean().default(false),
+    /**
+     * When listed, the token's client (azp, client_id, Okta's cid, or sub "<id>@clients") must be one of these:
+     * another application of the same issuer that obtains a token for the same audience is refused (401).
+     */
+    clients: z.array(z.string().min(1)).default([]),
   })
   .strict()
   .refine(
@@ -147,3 +152,36 @@ export type KeycloakDoorConfig = z.infer<typeof keycloakDoorSchema>;
 export type FusionauthDoorConfig = z.infer<typeof fusionauthDoorSchema>;
 export type AzureB2cDoorConfig = z.infer<typeof azureB2cDoorSchema>;
 export type EntraDoorConfig = z.infer<typeof entraDoorSchema>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const audiences = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const sameIssuer = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/**
+ * A door's jwt must not accept the /v1 API's own tokens: with the issuer of `auth`, its audience must differ from
+ * every audience of `auth.audience` (else a /v1 token with only read:migration, or any token of that API, would open
+ * the door and verify passwords and mark users). Read from the raw config (every problem at once, like the schema).
+ * Problems as "<path>: <message>".
+ */
+export function doorJwtProblems(config: unknown): string[] {
+  if (!isObject(config) || !isObject(config.auth) || !isObject(config.front_doors)) return [];
+  const { issuer } = config.auth;
+  if (typeof issuer !== 'string') return [];
+  const apiAudiences = new Set(audiences(config.auth.audience));
+  const problems: string[] = [];
+  const check = (auth: unknown, path: string) => {
+    if (!isObject(auth) || !isObject(auth.jwt)) return;
+    const j = auth.jwt;
+    if (typeof j.issuer !== 'string' || !sameIssuer(j.issuer, issuer)) return;
+    const shared = audiences(j.audience).filter((a) => apiAudiences.has(a));
+    if (shared.length > 0) {
+      problems.push(`${path}.jwt.audience: must differ from auth.audience for the same issuer (${shared.join(', ')}): a /v1 API token would open this door; give the door its own audience`);
+    }
+  };
+  for (const [key, door] of Object.entries(config.front_doors)) {
+    if (!isObject(door)) continue;
+    check(door.auth, `front_doors.${key}.auth`);
+    if (isObject(door.events)) check(door.events.auth, `front_doors.${key}.events.auth`);
+  }
+  return problems;
+}

@@ -25,7 +25,7 @@ import { ConfigError } from '../../config.js';
 import { ApiError } from '../../errors.js';
 import { bodyObject, jsonBody, requireJson } from '../body.js';
 import { loginSchema, passwordSchema } from '../../routes.js';
-import { attempt, doorAuth, field, markAfterMatch, type DoorDeps } from './common.js';
+import { attempt, doorAuth, field, markAfterMatch, valueAt, type DoorDeps } from './common.js';
 import type { EntraDoorConfig } from './config.js';
 
 /** Key management: RSA-OAEP only (what Entra uses). Never "dir" or another symmetric or key-agreement scheme. */
@@ -78,12 +78,6 @@ export function loadDecryptionKey(file: string): KeyObject {
 }
 
 const badContext = (why: string) => new ApiError(400, 'invalid_request', `data.encryptedPasswordContext: ${why}`);
-
-function valueAt(body: unknown, path: string): unknown {
-  let v = body;
-  for (const k of path.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
-  return v;
-}
 
 /** The claims of the decrypted plaintext: an unsecured JWT ("alg":"none", empty signature), or a bare JSON object. */
 function contextClaims(plaintext: Uint8Array): Record<string, unknown> {
@@ -189,8 +183,9 @@ export function entraDoor(cfg: EntraDoorConfig, deps: DoorDeps): Router {
     const a = await attempt(() => deps.gateway.verify(login, password));
     switch (a.kind) {
       case 'match':
-        await markAfterMatch(deps, 'entra', cfg.mark_on_success, a.profile);
         answer(res, nonce, 'MigratePassword');
+        // After the answer: Entra waits for the action, not for the mark.
+        void markAfterMatch(deps, 'entra', cfg.mark_on_success, a.profile);
         return;
       case 'blocked':
         res.locals.errorCode = 'user_blocked';

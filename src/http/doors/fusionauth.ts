@@ -77,8 +77,9 @@ export function fusionauthDoor(cfg: FusionauthDoorConfig, deps: DoorDeps): Route
       return;
     }
     if (a.kind === 'match') {
-      await markAfterMatch(deps, 'fusionauth', cfg.mark_on_success, a.profile);
       res.json({ user: fusionauthUser(a.profile, cfg) });
+      // After the answer: FusionAuth waits for the user, not for the mark.
+      void markAfterMatch(deps, 'fusionauth', cfg.mark_on_success, a.profile);
       return;
     }
     if (a.kind === 'limited') {

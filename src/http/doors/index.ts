@@ -1,6 +1,6 @@
 /** The IdP front doors under /v1/idp/<idp>/: one file per IdP, each mounted only when configured. */
-import type { Router } from 'express';
-import { azureB2cDoor } from './azure-b2c.js';
+import type { ErrorRequestHandler, Router } from 'express';
+import { azureB2cDoor, b2cErrors } from './azure-b2c.js';
 import type { DoorDeps } from './common.js';
 import type { FrontDoorsConfig } from './config.js';
 import { entraDoor } from './entra.js';
@@ -17,16 +17,23 @@ export interface MountedDoor {
   /** Full mount path: /v1/idp/<path>. */
   mount: string;
   router: Router;
+  /**
+   * Mounted after the router (src/app.ts): translates what this door's IdP must see in its own error shape, the
+   * door's own errors and those raised before the router (the request rate's 429). Absent: the API's error shape.
+   */
+  errors?: ErrorRequestHandler;
 }
 
-type Factories = { [K in keyof FrontDoorsConfig]-?: { path: string; build: (cfg: NonNullable<FrontDoorsConfig[K]>, deps: DoorDeps) => Router } };
+type Factories = {
+  [K in keyof FrontDoorsConfig]-?: { path: string; build: (cfg: NonNullable<FrontDoorsConfig[K]>, deps: DoorDeps) => Router; errors?: ErrorRequestHandler };
+};
 
 const DOORS: Factories = {
   okta: { path: 'okta', build: oktaDoor },
   kratos: { path: 'kratos', build: kratosDoor },
   keycloak: { path: 'keycloak', build: keycloakDoor },
   fusionauth: { path: 'fusionauth', build: fusionauthDoor },
-  azure_b2c: { path: 'azure-b2c', build: azureB2cDoor },
+  azure_b2c: { path: 'azure-b2c', build: azureB2cDoor, errors: b2cErrors },
   entra: { path: 'entra', build: entraDoor },
 };
 
@@ -36,8 +43,8 @@ export function frontDoors(deps: DoorDeps): MountedDoor[] {
   for (const key of Object.keys(DOORS) as (keyof FrontDoorsConfig)[]) {
     const cfg = deps.config.front_doors[key];
     if (!cfg) continue;
-    const d = DOORS[key] as { path: string; build: (c: unknown, deps: DoorDeps) => Router };
-    out.push({ key, mount: `${IDP_MOUNT}/${d.path}`, router: d.build(cfg, deps) });
+    const d = DOORS[key] as { path: string; build: (c: unknown, deps: DoorDeps) => Router; errors?: ErrorRequestHandler };
+    out.push({ key, mount: `${IDP_MOUNT}/${d.path}`, router: d.build(cfg, deps), ...(d.errors ? { errors: d.errors } : {}) });
   }
   return out;
 }

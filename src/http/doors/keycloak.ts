@@ -14,23 +14,15 @@
  * application/x-www-form-urlencoded, where '+' is a space and '%2B' a plus sign.
  */
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import type { Profile } from '../../profile.js';
-import { loginSchema, passwordSchema } from '../../routes.js';
+import { loginSchema, passwordSchema, userIdParam } from '../../routes.js';
 import { bodyObject, jsonBody, requireJson } from '../body.js';
 import { attempt, doorAuth, field, markAfterMatch, type DoorDeps } from './common.js';
 import type { KeycloakDoorConfig } from './config.js';
 
 /** Keycloak's user id column (USER_ENTITY.ID) is 36 characters. */
 const KEYCLOAK_ID_MAX = 36;
-
-/** A public user_id in the path (verify_by: id), as /v1/users/{user_id} takes it. */
-const userIdSchema = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(256, 'must be at most 256 characters')
-  .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 
 /** The user as the plugin's LegacyUser reads it (Jackson, unknown properties refused: only these keys are sent). */
 export interface KeycloakUser {
@@ -102,15 +94,15 @@ export function echoesAsked(asked: string, u: Pick<KeycloakUser, 'email' | 'user
   return a === u.username.toUpperCase() || (u.email !== undefined && a === u.email.toUpperCase());
 }
 
-/** The {usernameOrEmail} / {id} segment, decoded as the plugin encodes it (form encoding: '+' is a space). */
+/**
+ * The {usernameOrEmail} / {id} segment, decoded as the plugin encodes it (form encoding: '+' is a space). Express has
+ * already decoded the same segment as the route parameter and answered 400 when it is not valid percent-encoded
+ * UTF-8, so decoding it again cannot fail here.
+ */
 function pathParam(req: Request): string {
   const m = /^\/users\/([^/]+)\/?$/i.exec(req.path);
   if (!m) throw new ApiError(404, 'not_found', 'No such endpoint.');
-  try {
-    return decodeURIComponent(m[1]!.replace(/\+/g, ' '));
-  } catch {
-    throw new ApiError(400, 'invalid_request', 'The path segment is not valid percent-encoded UTF-8.');
-  }
+  return decodeURIComponent(m[1]!.replace(/\+/g, ' '));
 }
 
 function userNotFound(res: Response): void {
@@ -150,13 +142,14 @@ export function keycloakDoor(cfg: KeycloakDoorConfig, deps: DoorDeps): Router {
     const param = pathParam(req);
     const byId = cfg.verify_by === 'id';
     // Validated before the body: a bad path is a 400 whatever the body says.
-    const who = byId ? field(userIdSchema, { id: param }, 'id') : field(loginSchema, { username: param }, 'username');
+    const who = byId ? field(userIdParam, { id: param }, 'id') : field(loginSchema, { username: param }, 'username');
     const password = field(passwordSchema, bodyObject(req), 'password');
     const a = await attempt(() => (byId ? deps.gateway.verifyById(who, password) : deps.gateway.verify(who, password)));
     if (a.kind === 'match') {
-      await markAfterMatch(deps, 'keycloak', cfg.mark_on_success, a.profile);
       // The plugin decides on the status alone (it still reads a 200's entity as text): a small JSON body, not none.
       res.json({});
+      // After the answer: the plugin waits for the verdict, not for the mark.
+      void markAfterMatch(deps, 'keycloak', cfg.mark_on_success, a.profile);
       return;
     }
     if (a.kind === 'limited') {

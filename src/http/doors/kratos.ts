@@ -20,8 +20,9 @@ export function kratosDoor(cfg: KratosDoorConfig, deps: DoorDeps): Router {
     const password = field(passwordSchema, body, 'password');
     const a = await attempt(() => deps.gateway.verify(identifier, password));
     if (a.kind === 'match') {
-      await markAfterMatch(deps, 'kratos', cfg.mark_on_success, a.profile);
       res.json({ status: 'password_match' });
+      // After the answer: Kratos waits for the verdict, not for the mark.
+      void markAfterMatch(deps, 'kratos', cfg.mark_on_success, a.profile);
       return;
     }
     // Kratos reads only the status: 403 is "invalid credentials" to its user. The body says which, for the logs.

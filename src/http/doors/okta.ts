@@ -127,8 +127,9 @@ export function oktaDoor(cfg: OktaDoorConfig, deps: DoorDeps): Router {
     const password = field(passwordSchema, body, `${at}.password`);
     const a = await attempt(() => deps.gateway.verify(username, password));
     if (a.kind === 'match') {
-      await markAfterMatch(deps, 'okta', cfg.mark_on_success, a.profile);
       res.json(oktaVerdict('VERIFIED'));
+      // After the answer: Okta waits 3 s for the verdict, not for the mark.
+      void markAfterMatch(deps, 'okta', cfg.mark_on_success, a.profile);
       return;
     }
     res.locals.errorCode = UNVERIFIED_CODE[a.kind];

@@ -56,7 +56,7 @@ describe('Azure AD B2C door: Bearer (AuthenticationType Bearer)', { skip }, () =
     const r = await post(dg, SAMPLE);
     assert.deepEqual(expectSpec('POST', PATH, r, 200), SUCCESS);
     assert.equal(r.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(await dg.migratedIds(), ['5']);
+    assert.deepEqual(await dg.marksEventually(['5']), ['5']);
     // B2C flips extension_requiresMigration and never calls again; should it, the user is no longer a match.
     const again = await post(dg, SAMPLE);
     assert.deepEqual(expectSpec('POST', PATH, again, 409), b2cError(again.id, 'invalid_credentials', 'Incorrect password', 'Wrong username or password.'));
@@ -66,9 +66,11 @@ describe('Azure AD B2C door: Bearer (AuthenticationType Bearer)', { skip }, () =
   test('an unmapped signInName claim is read when email is absent; email wins when both are sent; extra claims are ignored', async () => {
     const r1 = await post(dg, { signInName: 'contoso-user', password: 'value', objectId: '00000000-0000-0000-0000-000000000000' });
     assert.deepEqual(expectSpec('POST', PATH, r1, 200), SUCCESS);
+    assert.deepEqual(await dg.marksEventually(['5']), ['5']);
     await dg.clearMarks();
     const r2 = await post(dg, { email: ' USER@Contoso.com ', signInName: 'nobody@example.com', password: 'value' });
     assert.deepEqual(expectSpec('POST', PATH, r2, 200), SUCCESS);
+    assert.deepEqual(await dg.marksEventually(['5']), ['5']);
     await dg.clearMarks();
     const r3 = await post(dg, { email: 'nobody@example.com', signInName: 'user@contoso.com', password: 'value' });
     expectSpec('POST', PATH, r3, 409);
@@ -113,6 +115,10 @@ describe('Azure AD B2C door: Bearer (AuthenticationType Bearer)', { skip }, () =
     assert.equal(expectSpec('POST', PATH, t, 415).code, 'unsupported_media_type');
     const u16 = await raw(dg.gw.url, 'POST', PATH, { body: JSON.stringify(SAMPLE), headers: { 'content-type': 'application/json; charset=utf-16', authorization: `Bearer ${TOKEN}` } });
     assert.equal(expectSpec('POST', PATH, u16, 415).code, 'unsupported_media_type');
+    // Not valid UTF-8 (a lone 0xFF in the password): malformed_json, in B2C's shape, never verified as U+FFFD.
+    const bytes = Buffer.concat([Buffer.from('{"email":"user@contoso.com","password":"value'), Buffer.from([0xff]), Buffer.from('"}')]);
+    const notUtf8 = await raw(dg.gw.url, 'POST', PATH, { body: bytes, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'x-request-id': 'b2c-not-utf8' } });
+    assert.deepEqual(expectSpec('POST', PATH, notUtf8, 400), b2cError('b2c-not-utf8', 'malformed_json', neutral, 'The body is not valid JSON.'));
   });
 
   test('a missing or wrong bearer token is 401 before the body is read, in the gateway\'s own error shape', async () => {
@@ -156,6 +162,7 @@ describe('Azure AD B2C door: Bearer (AuthenticationType Bearer)', { skip }, () =
     }
     const ok = await post(dg, { email: 'bob@company.com', password: 'bob-password-1' });
     assert.deepEqual(expectSpec('POST', PATH, ok, 200), SUCCESS);
+    assert.deepEqual(await dg.marksEventually(['3']), ['3']);
     await dg.clearMarks();
     const logs = dg.gw.logs.join('');
     assert.ok(!logs.includes('bob-password-1') && !logs.includes(TOKEN), 'neither the password nor the API token is logged');
@@ -195,7 +202,7 @@ describe('Azure AD B2C door: one API-key header (AuthenticationType ApiKeyHeader
   test('the right key → 200; a missing or wrong one → 401', async () => {
     const r = await post(dg, SAMPLE, { 'x-functions-key': FUNCTIONS_KEY });
     assert.deepEqual(expectSpec('POST', PATH, r, 200), SUCCESS);
-    assert.deepEqual(await dg.migratedIds(), ['5']);
+    assert.deepEqual(await dg.marksEventually(['5']), ['5']);
     for (const h of <Record<string, string>[]>[{}, { 'x-functions-key': `${FUNCTIONS_KEY}!` }, { authorization: `Bearer ${FUNCTIONS_KEY}` }]) {
       const bad = await post(dg, SAMPLE, h);
       expectSpec('POST', PATH, bad, 401, 'unauthorized');
@@ -229,7 +236,7 @@ describe('Azure AD B2C door: client certificate (AuthenticationType ClientCertif
     assert.match(dg.gw.url, /^https:/);
     const r = await postTls(dg, pki.client);
     assert.deepEqual(expectSpec('POST', PATH, r, 200), SUCCESS);
-    assert.deepEqual(await dg.migratedIds(), ['5']);
+    assert.deepEqual(await dg.marksEventually(['5']), ['5']);
     await dg.clearMarks();
     const wrongPassword = await postTls(dg, pki.otherClient, { ...SAMPLE, password: 'nope' });
     assert.equal(expectSpec('POST', PATH, wrongPassword, 409).code, 'invalid_credentials');
@@ -249,6 +256,28 @@ describe('Azure AD B2C door: client certificate (AuthenticationType ClientCertif
       const bad = await postTls(pinned, identity);
       expectSpec('POST', PATH, bad, 401, 'unauthorized');
     }
+  });
+});
+
+describe('Azure AD B2C door: limits.client_requests', { skip }, () => {
+  let dg: DoorGateway;
+  before(async () => {
+    dg = await startDoorGateway({ front_doors: { azure_b2c: { auth: { bearer: TOKEN } } }, config: { limits: { client_requests: { max: 1, window_s: 60 } } } });
+  });
+  after(async () => dg?.close());
+
+  test("over the door's request rate: 429 in B2C's error shape (B2C shows a 4xx body only in that shape), with Retry-After", async () => {
+    assert.deepEqual(expectSpec('POST', PATH, await post(dg, SAMPLE), 200), SUCCESS);
+    for (const headers of <Record<string, string>[]>[{ authorization: `Bearer ${TOKEN}` }, {}]) {
+      const r = await post(dg, SAMPLE, headers);
+      assert.deepEqual(
+        expectSpec('POST', PATH, r, 429),
+        b2cError(r.id, 'too_many_requests', 'Too many sign-in requests. Try again in a moment.', 'Too many requests from this client. Slow down.'),
+      );
+      assert.match(r.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+    }
+    assert.deepEqual(await dg.marksEventually(['5']), ['5']);
   });
 });
 

@@ -121,7 +121,7 @@ describe('Entra door', { skip }, () => {
     const r = await post(dg, event(await seal(context(CASEY.password, nonce))));
     assert.deepEqual(expectSpec('POST', PATH, r, 200), verdict('MigratePassword', nonce));
     assert.equal(r.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(await dg.migratedIds(), ['6']);
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
     // Entra stores the password and never calls again; should it, the migrated user is no longer a match.
     const again = await submit(dg, CASEY.mail, CASEY.password);
     assert.deepEqual(expectSpec('POST', PATH, again.r, 200), verdict('Retry', again.nonce));
@@ -143,6 +143,7 @@ describe('Entra door', { skip }, () => {
       const body = expectSpec('POST', PATH, r, 200);
       assert.equal(body.data.actions[0]['@odata.type'], 'microsoft.graph.passwordSubmit.MigratePassword', what);
       assert.match(body.data.nonce, /^n\d$/, what);
+      assert.deepEqual(await dg.marksEventually(['6']), ['6'], what);
       await dg.clearMarks();
     }
   });
@@ -167,15 +168,19 @@ describe('Entra door', { skip }, () => {
     const upn = `${randomUUID()}@contoso.onmicrosoft.com`;
     const r1 = await post(dg, event(await seal(context(CASEY.password, 'a')), { id: 'x', mail: CASEY.mail, userPrincipalName: upn }));
     assert.deepEqual(expectSpec('POST', PATH, r1, 200), verdict('MigratePassword', 'a'));
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
     await dg.clearMarks();
     const r2 = await post(dg, event(await seal(context(CASEY.password, 'b')), { id: 'x', mail: null, userPrincipalName: CASEY.mail }));
     assert.deepEqual(expectSpec('POST', PATH, r2, 200), verdict('MigratePassword', 'b'));
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
     await dg.clearMarks();
     const r3 = await post(dg, event(await seal(context(CASEY.password, 'c')), { id: 'x', userPrincipalName: 'casey' }));
     assert.deepEqual(expectSpec('POST', PATH, r3, 200), verdict('MigratePassword', 'c'), 'a username works as the legacy login too');
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
     await dg.clearMarks();
     const r4 = await post(dg, event(await seal(context(CASEY.password, 'd')), { id: 'x', mail: CASEY.mail.toUpperCase(), userPrincipalName: 'someone-else@example.com' }));
     assert.deepEqual(expectSpec('POST', PATH, r4, 200), verdict('MigratePassword', 'd'), 'mail wins over userPrincipalName');
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
     await dg.clearMarks();
   });
 
@@ -201,6 +206,7 @@ describe('Entra door', { skip }, () => {
     // A v1 token names the caller in appid.
     const v1 = await post(dg, event(await seal(context(CASEY.password, 'v1'))), await entraToken({ azp: undefined, appid: ENTRA_AUTHENTICATION_EVENTS_APP_ID }));
     assert.deepEqual(expectSpec('POST', PATH, v1, 200), verdict('MigratePassword', 'v1'));
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
     await dg.clearMarks();
   });
 
@@ -297,6 +303,7 @@ describe('Entra door', { skip }, () => {
     }
     const { r, nonce } = await submit(dg, 'bob@company.com', 'bob-password-1');
     assert.deepEqual(expectSpec('POST', PATH, r, 200), verdict('MigratePassword', nonce));
+    assert.deepEqual(await dg.marksEventually(['3']), ['3']);
     await dg.clearMarks();
   });
 });
@@ -349,6 +356,25 @@ describe('Entra door: the decryption key is checked when the door is built', { s
     const locked = path.join(dir, 'locked.pem');
     writeFileSync(locked, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pass-phrase' }));
     assert.match(await startWith(locked), /is not an unencrypted PEM private key/);
+  });
+});
+
+describe('Entra door: limits.client_requests', { skip }, () => {
+  let dg: DoorGateway;
+  before(async () => {
+    dg = await startDoorGateway({ front_doors: { entra: entraDoorConfig() }, config: { limits: { client_requests: { max: 1, window_s: 60 } } } });
+  });
+  after(async () => dg?.close());
+
+  test("over the door's request rate: 429 too_many_requests with Retry-After, before the token is looked at", async () => {
+    const { r, nonce } = await submit(dg, CASEY.mail, CASEY.password);
+    assert.deepEqual(expectSpec('POST', PATH, r, 200), verdict('MigratePassword', nonce));
+    for (const token of [undefined, null]) {
+      const limited = await post(dg, event('x'), token);
+      expectSpec('POST', PATH, limited, 429, 'too_many_requests');
+      assert.match(limited.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    }
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
   });
 });
 

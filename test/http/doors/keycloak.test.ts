@@ -144,7 +144,7 @@ describe('Keycloak door: static bearer, verify_by login', { skip }, () => {
     await dg.clearMarks();
     const r = await post(dg, 'bob', SAMPLE_VERIFY_BODY);
     assert.deepEqual(expectSpec('POST', `${BASE}/bob`, r, 200), {});
-    assert.deepEqual(await dg.migratedIds(), ['3']);
+    assert.deepEqual(await dg.marksEventually(['3']), ['3']);
     // Keycloak severed the federation link: should anything still ask, the user is gone from the legacy side.
     await lookup(dg, 'bob', 404, 'user_not_found');
     await check(dg, 'bob', SAMPLE_VERIFY_BODY.password, 401, 'invalid_credentials');
@@ -191,6 +191,8 @@ describe('Keycloak door: static bearer, verify_by login', { skip }, () => {
       const username = (await lookup(dg, c.encoded[0]!, 200)).username as string;
       const r = await post(dg, javaUrlEncode(username), { password: c.password });
       assert.deepEqual(expectSpec('POST', `${BASE}/${javaUrlEncode(username)}`, r, 200), {}, username);
+      const legacyId = c.id.slice('legacy|'.length);
+      assert.deepEqual(await dg.marksEventually([legacyId]), [legacyId], username);
       await dg.clearMarks();
     }
     assert.equal(javaUrlEncode('noël'), 'no%C3%ABl');
@@ -216,6 +218,7 @@ describe('Keycloak door: static bearer, verify_by login', { skip }, () => {
     assert.deepEqual((await lookup(dg, 'no%C3%ABl', 200)).attributes, {}, 'a null column leaves the key out');
     // The password check by that username (the email) works.
     await check(dg, javaUrlEncode('nouser@example.com'), 'nouser-pass', 200);
+    assert.deepEqual(await dg.marksEventually(['12']), ['12']);
     await dg.clearMarks();
   });
 
@@ -293,7 +296,7 @@ describe('Keycloak door: static bearer, verify_by login', { skip }, () => {
     // Extra fields are ignored (the plugin sends only "password" today).
     const extra = await post(dg, 'bob', { ...SAMPLE_VERIFY_BODY, otp: '123456', credentialType: 'password' });
     assert.deepEqual(expectSpec('POST', `${BASE}/bob`, extra, 200), {});
-    assert.deepEqual(await dg.migratedIds(), ['3']);
+    assert.deepEqual(await dg.marksEventually(['3']), ['3']);
     await dg.clearMarks();
   });
 
@@ -362,6 +365,7 @@ describe('Keycloak door: static bearer, verify_by login', { skip }, () => {
     // The door recovers.
     assert.equal((await lookup(dg, 'johnny123', 200)).id, 'legacy|4');
     await check(dg, 'johnny123', 'password', 200);
+    assert.deepEqual(await dg.marksEventually(['4']), ['4']);
     await dg.clearMarks();
   });
 });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { postgresSkip, startDoorGateway, type DoorGateway } from '../../helpers/doors.js';
+import { wrapStore } from '../../helpers/harness.js';
 import { assertCoverage, expectSpec, raw, type Res } from '../../helpers/openapi.js';
 
 const PATH = '/v1/idp/kratos/password-migration';
@@ -38,7 +39,7 @@ describe('Kratos door: API-key header', { skip }, () => {
     await dg.clearMarks();
     const r = await post(dg, SAMPLE);
     assert.deepEqual(expectSpec('POST', PATH, r, 200), { status: 'password_match' });
-    assert.deepEqual(await dg.migratedIds(), ['2']);
+    assert.deepEqual(await dg.marksEventually(['2']), ['2']);
     // Kratos never calls again; should it, the migrated user is no longer a match.
     const again = await post(dg, SAMPLE);
     expectSpec('POST', PATH, again, 403, 'invalid_credentials');
@@ -50,6 +51,8 @@ describe('Kratos door: API-key header', { skip }, () => {
       const password = identifier === 'noël' ? 'pässwörd ünïcødé' : SAMPLE.password;
       const r = await post(dg, { identifier, password });
       assert.deepEqual(expectSpec('POST', PATH, r, 200), { status: 'password_match' }, identifier);
+      const id = identifier === 'noël' ? '10' : '2';
+      assert.deepEqual(await dg.marksEventually([id]), [id], identifier);
       await dg.clearMarks();
     }
   });
@@ -75,6 +78,7 @@ describe('Kratos door: API-key header', { skip }, () => {
   test('extra fields of a custom Jsonnet body are ignored; a text/plain body is 415', async () => {
     const r = await post(dg, { ...SAMPLE, identity: { traits: { email: SAMPLE.identifier } }, flow: { id: 'f' } });
     assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await dg.marksEventually(['2']), ['2']);
     await dg.clearMarks();
     const t = await raw(dg.gw.url, 'POST', PATH, { body: JSON.stringify(SAMPLE), headers: { 'content-type': 'text/plain', 'x-api-key': KEY } });
     expectSpec('POST', PATH, t, 415, 'unsupported_media_type');
@@ -142,6 +146,7 @@ describe('Kratos door: API-key header', { skip }, () => {
     }
     const ok = await post(dg, { identifier: 'richard@example.com', password: 'password' });
     assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(await dg.marksEventually(['4']), ['4']);
     await dg.clearMarks();
   });
 
@@ -177,6 +182,90 @@ describe('Kratos door: HTTP Basic, mark_on_success false, IP allow-list; other d
       assert.equal(r.status, 404, p);
       assert.equal(r.json?.error, 'not_found', p);
     }
+  });
+});
+
+describe('Kratos door: limits.client_requests, counted per source address', { skip }, () => {
+  let dg: DoorGateway;
+  before(async () => {
+    dg = await startDoorGateway({
+      front_doors: { kratos: { auth: { header: { name: 'X-Api-Key', value: KEY } } } },
+      // Behind a trusted proxy (loopback), X-Forwarded-For names the caller: two addresses from one test process.
+      config: { server: { trust_proxy: ['127.0.0.1/32', '::1/128'] }, limits: { client_requests: { max: 3, window_s: 60 } } },
+    });
+  });
+  after(async () => dg?.close());
+
+  const from = (ip: string, headers: Record<string, string>) => ({ ...headers, 'x-forwarded-for': ip });
+
+  test("an outsider guessing the key is slowed (429), but spends only their own address's budget, never the IdP's", async () => {
+    const outsider = '198.51.100.7';
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await post(dg, SAMPLE, from(outsider, { 'x-api-key': `wrong-key-${i}-0123456789` }))).status);
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429], 'the guesses from one address are limited');
+    const limited = await post(dg, SAMPLE, from(outsider, { 'x-api-key': KEY }));
+    expectSpec('POST', PATH, limited, 429, 'too_many_requests');
+    assert.match(limited.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    // Kratos, calling from its own address, still gets through.
+    const kratos = await post(dg, SAMPLE, from('203.0.113.20', { 'x-api-key': KEY }));
+    assert.deepEqual(expectSpec('POST', PATH, kratos, 200), { status: 'password_match' });
+    assert.deepEqual(await dg.marksEventually(['2']), ['2']);
+    await dg.clearMarks();
+  });
+});
+
+describe('Kratos door: the mark comes after the answer', { skip }, () => {
+  let dg: DoorGateway;
+  before(async () => {
+    dg = await startDoorGateway({
+      front_doors: { kratos: { auth: { header: { name: 'X-Api-Key', value: KEY } } } },
+      // markMigrated takes 3.5 s: longer than the IdPs wait (Okta 3 s).
+      wrapStore: (s) =>
+        wrapStore(s, {
+          markMigrated: (real) => async (id: string) => {
+            await new Promise((r) => setTimeout(r, 3500));
+            return real.markMigrated(id);
+          },
+        }),
+    });
+  });
+  after(async () => dg?.close());
+
+  test('a slow mark does not hold the answer: 200 within 1 s, and the user is marked later', async () => {
+    const t0 = performance.now();
+    const r = await post(dg, SAMPLE);
+    const ms = performance.now() - t0;
+    assert.deepEqual(expectSpec('POST', PATH, r, 200), { status: 'password_match' });
+    assert.ok(ms < 1000, `answered in ${Math.round(ms)} ms`);
+    assert.deepEqual(await dg.migratedIds(), [], 'not marked yet');
+    assert.deepEqual(await dg.marksEventually(['2'], 6000), ['2'], 'marked once the slow store answers');
+  });
+});
+
+describe('Kratos door and /v1: a body that is not valid UTF-8', { skip }, () => {
+  let dg: DoorGateway;
+  before(async () => {
+    dg = await startDoorGateway({ front_doors: { kratos: { auth: { header: { name: 'X-Api-Key', value: KEY } } } } });
+  });
+  after(async () => dg?.close());
+
+  // {"identifier": ..., "password": "the-password<0xFF>"}: body-parser alone would read U+FFFD for the bad byte.
+  const invalid = Buffer.concat([Buffer.from('{"identifier":"pw-migration@example.org","password":"the-password'), Buffer.from([0xff]), Buffer.from('"}')]);
+  const overlong = Buffer.concat([Buffer.from('{"login":"bob","password":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]);
+
+  test('is 400 malformed_json at the door and at /v1/credentials/verify, never verified as other text', async () => {
+    const door = await raw(dg.gw.url, 'POST', PATH, { body: invalid, headers: { 'content-type': 'application/json', 'x-api-key': KEY } });
+    expectSpec('POST', PATH, door, 400, 'malformed_json');
+    const token = await dg.gw.token();
+    for (const body of [invalid, overlong]) {
+      const v1 = await raw(dg.gw.url, 'POST', '/v1/credentials/verify', { body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+      expectSpec('POST', '/v1/credentials/verify', v1, 400, 'malformed_json');
+    }
+    // Valid UTF-8 (a BOM-less multibyte password) is read as sent.
+    const ok = await raw(dg.gw.url, 'POST', PATH, { body: Buffer.from(JSON.stringify({ identifier: 'noël', password: 'pässwörd ünïcødé' })), headers: { 'content-type': 'application/json', 'x-api-key': KEY } });
+    assert.deepEqual(expectSpec('POST', PATH, ok, 200), { status: 'password_match' });
+    assert.deepEqual(await dg.marksEventually(['10']), ['10']);
+    assert.deepEqual(await dg.migratedIds(), ['10'], 'the invalid bodies marked nothing');
   });
 });
 

@@ -102,7 +102,7 @@ describe('Okta door: Authorization header secret, no event hook (mark_on_success
     const r = await post(dg, SAMPLE);
     assert.deepEqual(expectSpec('POST', PATH, r, 200), VERIFIED);
     assert.equal(r.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(await dg.migratedIds(), ['1']);
+    assert.deepEqual(await dg.marksEventually(['1']), ['1']);
     const again = await post(dg, SAMPLE);
     assert.deepEqual(expectSpec('POST', PATH, again, 200), UNVERIFIED);
     await dg.clearMarks();
@@ -120,7 +120,7 @@ describe('Okta door: Authorization header secret, no event hook (mark_on_success
     for (const [username, password, id] of cases) {
       const r = await post(dg, hook(username, password));
       assert.deepEqual(expectSpec('POST', PATH, r, 200), VERIFIED, username);
-      assert.deepEqual(await dg.migratedIds(), [id], username);
+      assert.deepEqual(await dg.marksEventually([id]), [id], username);
       await dg.clearMarks();
     }
   });
@@ -144,7 +144,7 @@ describe('Okta door: Authorization header secret, no event hook (mark_on_success
   test('the older data.credential location is read when data.context.credential is absent', async () => {
     const r = await post(dg, { eventType: SAMPLE.eventType, data: { credential: { username: 'richard@example.com', password: 'password' }, action: { credential: 'UNVERIFIED' } } });
     assert.deepEqual(expectSpec('POST', PATH, r, 200), VERIFIED);
-    assert.deepEqual(await dg.migratedIds(), ['4']);
+    assert.deepEqual(await dg.marksEventually(['4']), ['4']);
     await dg.clearMarks();
   });
 
@@ -156,6 +156,7 @@ describe('Okta door: Authorization header secret, no event hook (mark_on_success
       assert.deepEqual(expectSpec('POST', PATH, r, 200), expected ?? UNVERIFIED);
       assert.ok(ms < 1500, `answered in ${Math.round(ms)} ms`);
     }
+    assert.deepEqual(await dg.marksEventually(['5']), ['5']);
     await dg.clearMarks();
   });
 
@@ -232,6 +233,7 @@ describe('Okta door: Authorization header secret, no event hook (mark_on_success
       }
       const ok = await post(dg, hook('richard@example.com', 'password'));
       assert.deepEqual(expectSpec('POST', PATH, ok, 200), VERIFIED, `${fault}: recovered`);
+      assert.deepEqual(await dg.marksEventually(['4']), ['4']);
       await dg.clearMarks();
     }
   });
@@ -268,6 +270,7 @@ describe('Okta door: Authorization header secret, no event hook (mark_on_success
     assert.deepEqual(await dg.migratedIds(), []);
     // Another account is not affected.
     assert.deepEqual((await post(dg, hook('casey@contoso.com', 'Entra-Pass-1'))).json, VERIFIED);
+    assert.deepEqual(await dg.marksEventually(['6']), ['6']);
     await dg.clearMarks();
   });
 });
@@ -428,7 +431,7 @@ describe('Okta door: OAuth 2.0 bearer JWT, mark_on_success false', { skip }, () 
     okta = await startLocalIssuer(AUDIENCE, '0oa1hookclient');
     dg = await startDoorGateway({
       front_doors: {
-        okta: { auth: { jwt: { issuer: okta.issuer, audience: AUDIENCE, jwks_uri: okta.jwksUri, allow_insecure_http: true } }, mark_on_success: false },
+        okta: { auth: { jwt: { issuer: okta.issuer, audience: AUDIENCE, jwks_uri: okta.jwksUri, allow_insecure_http: true, clients: ['0oa1hookclient'] } }, mark_on_success: false },
       },
     });
   });
@@ -447,6 +450,25 @@ describe('Okta door: OAuth 2.0 bearer JWT, mark_on_success false', { skip }, () 
     assert.deepEqual(await dg.migratedIds(), [], 'mark_on_success: false');
   });
 
+  test("front_doors.okta.auth.jwt.clients: a valid token of the issuer and audience, but of an unlisted client, is 401", async () => {
+    // Okta names the client in cid (no azp): listed → VERIFIED.
+    const listed = await okta.mint({ azp: undefined, sub: '0oa1hookclient', cid: '0oa1hookclient', scope: 'okta.hooks' });
+    assert.deepEqual(expectSpec('POST', PATH, await post(dg, SAMPLE, { authorization: `Bearer ${listed}` }), 200), VERIFIED);
+    const tokens = [
+      // Another application of the same authorization server, with a token for the same audience.
+      await okta.mint({ azp: undefined, sub: '0oa1otherapp', cid: '0oa1otherapp', scope: 'okta.hooks' }),
+      await okta.mint({ azp: '0oa1otherapp' }),
+      // An end user's token (sub is a user, no client claim).
+      await okta.mint({ azp: undefined, sub: '00u1enduser', uid: '00u1enduser' }),
+    ];
+    for (const t of tokens) {
+      const r = await post(dg, SAMPLE, { authorization: `Bearer ${t}` });
+      expectSpec('POST', PATH, r, 401, 'invalid_token');
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm="legacy-gateway", error="invalid_token"/);
+    }
+    assert.deepEqual(await dg.migratedIds(), []);
+  });
+
   test('no token, a token of another issuer or audience, an expired one, or a header secret → 401 invalid_token', async () => {
     const now = Math.floor(Date.now() / 1000);
     const tokens = [
@@ -462,6 +484,38 @@ describe('Okta door: OAuth 2.0 bearer JWT, mark_on_success false', { skip }, () 
       assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer /);
     }
     assert.deepEqual(await dg.migratedIds(), []);
+  });
+});
+
+describe('Okta door: limits.client_requests', { skip }, () => {
+  let dg: DoorGateway;
+  before(async () => {
+    dg = await startDoorGateway({
+      front_doors: {
+        okta: {
+          auth: { header: { name: 'Authorization', value: SECRET } },
+          events: { auth: { header: { name: 'Authorization', value: EVENT_SECRET } } },
+        },
+      },
+      config: { server: { trust_proxy: ['127.0.0.1/32', '::1/128'] }, limits: { client_requests: { max: 1, window_s: 60 } } },
+    });
+  });
+  after(async () => dg?.close());
+
+  test("over the door's request rate from one address: 429 too_many_requests on every Okta route, before the secret", async () => {
+    const at = (ip: string, h: Record<string, string>) => ({ ...h, 'x-forwarded-for': ip });
+    // One request per address and window: each route from an address of its own.
+    assert.deepEqual(expectSpec('POST', PATH, await post(dg, SAMPLE, at('198.51.100.1', { authorization: SECRET })), 200), VERIFIED);
+    const hook = await post(dg, SAMPLE, at('198.51.100.1', { authorization: SECRET }));
+    expectSpec('POST', PATH, hook, 429, 'too_many_requests');
+    assert.match(hook.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    const challenge = (ip: string) => raw(dg.gw.url, 'GET', EVENTS, { headers: at(ip, { authorization: EVENT_SECRET, 'x-okta-verification-challenge': 'abc' }) });
+    expectSpec('GET', EVENTS, await challenge('198.51.100.2'), 200);
+    expectSpec('GET', EVENTS, await challenge('198.51.100.2'), 429, 'too_many_requests');
+    expectSpec('POST', EVENTS, await deliver(dg, delivery([imported('richard@example.com')]), at('198.51.100.3', { authorization: EVENT_SECRET })), 204);
+    expectSpec('POST', EVENTS, await deliver(dg, delivery([]), at('198.51.100.3', {})), 429, 'too_many_requests');
+    // With the event hook, the hook's VERIFIED does not mark (mark_on_success false); the delivery does.
+    assert.deepEqual(await dg.marksEventually(['4']), ['4']);
   });
 });
 
