@@ -23,19 +23,19 @@ export function loadDriver<T>(specifier: string, adapter: string, from: string |
     const err = e as NodeJS.ErrnoException;
     const missing = /Cannot find module '([^']+)'/.exec(err.message ?? '')?.[1];
     if (err.code === 'MODULE_NOT_FOUND' && (missing === specifier || missing === pkg)) {
-      throw new StoreError(`the ${adapter} adapter needs the "${pkg}" package: npm install ${pkg}`, { cause: e });
+      throw new StoreError(`the ${adapter} adapter needs the "${pkg}" package: npm install ${pkg}`, { cause: e, transient: false });
     }
     if (err.code === 'MODULE_NOT_FOUND' && missing && !missing.startsWith('.') && !missing.startsWith('/')) {
       const dep = packageName(missing);
       throw new StoreError(
         `the ${adapter} adapter's "${pkg}" package cannot load its dependency "${dep}": reinstall it (npm install ${pkg})`,
-        { cause: e },
+        { cause: e, transient: false },
       );
     }
     // Present but broken: a native module built for another Node.js version or platform, a partial install, ...
     throw new StoreError(
       `the ${adapter} adapter's "${pkg}" package failed to load (${err.code ?? err.name ?? 'error'}): reinstall or rebuild it (npm rebuild ${pkg})`,
-      { cause: e },
+      { cause: e, transient: false },
     );
   }
 }

@@ -8,7 +8,8 @@
  *
  * Answers: a configured "no" status (401/404 by default) → null; 409 → ambiguous; anything else that is not 2xx
  * JSON (5xx, 3xx, other 4xx, a timeout, a dropped connection, invalid JSON, a response too large) → StoreError,
- * which the gateway turns into 503. Error messages name the endpoint by its configured template, never the values
+ * which the gateway turns into 503. Only a timeout, a dropped connection, a 5xx, 408 or 429 (and a failing marks file)
+ * are transient, counted by the store circuit breaker; configuration gaps and unexpected data are not. Error messages name the endpoint by its configured template, never the values
  * in it, and never contain a response body, a password or a service credential.
  */
 import { readFileSync } from 'node:fs';
@@ -75,7 +76,7 @@ function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new StoreError(`cannot read ${what} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+    throw new StoreError(`cannot read ${what} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e, transient: false });
   }
 }
 
@@ -105,28 +106,28 @@ export class HttpUserStore implements UserStore {
   private readonly marksTable: string;
 
   constructor(private readonly store: StoreSection) {
-    if (!store.http) throw new StoreError('store.http is required for adapter http');
+    if (!store.http) throw new StoreError('store.http is required for adapter http', { transient: false });
     const cfg = store.http;
     this.cfg = cfg;
     let base: URL;
     try {
       base = new URL(store.url);
     } catch {
-      throw new StoreError('store.url must be the legacy service\'s base URL (https://legacy.example.com/api)');
+      throw new StoreError('store.url must be the legacy service\'s base URL (https://legacy.example.com/api)', { transient: false });
     }
-    if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new StoreError('store.url must be an http(s) URL for adapter http');
-    if (base.username || base.password) throw new StoreError('store.url must not contain credentials: use store.http.auth');
-    if (base.search || base.hash) throw new StoreError('store.url must not have a query or fragment: put them in the endpoint paths');
+    if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new StoreError('store.url must be an http(s) URL for adapter http', { transient: false });
+    if (base.username || base.password) throw new StoreError('store.url must not contain credentials: use store.http.auth', { transient: false });
+    if (base.search || base.hash) throw new StoreError('store.url must not have a query or fragment: put them in the endpoint paths', { transient: false });
     if (base.protocol === 'http:' && !cfg.allow_plain_http && !isLoopback(base.hostname)) {
-      throw new StoreError('store.url is plain http to a non-loopback host: passwords would travel in clear text (use https, or set store.http.allow_plain_http)');
+      throw new StoreError('store.url is plain http to a non-loopback host: passwords would travel in clear text (use https, or set store.http.allow_plain_http)', { transient: false });
     }
-    if (cfg.auth.type === 'mtls' && base.protocol !== 'https:') throw new StoreError('store.http.auth mtls needs an https store.url');
+    if (cfg.auth.type === 'mtls' && base.protocol !== 'https:') throw new StoreError('store.http.auth mtls needs an https store.url', { transient: false });
     if ('column' in store.migration) {
-      throw new StoreError('store.migration.column is not available for adapter http: marks are kept in store.http.migration_db (use store.migration.table)');
+      throw new StoreError('store.migration.column is not available for adapter http: marks are kept in store.http.migration_db (use store.migration.table)', { transient: false });
     }
-    if (store.users.joins.length) throw new StoreError('store.users.joins is not available for adapter http');
-    if (store.users.filter.length) throw new StoreError('store.users.filter is not available for adapter http');
-    if (store.queries.find_by_login || store.queries.find_by_id) throw new StoreError('store.queries is not available for adapter http');
+    if (store.users.joins.length) throw new StoreError('store.users.joins is not available for adapter http', { transient: false });
+    if (store.users.filter.length) throw new StoreError('store.users.filter is not available for adapter http', { transient: false });
+    if (store.queries.find_by_login || store.queries.find_by_id) throw new StoreError('store.queries is not available for adapter http', { transient: false });
     this.base = base;
     this.target = { adapter: 'http', host: base.hostname, port: base.port || (base.protocol === 'https:' ? '443' : '80') };
     this.basePath = base.pathname.replace(/\/+$/, '');
@@ -162,7 +163,7 @@ export class HttpUserStore implements UserStore {
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${this.marksTable} (user_id TEXT PRIMARY KEY, migrated_at TEXT NOT NULL)`);
     } catch (e) {
       this.agent.destroy();
-      throw new StoreError(`cannot open store.http.migration_db ${cfg.migration_db} (${(e as { code?: string }).code ?? 'error'})`, { cause: e });
+      throw new StoreError(`cannot open store.http.migration_db ${cfg.migration_db} (${(e as { code?: string }).code ?? 'error'})`, { cause: e, transient: false });
     }
   }
 
@@ -184,7 +185,8 @@ export class HttpUserStore implements UserStore {
       headers['content-length'] = String(payload.length);
     }
     const max = this.cfg.response.max_bytes;
-    const fail = (reason: string, cause?: unknown) => new StoreError(`legacy service ${c.label}: ${reason}`, { cause });
+    // Transport failures (timeouts, connections) may pass; an answer too large for response.max_bytes will not.
+    const fail = (reason: string, cause?: unknown, transient = true) => new StoreError(`legacy service ${c.label}: ${reason}`, { cause, transient });
     return new Promise<Reply>((resolve, reject) => {
       let settled = false;
       let req: http.ClientRequest;
@@ -221,7 +223,7 @@ export class HttpUserStore implements UserStore {
           let size = 0;
           res.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            if (size > max) done(fail(`response larger than ${max} bytes`));
+            if (size > max) done(fail(`response larger than ${max} bytes`, undefined, false));
             else chunks.push(chunk);
           });
           res.on('end', () => done(null, { status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
@@ -240,12 +242,18 @@ export class HttpUserStore implements UserStore {
     try {
       return JSON.parse(r.body.toString('utf8'));
     } catch {
-      throw new StoreError(`legacy service ${c.label}: answered ${r.status} with a body that is not JSON`);
+      throw new StoreError(`legacy service ${c.label}: answered ${r.status} with a body that is not JSON`, { transient: false });
     }
   }
 
+  /**
+   * An answer the mapping does not expect. A 5xx, 408 or 429 is the service failing or overloaded (transient); any
+   * other status (a 3xx, a 400 for one login, a 401 for a wrong service credential) is the configuration's or that
+   * request's, and must not open the breaker for every other request.
+   */
   private unexpected(c: Call, r: Reply): StoreError {
-    return new StoreError(`legacy service ${c.label}: answered ${r.status}`);
+    const transient = r.status >= 500 || r.status === 408 || r.status === 429 || r.status === 0;
+    return new StoreError(`legacy service ${c.label}: answered ${r.status}`, { transient });
   }
 
   // ---- mapping ---------------------------------------------------------------------------------------------------
@@ -254,7 +262,7 @@ export class HttpUserStore implements UserStore {
   private userIn(c: Call, body: unknown, userPath: string | undefined): LegacyUser | null | Ambiguous {
     const v = valueAtPath(body, userPath);
     const where = userPath ? `at response path "${userPath}"` : 'as the response body';
-    if (v === undefined) throw new StoreError(`legacy service ${c.label}: no user ${where} (check store.http user_path)`);
+    if (v === undefined) throw new StoreError(`legacy service ${c.label}: no user ${where} (check store.http user_path)`, { transient: false });
     if (v === null) return null;
     if (Array.isArray(v)) {
       if (v.length === 0) return null;
@@ -266,7 +274,7 @@ export class HttpUserStore implements UserStore {
 
   /** Map one user object through store.users.columns (JSON paths). Never reads password fields. */
   toUser(c: Call, obj: unknown): LegacyUser {
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new StoreError(`legacy service ${c.label}: the user is not a JSON object`);
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new StoreError(`legacy service ${c.label}: the user is not a JSON object`, { transient: false });
     const cols = this.store.users.columns;
     // columns.password / salt / password_scheme are never read: a hash has no business leaving the service.
     const at = (key: Exclude<keyof typeof cols, 'password' | 'salt' | 'password_scheme'>) => {
@@ -275,7 +283,7 @@ export class HttpUserStore implements UserStore {
     };
     const id = text(at('id'));
     if (id === undefined || id === '') {
-      throw new StoreError(`legacy service ${c.label}: the user has no usable id at "${cols.id}" (store.users.columns.id)`);
+      throw new StoreError(`legacy service ${c.label}: the user has no usable id at "${cols.id}" (store.users.columns.id)`, { transient: false });
     }
     const meta = (paths: string[]) =>
       Object.fromEntries(
@@ -400,7 +408,7 @@ export class HttpUserStore implements UserStore {
 
   async findById(id: string): Promise<LegacyUser | null> {
     const ep = this.cfg.lookup.by_id;
-    if (!ep) throw new StoreError('store.http.lookup.by_id is not configured: users cannot be read by id');
+    if (!ep) throw new StoreError('store.http.lookup.by_id is not configured: users cannot be read by id', { transient: false });
     if (!id) return null;
     const found = await this.lookupVia(ep, 'id', id);
     // user_id is canonical: the service answering "01" with user 1 does not make "01" a name for user 1.
@@ -439,14 +447,14 @@ export class HttpUserStore implements UserStore {
    */
   async migrationStatus(): Promise<MigrationStatus> {
     const ep = this.cfg.count;
-    if (!ep) throw new StoreError('store.http.count is not configured: the number of legacy users is unknown');
+    if (!ep) throw new StoreError('store.http.count is not configured: the number of legacy users is unknown', { transient: false });
     const c: Call = { label: `${ep.method} ${ep.path}`, method: ep.method, path: ep.path };
     const r = await this.send(c);
     if (r.status < 200 || r.status > 299) throw this.unexpected(c, r);
     const raw = valueAtPath(this.json(c, r), ep.count_path);
     const total = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
     if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0) {
-      throw new StoreError(`legacy service ${c.label}: no count ${ep.count_path ? `at "${ep.count_path}"` : 'as the body'}`);
+      throw new StoreError(`legacy service ${c.label}: no count ${ep.count_path ? `at "${ep.count_path}"` : 'as the body'}`, { transient: false });
     }
     const days = this.marks('count', () =>
       this.db.prepare(`SELECT strftime('%Y-%m-%d', migrated_at) AS day, COUNT(*) AS n FROM ${this.marksTable} GROUP BY 1 ORDER BY 1`).all(),
@@ -459,7 +467,7 @@ export class HttpUserStore implements UserStore {
   /** Every user from store.http.list, page by page, in the service's order. */
   async *scan(): AsyncIterable<LegacyUser> {
     const ep = this.cfg.list;
-    if (!ep) throw new StoreError('store.http.list is not configured: this store cannot list its users (needed for audit and export)');
+    if (!ep) throw new StoreError('store.http.list is not configured: this store cannot list its users (needed for audit and export)', { transient: false });
     const label = `${ep.method} ${ep.path}`;
     let previousFirst: string | undefined;
     for (let i = 0; ; i++) {
@@ -471,10 +479,10 @@ export class HttpUserStore implements UserStore {
       const r = await this.send(c);
       if (r.status < 200 || r.status > 299) throw this.unexpected(c, r);
       const items = valueAtPath(this.json(c, r), ep.items_path);
-      if (!Array.isArray(items)) throw new StoreError(`legacy service ${label}: no array ${ep.items_path ? `at "${ep.items_path}"` : 'as the body'}`);
+      if (!Array.isArray(items)) throw new StoreError(`legacy service ${label}: no array ${ep.items_path ? `at "${ep.items_path}"` : 'as the body'}`, { transient: false });
       const users = this.withMarks(items.map((o) => this.toUser(c, o)));
       // A service that ignores the paging parameters would otherwise be listed forever.
-      if (users[0] && users[0].id === previousFirst) throw new StoreError(`legacy service ${label}: returned the same page twice (check the paging placeholders)`);
+      if (users[0] && users[0].id === previousFirst) throw new StoreError(`legacy service ${label}: returned the same page twice (check the paging placeholders)`, { transient: false });
       previousFirst = users[0]?.id;
       for (const u of users) yield u;
       if (items.length < ep.page_size) return;

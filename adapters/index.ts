@@ -33,7 +33,7 @@ export async function createStore(store: Config['store']): Promise<UserStore> {
       return createHttpStore(store);
     }
     default:
-      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite, postgres, mysql, mssql, oracle, mongodb, http)`);
+      throw new StoreError(`store.adapter "${store.adapter}" is not available in this version (available: sqlite, postgres, mysql, mssql, oracle, mongodb, http)`, { transient: false });
   }
 }
 

@@ -343,12 +343,13 @@ export function loginPlan(m: MongoMapping): { paths: string[]; collation: Collat
       if (!n) {
         throw new StoreError(
           `store.mongodb.normalized.${key}: required because store.users.columns.${key} is set (the field holding the lower-cased ${key}, or the ${key} field itself if the app stores it lower-cased)`,
+          { transient: false },
         );
       }
       paths.push(n);
     } else paths.push(col);
   }
-  if (paths.length === 0) throw new StoreError('store.users.columns: set email or username');
+  if (paths.length === 0) throw new StoreError('store.users.columns: set email or username', { transient: false });
   const c = m.mongodb?.collation ?? DEFAULT_COLLATION;
   return { paths, collation: norm ? null : { locale: c.locale, strength: c.strength } };
 }
@@ -386,7 +387,7 @@ export function pickById(docs: Doc[], m: MongoMapping, id: string): Doc | null {
 /** Column mode: set the mark only where none is set yet, on the document's own stored id. */
 export function buildMarkUpdate(m: MongoMapping, storedId: unknown, now: Date): { filter: Filter; update: Doc } {
   const col = migrationField(m);
-  if (!col) throw new StoreError('buildMarkUpdate: the migration state is not kept in a field');
+  if (!col) throw new StoreError('buildMarkUpdate: the migration state is not kept in a field', { transient: false });
   return {
     filter: { [idField(m)]: { $eq: storedId }, $or: [{ [col]: { $exists: false } }, { [col]: { $eq: null } }] },
     update: { $set: { [col]: now } },
@@ -395,7 +396,7 @@ export function buildMarkUpdate(m: MongoMapping, storedId: unknown, now: Date): 
 
 export function buildUnmarkUpdate(m: MongoMapping, storedId: unknown): { filter: Filter; update: Doc } {
   const col = migrationField(m);
-  if (!col) throw new StoreError('buildUnmarkUpdate: the migration state is not kept in a field');
+  if (!col) throw new StoreError('buildUnmarkUpdate: the migration state is not kept in a field', { transient: false });
   return { filter: { [idField(m)]: { $eq: storedId } }, update: { $unset: { [col]: '' } } };
 }
 
@@ -505,7 +506,7 @@ export function buildSideLookup(userIds: string[]): { filter: Filter; options: {
 /** migrationStatus, column mode: the filter for "marked". */
 export function buildMigratedCount(m: MongoMapping): Filter {
   const col = migrationField(m);
-  if (!col) throw new StoreError('buildMigratedCount: the migration state is not kept in a field');
+  if (!col) throw new StoreError('buildMigratedCount: the migration state is not kept in a field', { transient: false });
   return and([...baseConditions(m), { [col]: { $ne: null } }]);
 }
 
@@ -630,16 +631,16 @@ export function docToUser(m: MongoMapping, doc: Doc): LegacyUser | null {
  */
 export function databaseName(url: string, configured?: string): string {
   const m = /^mongodb(?:\+srv)?:\/\/[^/?#]*(?:\/([^?#]*))?/i.exec(url);
-  if (!m) throw new StoreError('store.url must be a mongodb:// or mongodb+srv:// URL');
+  if (!m) throw new StoreError('store.url must be a mongodb:// or mongodb+srv:// URL', { transient: false });
   if (configured) return configured;
   let path = '';
   try {
     path = decodeURIComponent(m[1] ?? '');
   } catch {
-    throw new StoreError('store.url: the database name is not valid percent-encoding');
+    throw new StoreError('store.url: the database name is not valid percent-encoding', { transient: false });
   }
-  if (!path) throw new StoreError('store.url names no database: add /DATABASE to the URL or set store.mongodb.database');
-  if (!/^[^/\\. "$*<>:|?\u0000]{1,63}$/.test(path)) throw new StoreError('store.url: the database name is not valid for MongoDB');
+  if (!path) throw new StoreError('store.url names no database: add /DATABASE to the URL or set store.mongodb.database', { transient: false });
+  if (!/^[^/\\. "$*<>:|?\u0000]{1,63}$/.test(path)) throw new StoreError('store.url: the database name is not valid for MongoDB', { transient: false });
   return path;
 }
 
@@ -711,24 +712,29 @@ export class MongoUserStore implements UserStore {
     private readonly mapping: MongoMapping,
     private readonly opts: MongoStoreOptions,
   ) {
-    if (!mapping.users.table || !mapping.users.columns.password) throw new StoreError('store.users.table and columns.password are required');
+    if (!mapping.users.table || !mapping.users.columns.password) throw new StoreError('store.users.table and columns.password are required', { transient: false });
     loginPlan(mapping); // configuration problems surface at start-up, not on the first login
     this.pageSize = opts.pageSize ?? SCAN_PAGE;
     this.migColumn = migrationField(mapping);
-    if (!this.migColumn && !h.side) throw new StoreError('store.migration: a side collection handle is required');
+    if (!this.migColumn && !h.side) throw new StoreError('store.migration: a side collection handle is required', { transient: false });
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreError(`${what} failed: the store is closed`);
+    // The handles this call runs on: when its client's topology turns out closed, only they are replaced.
+    const used = this.h;
     try {
       return await fn();
     } catch (e) {
       if (e instanceof StoreError) throw e;
       if ((e as { name?: unknown } | null)?.name === 'MongoTopologyClosedError' && !this.closed && this.opts.reopen) {
-        // This call fails; the next one runs on a new client (its topology connects on first use).
-        const old = this.h;
-        this.h = this.opts.reopen();
-        old.client.close().catch(() => {});
+        // This call fails; the next one runs on a new client (its topology connects on first use). Every call in
+        // flight on the dead client fails the same way: the first to get here replaces it, and the others leave
+        // alone the client it opened (closing it would fail the calls already running on it, and reopen again).
+        if (this.h === used) {
+          this.h = this.opts.reopen();
+          used.client.close().catch(() => {});
+        }
         throw new StoreError(`${what} failed: the MongoDB client had closed its topology (the server was unreachable); a new client is opened for the next call`, { cause: e });
       }
       // A connection-level failure names the database, the driver's code and message, and a hint (src/dbhints.ts).
@@ -997,7 +1003,7 @@ export async function createMongoStore(cfg: MongoStoreConfig, hooks: MongoTestHo
   } catch (e) {
     // MongoParseError messages can quote the URL: never echo them.
     const name = (e as { name?: unknown }).name;
-    throw new StoreError(`store.url is not a valid MongoDB connection string${typeof name === 'string' ? ` (${name})` : ''}`, { cause: e });
+    throw new StoreError(`store.url is not a valid MongoDB connection string${typeof name === 'string' ? ` (${name})` : ''}`, { cause: e, transient: false });
   }
   try {
     return new MongoUserStore(

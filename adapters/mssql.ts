@@ -38,7 +38,7 @@ export const mssqlDialect: Dialect = {
   // wait for each other, so the second one sees the first one's row instead of a duplicate-key error.
   // Several rows: the same, from a VALUES table.
   insertIfAbsent: (t, cols, vals, key) => {
-    if (!cols.includes(key)) throw new StoreError(`insertIfAbsent: key ${key} is not one of the inserted columns`);
+    if (!cols.includes(key)) throw new StoreError(`insertIfAbsent: key ${key} is not one of the inserted columns`, { transient: false });
     if (Array.isArray(vals[0])) {
       const lock = `SELECT 1 FROM ${t} lg_t WITH (UPDLOCK, HOLDLOCK) WHERE lg_t.${key} = s.${key}`;
       return `INSERT INTO ${t} (${cols.join(', ')}) SELECT ${cols.map((c) => `s.${c}`).join(', ')} FROM (VALUES ${valuesList(vals)}) AS s (${cols.join(', ')}) WHERE NOT EXISTS (${lock})`;
@@ -51,7 +51,7 @@ export const mssqlDialect: Dialect = {
   isMissingTable: (e) => errorNumber(e) === 208,
   limit: (s, n) => {
     const m = /^\s*SELECT(\s+DISTINCT)?\s+/i.exec(s);
-    if (!m) throw new StoreError('limit() needs a SELECT statement');
+    if (!m) throw new StoreError('limit() needs a SELECT statement', { transient: false });
     return `SELECT${m[1] ?? ''} TOP (${Math.trunc(n)}) ${s.slice(m[0].length)}`;
   },
   timestamp: (d) => d,
@@ -65,7 +65,7 @@ const BOOL: Record<string, boolean> = { true: true, false: false, yes: true, no:
 
 function bool(name: string, v: string): boolean {
   const b = BOOL[v.trim().toLowerCase()];
-  if (b === undefined) throw new StoreError(`store.url: ${name} must be true or false`);
+  if (b === undefined) throw new StoreError(`store.url: ${name} must be true or false`, { transient: false });
   return b;
 }
 
@@ -86,9 +86,9 @@ export function mssqlConfig(url: string, opts: PoolOptions, parseAdo?: (s: strin
       u = new URL(url);
     } catch {
       // Never echo the URL: it holds the password.
-      throw new StoreError('store.url is not a valid mssql:// URL');
+      throw new StoreError('store.url is not a valid mssql:// URL', { transient: false });
     }
-    if (!u.hostname) throw new StoreError('store.url: mssql:// URL needs a host');
+    if (!u.hostname) throw new StoreError('store.url: mssql:// URL needs a host', { transient: false });
     const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
     cfg = {
       server: u.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -117,18 +117,18 @@ export function mssqlConfig(url: string, opts: PoolOptions, parseAdo?: (s: strin
           cfg.options!.appName = v;
           break;
         default:
-          throw new StoreError(`store.url: unknown mssql:// option "${k}" (known: encrypt, trustServerCertificate, instanceName, domain, appName)`);
+          throw new StoreError(`store.url: unknown mssql:// option "${k}" (known: encrypt, trustServerCertificate, instanceName, domain, appName)`, { transient: false });
       }
     }
   } else if (/[=;]/.test(url)) {
-    if (!parseAdo) throw new StoreError('store.url: ADO.NET connection strings need the mssql package');
+    if (!parseAdo) throw new StoreError('store.url: ADO.NET connection strings need the mssql package', { transient: false });
     try {
       cfg = parseAdo(url);
     } catch {
       // Not the parser's message: it may quote the string, and with it the password.
-      throw new StoreError('store.url is not a valid SQL Server connection string');
+      throw new StoreError('store.url is not a valid SQL Server connection string', { transient: false });
     }
-    if (!cfg.server) throw new StoreError('store.url: the connection string needs Server (or Data Source)');
+    if (!cfg.server) throw new StoreError('store.url: the connection string needs Server (or Data Source)', { transient: false });
     cfg.options ??= {};
     const o = cfg.options as { encrypt?: unknown; trustServerCertificate?: unknown };
     encrypt = o.encrypt === undefined ? undefined : typeof o.encrypt === 'boolean' ? o.encrypt : bool('Encrypt', String(o.encrypt));
@@ -139,7 +139,7 @@ export function mssqlConfig(url: string, opts: PoolOptions, parseAdo?: (s: strin
           ? o.trustServerCertificate
           : bool('TrustServerCertificate', String(o.trustServerCertificate));
   } else {
-    throw new StoreError('store.url must be mssql://user:password@host:port/database or an ADO.NET connection string (Server=...;Database=...)');
+    throw new StoreError('store.url must be mssql://user:password@host:port/database or an ADO.NET connection string (Server=...;Database=...)', { transient: false });
   }
   return {
     ...cfg,

@@ -68,7 +68,7 @@ function oraNumber(e: unknown): number | undefined {
 export const oracleDialect: Dialect = {
   quoteIdent: (p) => {
     // Oracle has no escape for a double quote inside a quoted identifier (and no identifier may contain one).
-    if (p.includes('"') || p.includes('\u0000')) throw new StoreError('an Oracle identifier cannot contain a double quote');
+    if (p.includes('"') || p.includes('\u0000')) throw new StoreError('an Oracle identifier cannot contain a double quote', { transient: false });
     return `"${p}"`;
   },
   param: (n) => `:${n}`,
@@ -82,7 +82,7 @@ export const oracleDialect: Dialect = {
   // Each bind appears once, in order: oracledb binds an array by position of occurrence. Several rows: a UNION ALL
   // of one-row SELECTs from dual.
   insertIfAbsent: (t, cols, vals, key) => {
-    if (!cols.includes(key)) throw new StoreError(`insertIfAbsent: key ${key} is not one of the inserted columns`);
+    if (!cols.includes(key)) throw new StoreError(`insertIfAbsent: key ${key} is not one of the inserted columns`, { transient: false });
     const rows = Array.isArray(vals[0]) ? (vals as string[][]) : [vals as string[]];
     const source = rows.map((r) => `SELECT ${cols.map((c, i) => `${r[i]} AS ${c}`).join(', ')} FROM dual`).join(' UNION ALL ');
     return (
@@ -130,11 +130,11 @@ export function oracleConfig(url: string, opts: PoolOptions): OraclePoolConfig {
     u = new URL(url);
   } catch {
     // Never echo the URL: it holds the password.
-    throw new StoreError('store.url is not a valid oracle:// URL (oracle://user:password@host:1521/service_name)');
+    throw new StoreError('store.url is not a valid oracle:// URL (oracle://user:password@host:1521/service_name)', { transient: false });
   }
-  if (u.protocol !== 'oracle:') throw new StoreError('store.url must be oracle://user:password@host:1521/service_name');
-  if (!u.hostname) throw new StoreError('store.url: oracle:// URL needs a host');
-  if (!u.username) throw new StoreError('store.url: oracle:// URL needs a user (Thin mode has no external authentication)');
+  if (u.protocol !== 'oracle:') throw new StoreError('store.url must be oracle://user:password@host:1521/service_name', { transient: false });
+  if (!u.hostname) throw new StoreError('store.url: oracle:// URL needs a host', { transient: false });
+  if (!u.username) throw new StoreError('store.url: oracle:// URL needs a user (Thin mode has no external authentication)', { transient: false });
   let service: string;
   let user: string;
   let password: string;
@@ -143,14 +143,14 @@ export function oracleConfig(url: string, opts: PoolOptions): OraclePoolConfig {
     user = decodeURIComponent(u.username);
     password = decodeURIComponent(u.password);
   } catch {
-    throw new StoreError('store.url: oracle:// URL has a malformed percent-encoding');
+    throw new StoreError('store.url: oracle:// URL has a malformed percent-encoding', { transient: false });
   }
-  if (!service) throw new StoreError('store.url: oracle:// URL needs a service name (oracle://user:password@host:1521/service_name)');
+  if (!service) throw new StoreError('store.url: oracle:// URL needs a service name (oracle://user:password@host:1521/service_name)', { transient: false });
   let tls = false;
   for (const [k, v] of u.searchParams) {
-    if (k.toLowerCase() !== 'ssl') throw new StoreError(`store.url: unknown oracle:// option "${k}" (known: ssl)`);
+    if (k.toLowerCase() !== 'ssl') throw new StoreError(`store.url: unknown oracle:// option "${k}" (known: ssl)`, { transient: false });
     const b = ({ true: true, false: false, '1': true, '0': false } as Record<string, boolean>)[v.trim().toLowerCase()];
-    if (b === undefined) throw new StoreError('store.url: ssl must be true or false');
+    if (b === undefined) throw new StoreError('store.url: ssl must be true or false', { transient: false });
     tls = b;
   }
   const seconds = Math.max(1, Math.ceil(opts.queryTimeoutMs / 1000));
@@ -208,7 +208,7 @@ export async function openOracleDriver(url: string, opts: PoolOptions, oracledb:
   } catch (e) {
     // Not the driver's message: it may quote the connect string.
     const code = (e as { code?: unknown }).code;
-    throw new StoreError(`the Oracle connection pool could not be created${typeof code === 'string' ? ` (${code})` : ''}`, { cause: e });
+    throw new StoreError(`the Oracle connection pool could not be created${typeof code === 'string' ? ` (${code})` : ''}`, { cause: e, transient: false });
   }
   const fetchTypeHandler = (meta: OracleMetaData) => {
     if (meta.dbType === oracledb.DB_TYPE_NUMBER) return { type: oracledb.STRING, converter: numberValue };

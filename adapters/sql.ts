@@ -202,7 +202,7 @@ export class SqlUserStore implements UserStore {
     this.d = driver.dialect;
     this.target = mapping.adapter ? storeTarget(mapping.adapter, mapping.url) : null;
     const q = (name: string) => name.split('.').map((p) => this.d.quoteIdent(p)).join('.');
-    if (!mapping.users.table || !mapping.users.columns.password) throw new StoreError('store.users.table and columns.password are required');
+    if (!mapping.users.table || !mapping.users.columns.password) throw new StoreError('store.users.table and columns.password are required', { transient: false });
     this.users = q(mapping.users.table);
     const cols = mapping.users.columns;
     const migration = mapping.migration;
@@ -221,7 +221,7 @@ export class SqlUserStore implements UserStore {
     if (this.migColumn) parts.push(`u.${this.d.quoteIdent(this.migColumn)} AS ${this.d.quoteIdent('f_migrated_at')}`);
     this.baseSelect = parts.join(', ');
     const mark = this.d.quoteIdent(MARK_ALIAS);
-    if (mapping.users.joins.some((j) => j.alias === MARK_ALIAS)) throw new StoreError(`store.users.joins: the alias ${MARK_ALIAS} is reserved`);
+    if (mapping.users.joins.some((j) => j.alias === MARK_ALIAS)) throw new StoreError(`store.users.joins: the alias ${MARK_ALIAS} is reserved`, { transient: false });
     this.selectList = this.side ? `${this.baseSelect}, ${mark}.migrated_at AS ${this.d.quoteIdent('f_migrated_at')}` : this.baseSelect;
     this.logins = new Map(loginColumns(mapping.users).map((c) => [c.key, c]));
 
@@ -371,7 +371,7 @@ export class SqlUserStore implements UserStore {
    */
   async tryNamedQuery(name: 'find_by_login' | 'find_by_id', value: string): Promise<{ rows: number; first: Row | undefined }> {
     const sql = this.mapping.queries?.[name];
-    if (!sql) throw new StoreError(`store.queries.${name} is not configured`);
+    if (!sql) throw new StoreError(`store.queries.${name} is not configured`, { transient: false });
     const rows = await this.guard(`store.queries.${name}`, () => this.runNamed(sql, name === 'find_by_login' ? { login: normaliseLogin(value) } : { id: value }));
     const first = rows[0] ? Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k.toLowerCase(), v])) : undefined;
     return { rows: rows.length, first };
@@ -569,7 +569,7 @@ export class SqlUserStore implements UserStore {
             break;
           } catch (e) {
             if (this.d.isMissingTable(e)) {
-              throw new StoreError(`markExported failed: the export ledger table ${this.ledgerName} does not exist (legacy-gateway check prints its CREATE TABLE)`, { cause: e });
+              throw new StoreError(`markExported failed: the export ledger table ${this.ledgerName} does not exist (legacy-gateway check prints its CREATE TABLE)`, { cause: e, transient: false });
             }
             if (!this.d.isDuplicateKey?.(e) || attempt === 3) throw e;
           }

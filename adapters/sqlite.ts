@@ -39,7 +39,7 @@ export function openSqliteDriver(url: string): SqlDriver {
   try {
     db = new Database(sqlitePath(url), { fileMustExist: true, timeout: 5000 });
   } catch (e) {
-    throw new StoreError(`cannot open SQLite database (${(e as { code?: string }).code ?? 'error'})`, { cause: e });
+    throw new StoreError(`cannot open SQLite database (${(e as { code?: string }).code ?? 'error'})`, { cause: e, transient: false });
   }
   db.pragma('journal_mode = WAL');
   db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));

@@ -146,10 +146,23 @@ export interface UserStore {
   close(): Promise<void>;
 }
 
-/** Thrown by adapters for anything that is the infrastructure's fault (connection, timeout, SQL error). */
+/**
+ * Thrown by adapters when the store can't answer: the infrastructure's fault (connection, timeout, SQL error), or a
+ * configuration gap or bad data that keeps this one call from being answered.
+ */
 export class StoreError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * True (the default) for a failure that may pass: the connection, a timeout, the driver or the server failing,
+   * a 5xx. False for a configuration gap (an endpoint or query not configured, a mapping that finds nothing) or
+   * bad data (a row without a usable id): retrying can't fix those, and they say nothing about whether the store
+   * is up. Both answer 503, but only transient ones count towards opening the store circuit breaker.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StoreError';
+    this.transient = options?.transient ?? true;
   }
 }
+

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { httpStoreConfig } from '../adapters/http-config.js';
 import { mongodbStoreConfig } from '../adapters/mongodb-config.js';
-import { frontDoorsSchema } from './http/doors/config.js';
+import { doorJwtProblems, frontDoorsSchema } from './http/doors/config.js';
 import { parseAllowList, readAllowListFile } from './ipfilter.js';
 import { validatePolicy } from './passwords/index.js';
 import { applyPreset } from './presets.js';
@@ -389,6 +389,18 @@ const configSchema = z
         redis_url: z
           .string()
           .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          // The Redis client parses it with the WHATWG URL parser: a URL it can't read would stop `serve` with a
+          // bare "Invalid URL". The message never quotes the value (it can hold a password).
+          .refine((v) => {
+            try {
+              const u = new URL(v);
+              decodeURIComponent(u.username);
+              decodeURIComponent(u.password);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'is not a valid URL: check the host, the port (a number up to 65535) and that special characters in the password are percent-encoded')
           .nullable()
           .default(null),
         redis: z
@@ -398,6 +410,11 @@ const configSchema = z
             /** One Redis command may take this long before it counts as a failure. */
             timeout_ms: z.number().int().min(10).max(10_000).default(500),
             key_prefix: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'letters, digits, _ : . - only').default('legacy-gateway'),
+            /**
+             * The HMAC key for the limiter's Redis keys, the same on every replica (use ${VAR}). Falls back to
+             * log.audit_key; with neither, keys are unkeyed SHA-256 digests (a start-up warning says so).
+             */
+            key_secret: z.string().min(16, 'must be at least 16 characters').optional(),
           })
           .strict()
           .default({ policy: 'fail_closed', timeout_ms: 500, key_prefix: 'legacy-gateway' }),
@@ -519,6 +536,8 @@ function semanticProblems(input: unknown): string[] {
   if (Array.isArray(proxies) && proxies.every((x) => typeof x === 'string')) {
     problems.push(...parseAllowList(proxies, 'server.trust_proxy').problems);
   }
+  // A front door's jwt must not take the /v1 API's own tokens (src/http/doors/config.ts).
+  problems.push(...doorJwtProblems(input));
   return problems;
 }
 

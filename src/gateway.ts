@@ -3,7 +3,7 @@
  * Everything here speaks in legacy rows and profiles; HTTP lives in routes.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleType, type CircuitBreakerPolicy } from 'cockatiel';
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../adapters/types.js';
 import { ambiguousLogin, ApiError, invalidCredentials, storeUnavailable, userNotFound } from './errors.js';
@@ -91,14 +91,17 @@ export class Gateway {
   /**
    * The store circuit breaker (cockatiel): after `failures` consecutive store failures it opens, and calls fail at
    * once (503 with Retry-After) instead of each waiting for the query timeout; after halfOpenAfterMs one call probes
-   * the store, and a success closes it. Only StoreError (an infrastructure failure) counts.
+   * the store, and a success closes it. Only a transient StoreError (the connection, a timeout, the driver, a 5xx)
+   * counts: a configuration gap or bad data (StoreError.transient false: an http store without a count endpoint, a
+   * row without a usable id) still answers 503 but neither counts nor resets the count; were one to be the half-open
+   * probe, cockatiel closes the breaker (the next transient failures open it again).
    */
   private readonly breaker: CircuitBreakerPolicy;
   private readonly resilience: ResilienceOptions;
 
   constructor(private readonly o: GatewayOptions) {
     this.resilience = o.resilience ?? DEFAULT_RESILIENCE;
-    this.breaker = circuitBreaker(handleType(StoreError), {
+    this.breaker = circuitBreaker(handleWhen((e) => e instanceof StoreError && e.transient), {
       halfOpenAfter: this.resilience.halfOpenAfterMs,
       breaker: new ConsecutiveBreaker(this.resilience.failures),
     });
@@ -245,7 +248,7 @@ export class Gateway {
         throw storeUnavailable(Math.max(1, Math.ceil(this.resilience.halfOpenAfterMs / 1000)));
       }
       if (e instanceof StoreError) {
-        this.resampledOnRecovery = false;
+        if (e.transient) this.resampledOnRecovery = false;
         // StoreError messages are built by the adapters from the operation and the driver's code, never a value.
         this.o.logger.error({ err: e.message }, 'legacy store unavailable');
         throw storeUnavailable();
@@ -394,8 +397,16 @@ export class Gateway {
     // The account's own budget, shared by its email, its username and every spelling of them.
     const accountKey = limiterKey.account(found.id);
     if (accountKey !== firstKey) {
+      let accountWait: number;
+      try {
+        accountWait = await limiter.take(accountKey);
+      } catch (e) {
+        // The limiter failed (fail_closed: 503 limiter_unavailable): no password was checked, so the reservation
+        // already taken on firstKey is not an attempt either.
+        await Promise.all(keys.map((k) => limiter.refund(k)));
+        throw e;
+      }
       keys.push(accountKey);
-      const accountWait = await limiter.take(accountKey);
       if (accountWait > 0) throw this.tooMany(accountWait);
     }
     if (found.migratedAt) return fail('migrated', true);

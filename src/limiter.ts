@@ -10,14 +10,16 @@
  * username and every case variant of them share one budget.
  *
  * In memory per process, or, with limits.redis_url, in Redis, shared by every replica (RateLimiterRedis: one
- * atomic INCR+PEXPIRE per consume). Redis keys are SHA-256 digests of our keys, so Redis never holds a login.
+ * atomic INCR+PEXPIRE per consume). Redis keys are HMAC-SHA-256 digests of our keys, under limits.redis.key_secret
+ * (or log.audit_key), the same on every replica: Redis never holds a login, and whoever reads it can't test a guessed
+ * login against it without the secret. With neither set they are unkeyed SHA-256 digests, and start-up warns.
  * When Redis can't be reached, limits.redis.policy decides: fail_closed (default) answers 503
  * limiter_unavailable to verify; fail_open falls back to this process's in-memory limiter.
  *
- * limits.client_requests (optional): a request rate per API client (token client id) and per IdP door. It is an
+ * limits.client_requests (optional): a request rate per API client (token client id) and per IdP door and address. It is an
  * abuse guard, not a password-guessing control, so it always fails open to memory.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ApiError } from './errors.js';
@@ -50,18 +52,26 @@ function waitOf(e: unknown): number {
   throw e;
 }
 
+/**
+ * A limiter key as Redis stores it: HMAC-SHA-256 under the secret (base64url, 43 characters); without a secret, the
+ * unkeyed SHA-256 digest (anyone who reads Redis can confirm a guessed login with one hash).
+ */
+export function redisKeyDigest(key: string, secret: string | undefined): string {
+  return (secret ? createHmac('sha256', secret) : createHash('sha256')).update(key).digest('base64url');
+}
+
 /** A rate-limiter-flexible limiter as a LoginLimiter. */
 class FlexibleLimiter implements LoginLimiter {
   constructor(
     private readonly rl: RateLimiterAbstract,
-    /** Store keys as digests (Redis): the login never leaves the process. */
-    private readonly digestKeys: boolean,
+    /** Store keys as digests (Redis): the login never leaves the process. null: keys as they are (memory). */
+    private readonly digest: ((key: string) => string) | null,
     /** A limiter error (Redis unreachable, with no insurance limiter): fail closed. */
     private readonly onError: (op: string, e: unknown) => void = () => {},
   ) {}
 
   private k(key: string): string {
-    return this.digestKeys ? createHash('sha256').update(key).digest('base64url') : key;
+    return this.digest ? this.digest(key) : key;
   }
 
   async take(key: string): Promise<number> {
@@ -88,7 +98,7 @@ class FlexibleLimiter implements LoginLimiter {
 
 export class MemoryLoginLimiter extends FlexibleLimiter {
   constructor(max: number, windowS: number) {
-    super(new RateLimiterMemory({ points: max, duration: windowS }), false);
+    super(new RateLimiterMemory({ points: max, duration: windowS }), null);
   }
 }
 
@@ -98,7 +108,7 @@ export interface LimitsConfig {
   login_failures: { max: number; window_s: number };
   client_requests?: { max: number; window_s: number } | undefined;
   redis_url: string | null;
-  redis: { policy: RedisPolicy; timeout_ms: number; key_prefix: string };
+  redis: { policy: RedisPolicy; timeout_ms: number; key_prefix: string; key_secret?: string | undefined };
 }
 
 export interface Limiters {
@@ -113,8 +123,9 @@ export interface Limiters {
 /**
  * The limiters limits configures. With redis_url, one ioredis client (no offline queue: a command while Redis is
  * unreachable fails at once instead of waiting; each command bounded by redis.timeout_ms) serves both.
+ * auditKey: log.audit_key, the Redis keys' HMAC secret when limits.redis.key_secret is not set.
  */
-export async function createLimiters(limits: LimitsConfig, logger: Logger): Promise<Limiters> {
+export async function createLimiters(limits: LimitsConfig, logger: Logger, auditKey?: string): Promise<Limiters> {
   const lf = limits.login_failures;
   const cr = limits.client_requests;
   if (limits.redis_url === null) {
@@ -125,6 +136,11 @@ export async function createLimiters(limits: LimitsConfig, logger: Logger): Prom
       close: async () => {},
     };
   }
+  const secret = limits.redis.key_secret ?? auditKey;
+  if (!secret) {
+    logger.warn({}, 'limiter: neither limits.redis.key_secret nor log.audit_key is set: Redis keys are unkeyed SHA-256 digests of logins, and anyone who can read Redis can confirm a guessed login (set limits.redis.key_secret, the same on every replica)');
+  }
+  const digest = (key: string) => redisKeyDigest(key, secret);
   const { Redis: RedisClient } = await import('ioredis');
   const redis: Redis = new RedisClient(limits.redis_url, {
     enableOfflineQueue: false,
@@ -159,8 +175,8 @@ export async function createLimiters(limits: LimitsConfig, logger: Logger): Prom
       ...(failOpen ? { insuranceLimiter: new RateLimiterMemory({ points, duration }) } : {}),
     });
   return {
-    login: new FlexibleLimiter(store('login-failures', lf.max, lf.window_s, limits.redis.policy === 'fail_open'), true, onError),
-    requests: cr ? new FlexibleLimiter(store('client-requests', cr.max, cr.window_s, true), true, onError) : null,
+    login: new FlexibleLimiter(store('login-failures', lf.max, lf.window_s, limits.redis.policy === 'fail_open'), digest, onError),
+    requests: cr ? new FlexibleLimiter(store('client-requests', cr.max, cr.window_s, true), digest, onError) : null,
     backend: 'redis',
     async close() {
       redis.disconnect();

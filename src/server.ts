@@ -74,7 +74,14 @@ export async function buildGateway(config: Config, logger: Logger, store?: UserS
       throw e;
     }
   }
-  const limiters = await createLimiters(config.limits, logger);
+  let limiters: Awaited<ReturnType<typeof createLimiters>>;
+  try {
+    limiters = await createLimiters(config.limits, logger, config.log.audit_key);
+  } catch (e) {
+    // The store opened above would otherwise keep its pool (and the process) alive.
+    if (!store) await s.close().catch(() => {});
+    throw e;
+  }
   // The URL itself is not logged: it can carry a password.
   logger.info(
     { backend: limiters.backend, max: config.limits.login_failures.max, window_s: config.limits.login_failures.window_s, ...(limiters.backend === 'redis' ? { policy: config.limits.redis.policy } : {}) },

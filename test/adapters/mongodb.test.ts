@@ -1039,4 +1039,43 @@ describe('MongoDB (real server): a store opened while the server is unreachable 
       await t.drop();
     }
   });
+
+  test('20 concurrent calls across the cut and the resume: the dead client is replaced once, not once per failed call', async () => {
+    const target = new URL(env.mongodbUrl!);
+    const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port || 27017) });
+    const t = await createDatabase();
+    await t.db.collection('users').insertOne({ _id: 'c1' as unknown as Mongo.ObjectId, email: 'conc@example.com', username: 'conc', hash: 'h' });
+    // Every MongoClient.close() (the same driver module as the store's): which clients the store throws away.
+    const closed: unknown[] = [];
+    const realClose = mongodb.MongoClient.prototype.close;
+    mongodb.MongoClient.prototype.close = function (this: Mongo.MongoClient, ...args: Parameters<Mongo.MongoClient['close']>) {
+      closed.push(this);
+      return realClose.apply(this, args);
+    };
+    proxy.cut();
+    const url = `mongodb://${proxy.host}:${proxy.port}/${t.name}?directConnection=true`;
+    const store = await createMongoStore({ url, query_timeout_ms: 700, pool_max: 4, ...mapping({}, { migration: { table: 'legacy_gateway_migrations' } }) });
+    try {
+      // 20 calls in flight on the first client while the server is unreachable: they all fail on it.
+      const burst = await Promise.allSettled(Array.from({ length: 20 }, () => store.findById('c1')));
+      assert.ok(burst.every((r) => r.status === 'rejected' && r.reason instanceof StoreError), 'every call fails as a StoreError');
+      const reopened = burst.filter((r) => r.status === 'rejected' && /closed its topology/.test((r.reason as Error).message)).length;
+      assert.ok(reopened >= 2, `several calls saw the closed topology (${reopened})`);
+      assert.equal(closed.length, 1, `one dead client, closed once: a new client per failed call would close ${reopened - 1} fresh ones (closed ${closed.length})`);
+      proxy.resume();
+      // Back: 20 concurrent calls on the one new client all succeed (none of them loses its client to another call).
+      let results: PromiseSettledResult<Awaited<ReturnType<typeof store.findById>>>[] = [];
+      for (let i = 0; i < 5; i++) {
+        results = await Promise.allSettled(Array.from({ length: 20 }, () => store.findById('c1')));
+        if (results.every((r) => r.status === 'fulfilled')) break;
+      }
+      for (const r of results) assert.equal(r.status === 'fulfilled' ? r.value?.email : String((r as PromiseRejectedResult).reason), 'conc@example.com');
+      assert.equal(closed.length, 1, 'no client was closed while the server answered');
+    } finally {
+      mongodb.MongoClient.prototype.close = realClose;
+      await store.close();
+      await proxy.close();
+      await t.drop();
+    }
+  });
 });

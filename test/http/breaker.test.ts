@@ -4,9 +4,16 @@
  *   Retry-After, without touching the store), /readyz is 503 and /metrics says open; after half_open_after_ms one
  *   probe goes through, and a success closes it;
  * - the per-request deadline: a stalled store answers 503 deadline_exceeded within resilience.deadline_ms even when
- *   the query timeout is longer.
+ *   the query timeout is longer;
+ * - what does not count: a configuration gap or bad data (an http store without a count endpoint, a user without a
+ *   usable id) answers 503 without opening the breaker.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { availability, createMysqlDatabase, createPostgresDatabase, env, lit, type TestDatabase } from '../helpers/databases.js';
@@ -164,3 +171,82 @@ for (const d of DIALECTS) {
     });
   });
 }
+
+describe('http store: a configuration gap or bad data answers 503 but never opens the breaker', () => {
+  let svc: http.Server;
+  let gw: TestGateway;
+  let token = '';
+  let dir: string;
+  let calls = 0;
+
+  before(async () => {
+    // A legacy service with a lookup by username and a health check; "noid" is a user without an id.
+    svc = http.createServer((req, res) => {
+      calls++;
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      const url = req.url ?? '';
+      if (url === '/api/health') return send(200, { status: 'up' });
+      if (url === '/api/users-by-username/ann') return send(200, { id: 1, email: 'ann@example.com', login: 'ann' });
+      if (url === '/api/users-by-username/noid') return send(200, { email: 'noid@example.com', login: 'noid' });
+      return send(404, {});
+    });
+    await new Promise<void>((r) => svc.listen(0, '127.0.0.1', r));
+    dir = mkdtempSync(path.join(tmpdir(), 'lg-breaker-http-'));
+    gw = await startTestGateway({
+      store: {
+        adapter: 'http',
+        url: `http://127.0.0.1:${(svc.address() as AddressInfo).port}/api`,
+        users: { columns: { id: 'id', email: 'email', username: 'login' } },
+        // No count endpoint: the status report can't be had.
+        http: {
+          migration_db: path.join(dir, 'marks.sqlite'),
+          timeout_ms: 1000,
+          verify: { mode: 'basic', path: '/profile' },
+          lookup: { by_username: { path: '/users-by-username/{username}' } },
+          health: { path: '/health' },
+        },
+      },
+      config: { resilience: { breaker: { failures: FAILURES, half_open_after_ms: 60_000 }, deadline_ms: 5000 } } as never,
+      logLevel: 'info',
+    });
+    token = await gw.token();
+  });
+
+  after(async () => {
+    await gw?.close();
+    svc?.closeAllConnections();
+    await new Promise<void>((r) => (svc ? svc.close(() => r()) : r()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const lookup = (login: string) => call(gw.url, 'POST', '/v1/users/lookup', { token, body: { login } });
+
+  test(`GET /v1/migration/status without store.http.count, ${FAILURES * 3} times: 503 each, lookups and /readyz still work`, async () => {
+    assert.equal((await lookup('ann')).status, 200);
+    for (let i = 0; i < FAILURES * 3; i++) {
+      const r = await call(gw.url, 'GET', '/v1/migration/status', { token });
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json?.error, 'store_unavailable');
+    }
+    assert.equal(gw.running.gateway.breakerState, 'closed');
+    const before = calls;
+    const r = await lookup('ann');
+    assert.equal(r.status, 200, r.text);
+    assert.ok(calls > before, 'the lookup reached the service');
+    assert.equal((await call(gw.url, 'GET', '/readyz')).status, 200);
+    assert.ok(!gw.logs.some((l) => /store circuit breaker open/.test(l)));
+  });
+
+  test(`a user without a usable id, ${FAILURES * 3} times: 503 each, the breaker stays closed`, async () => {
+    for (let i = 0; i < FAILURES * 3; i++) {
+      const r = await lookup('noid');
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json?.error, 'store_unavailable');
+    }
+    assert.equal(gw.running.gateway.breakerState, 'closed');
+    assert.equal((await lookup('ann')).status, 200);
+  });
+});

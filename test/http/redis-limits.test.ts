@@ -5,7 +5,8 @@
  *    between them are refused after login_failures.max in total, and a success on either resets the count.
  * 2. Redis unreachable (a fault proxy in front of it, cut): fail_closed answers verify 503 limiter_unavailable (and
  *    lookups still work); fail_open falls back to the process's memory and still limits; both recover on their own.
- * 3. Redis never holds a login: its keys are digests.
+ * 3. Redis never holds a login: its keys are HMAC digests under limits.redis.key_secret (never the unkeyed SHA-256
+ *    that anyone reading Redis could compute from a guessed login); without a secret, start-up warns.
  * 4. limits.client_requests: a per-client request rate, shared through Redis too.
  */
 import assert from 'node:assert/strict';
@@ -14,9 +15,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { createHash, createHmac } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createDemoDatabase } from '../../src/demo.js';
 import { startLocalIssuer, type LocalIssuer } from '../../src/devtokens.js';
+import { createLogger } from '../../src/logger.js';
+import { createLimiters, limiterKey, redisKeyDigest, type LimitsConfig } from '../../src/limiter.js';
+import { normaliseLogin } from '../../src/matching.js';
 import { availability, env, uniqueName } from '../helpers/databases.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/faultproxy.js';
 import { call, startTestGateway, TEST_USERS, type TestGateway } from '../helpers/harness.js';
@@ -26,7 +31,10 @@ const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const MAX = 4;
 const skip = await availability('redis');
 
-function rawConfig(opts: { db: string; issuer: LocalIssuer; redisUrl: string; prefix: string; policy?: string; clientRequests?: { max: number; window_s: number } }) {
+/** The limiter's HMAC secret, shared by both processes (each reads it from its environment through ${VAR}). */
+const KEY_SECRET = 'limiter-key-secret-shared-by-replicas';
+
+function rawConfig(opts: { db: string; issuer: LocalIssuer; redisUrl: string; prefix: string; policy?: string; clientRequests?: { max: number; window_s: number }; keySecret?: string }) {
   return {
     server: { host: '127.0.0.1', port: 0 },
     auth: { issuer: opts.issuer.issuer, audience: opts.issuer.audience, jwks_uri: opts.issuer.jwksUri, allow_insecure_http: true },
@@ -40,7 +48,7 @@ function rawConfig(opts: { db: string; issuer: LocalIssuer; redisUrl: string; pr
     limits: {
       login_failures: { max: MAX, window_s: 600 },
       redis_url: opts.redisUrl,
-      redis: { policy: opts.policy ?? 'fail_closed', timeout_ms: 300, key_prefix: opts.prefix },
+      redis: { policy: opts.policy ?? 'fail_closed', timeout_ms: 300, key_prefix: opts.prefix, ...(opts.keySecret ? { key_secret: opts.keySecret } : {}) },
       ...(opts.clientRequests ? { client_requests: opts.clientRequests } : {}),
     },
     log: { level: 'info' },
@@ -64,9 +72,9 @@ describe('two gateway processes share the failed-login limit through Redis', { s
     createDemoDatabase(db, TEST_USERS);
     issuer = await startLocalIssuer('https://legacy-gateway.test', 'test-client');
     const file = path.join(dir, 'config.yaml');
-    writeFileSync(file, JSON.stringify(rawConfig({ db, issuer, redisUrl: env.redisUrl, prefix })));
+    writeFileSync(file, JSON.stringify(rawConfig({ db, issuer, redisUrl: env.redisUrl, prefix, keySecret: '${LG_LIMITER_KEY}' })));
     for (let i = 0; i < 2; i++) {
-      const c = startChild([MAIN, 'serve', '--config', file], { PATH: process.env.PATH ?? '' });
+      const c = startChild([MAIN, 'serve', '--config', file], { PATH: process.env.PATH ?? '', LG_LIMITER_KEY: KEY_SECRET });
       children.push(c);
       const m = await c.waitFor(/"listen":"(http:\/\/[^"]+)"[^\n]*legacy-gateway listening/);
       urls.push(m[1]!);
@@ -116,6 +124,11 @@ describe('two gateway processes share the failed-login limit through Redis', { s
   });
 
   test('Redis holds no login: every key under the prefix is a digest', async () => {
+    // Every limiter key these tests can have left: the logins used (as the gateway normalises them) and the accounts.
+    const ours = [USER.username!, USER.email!, BOB.username!].map((l) => limiterKey.login(normaliseLogin(l))).concat([USER, BOB].map((u) => limiterKey.account(String(u.id))));
+    const hmac = new Set(ours.map((k) => createHmac('sha256', KEY_SECRET).update(k).digest('base64url')));
+    const unkeyed = new Set(ours.map((k) => createHash('sha256').update(k).digest('base64url')));
+    assert.deepEqual([...hmac], ours.map((k) => redisKeyDigest(k, KEY_SECRET)));
     const r = new Redis(env.redisUrl);
     try {
       const keys = await r.keys(`${prefix}:*`);
@@ -123,10 +136,66 @@ describe('two gateway processes share the failed-login limit through Redis', { s
       for (const k of keys) {
         assert.doesNotMatch(k, /alice|bob|example|@/i, k);
         assert.match(k, new RegExp(`^${prefix}:login-failures:[A-Za-z0-9_-]{43}$`), k);
+        const digest = k.slice(`${prefix}:login-failures:`.length);
+        assert.ok(!unkeyed.has(digest), `${k} is the unkeyed SHA-256 of a limiter key: one hash confirms a guessed login`);
+        assert.ok(hmac.has(digest), `${k} is the HMAC of one of our limiter keys under the shared secret`);
       }
     } finally {
       r.disconnect();
     }
+  });
+});
+
+describe('the Redis key secret: limits.redis.key_secret, else log.audit_key, else a start-up warning', { skip }, () => {
+  const limits = (key_secret?: string): LimitsConfig => ({
+    login_failures: { max: 3, window_s: 60 },
+    redis_url: env.redisUrl,
+    redis: { policy: 'fail_closed', timeout_ms: 300, key_prefix: uniqueName('lgtest'), ...(key_secret ? { key_secret } : {}) },
+  });
+  const prefixOf = (l: LimitsConfig) => `${l.redis.key_prefix}:login-failures:`;
+
+  async function keysAfterOneTake(l: LimitsConfig, auditKey?: string): Promise<{ keys: string[]; logs: string[] }> {
+    const logs: string[] = [];
+    const limiters = await createLimiters(l, createLogger('info', { write: (s: string) => void logs.push(s) }), auditKey);
+    const r = new Redis(env.redisUrl);
+    try {
+      // The client connects in the background (and refuses commands until it is ready): poll.
+      let wait: number | undefined;
+      for (let i = 0; i < 50 && wait === undefined; i++) {
+        wait = await limiters.login.take(limiterKey.login('carol@example.com')).catch(async () => {
+          await new Promise((res) => setTimeout(res, 100));
+          return undefined;
+        });
+      }
+      assert.equal(wait, 0);
+      const keys = (await r.keys(`${prefixOf(l)}*`)).map((k) => k.slice(prefixOf(l).length));
+      if (keys.length) await r.del(...keys.map((k) => prefixOf(l) + k));
+      return { keys, logs };
+    } finally {
+      r.disconnect();
+      await limiters.close();
+    }
+  }
+  const raw = limiterKey.login('carol@example.com');
+
+  test('key_secret set: the key is its HMAC; no warning', async () => {
+    const { keys, logs } = await keysAfterOneTake(limits('a-key-secret-of-enough-length'), 'an-audit-key-that-is-not-used');
+    assert.deepEqual(keys, [createHmac('sha256', 'a-key-secret-of-enough-length').update(raw).digest('base64url')]);
+    assert.ok(!logs.some((l) => /unkeyed/.test(l)));
+  });
+
+  test('only log.audit_key: the key is its HMAC', async () => {
+    const { keys } = await keysAfterOneTake(limits(), 'an-audit-key-of-enough-length');
+    assert.deepEqual(keys, [createHmac('sha256', 'an-audit-key-of-enough-length').update(raw).digest('base64url')]);
+  });
+
+  test('neither: the unkeyed digest, and one start-up warning that says so', async () => {
+    const { keys, logs } = await keysAfterOneTake(limits());
+    assert.deepEqual(keys, [createHash('sha256').update(raw).digest('base64url')]);
+    const warnings = logs.filter((l) => /unkeyed SHA-256/.test(l));
+    assert.equal(warnings.length, 1, logs.join(''));
+    assert.match(warnings[0]!, /"level":40/);
+    assert.match(warnings[0]!, /limits\.redis\.key_secret/);
   });
 });
 

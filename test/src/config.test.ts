@@ -3,7 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { createRequire } from 'node:module';
 import { ConfigError, loadConfigFile, parseConfig } from '../../src/config.js';
+import { createDemoDatabase, demoConfig } from '../../src/demo.js';
+import { createLogger } from '../../src/logger.js';
+import { buildGateway } from '../../src/server.js';
 
 type Raw = Record<string, any>;
 
@@ -632,5 +636,57 @@ describe('server.allow_ips_files', () => {
     const raw = minimal();
     raw.server = { allow_ips_files: [{ path: path.join(dir, 'nope.json'), format: 'auth0' }] };
     hasProblem(problemsOf(raw), 'server.allow_ips_files.0.path', /cannot read the file/);
+  });
+});
+
+describe('limits.redis_url and limits.redis.key_secret', () => {
+  const withRedis = (redis_url: string, redis: Raw = {}) => ({ ...minimal(), limits: { redis_url, redis } });
+
+  for (const bad of ['redis://:s3cret-pw@127.0.0.1:notaport', 'redis://:s3cret-pw@127.0.0.1:99999', 'rediss://:s3cret#pw@127.0.0.1:6379', 'redis://:s3cret%zzpw@127.0.0.1:6379']) {
+    test(`${bad.replace('s3cret', '***')} is refused at validation, naming limits.redis_url and never echoing the URL`, () => {
+      const problems = problemsOf(withRedis(bad));
+      hasProblem(problems, 'limits.redis_url', /not a valid URL/);
+      for (const p of problems) assert.ok(!p.includes('s3cret'), `the password leaked: ${p}`);
+    });
+  }
+
+  test('valid URLs (a percent-encoded password, a database number, rediss) pass', () => {
+    for (const ok of ['redis://127.0.0.1:6379', 'redis://:p%40ss%23word@redis.internal:6380/2', 'rediss://user:pw@redis.example.com']) {
+      assert.equal(parseConfig(withRedis(ok), {}).limits.redis_url, ok);
+    }
+  });
+
+  test('key_secret: optional, taken from ${VAR} like other secrets, at least 16 characters', () => {
+    assert.equal(parseConfig(withRedis('redis://127.0.0.1:6379'), {}).limits.redis.key_secret, undefined);
+    const c = parseConfig(withRedis('redis://127.0.0.1:6379', { key_secret: '${LIMITER_KEY}' }), { LIMITER_KEY: 'a-shared-secret-of-32-characters' });
+    assert.equal(c.limits.redis.key_secret, 'a-shared-secret-of-32-characters');
+    hasProblem(problemsOf(withRedis('redis://127.0.0.1:6379', { key_secret: '${LIMITER_KEY}' }), {}), 'limits.redis.key_secret', /LIMITER_KEY is not set/);
+    const short = problemsOf(withRedis('redis://127.0.0.1:6379', { key_secret: 'short-secret' }));
+    hasProblem(short, 'limits.redis.key_secret', /at least 16/);
+    for (const p of short) assert.ok(!p.includes('short-secret'), p);
+  });
+
+  test('buildGateway: when the limiters cannot be created, the store it opened is closed', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lg-limiters-fail-'));
+    const Database = createRequire(import.meta.url)('better-sqlite3') as { prototype: { close(): unknown } };
+    const realClose = Database.prototype.close;
+    let closes = 0;
+    Database.prototype.close = function (this: unknown) {
+      closes++;
+      return realClose.call(this);
+    };
+    try {
+      const file = path.join(dir, 'legacy.sqlite');
+      createDemoDatabase(file);
+      closes = 0;
+      const config = demoConfig(file, 'https://issuer.example/', 'https://legacy-gateway.example.com', 0);
+      // A URL the validation would refuse, standing in for any failure of createLimiters after the store is open.
+      config.limits.redis_url = 'redis://:s3cret-pw@127.0.0.1:notaport';
+      await assert.rejects(buildGateway(config, createLogger('silent')));
+      assert.equal(closes, 1, 'the store buildGateway opened was closed');
+    } finally {
+      Database.prototype.close = realClose;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

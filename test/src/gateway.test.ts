@@ -9,7 +9,7 @@ import { hashSync } from '@node-rs/bcrypt';
 import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../../adapters/types.js';
 import { ApiError } from '../../src/errors.js';
 import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
-import { MemoryLoginLimiter } from '../../src/limiter.js';
+import { limiterUnavailable, MemoryLoginLimiter, type LoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
 import { compilePolicy, getScheme } from '../../src/passwords/index.js';
 
@@ -346,5 +346,70 @@ describe('Gateway: the failed-login limit', () => {
       assert.equal(await attempt(g, l, 'x'), 'too_many_attempts');
     }
     assert.equal(await attempt(g, 'alice', ALICE_PW), 'ok:1');
+  });
+
+  test('fail_closed: the login key was taken, the account key throws limiter_unavailable: the login key is refunded', async () => {
+    const inner = new MemoryLoginLimiter(10, 60);
+    const taken: string[] = [];
+    const refunded: string[] = [];
+    // A limiter double: the first key (the login) is reserved, the account key fails as Redis going away would.
+    const limiter: LoginLimiter = {
+      async take(key) {
+        if (key.startsWith('account:')) throw limiterUnavailable();
+        taken.push(key);
+        return inner.take(key);
+      },
+      async refund(key) {
+        refunded.push(key);
+        return inner.refund(key);
+      },
+      reset: (key) => inner.reset(key),
+    };
+    const g = new Gateway({
+      store: new WideStore([user('1', 'alice@example.com', 'alice')]),
+      passwords: compilePolicy({ scheme: 'auto', params: {} }),
+      userIdPrefix: '',
+      logger: createLogger('silent'),
+      limiter,
+      resilience: { ...DEFAULT_RESILIENCE, failures: 1000 },
+    });
+    assert.equal(await attempt(g, 'alice', 'wrong'), 'limiter_unavailable');
+    assert.deepEqual(taken, ['login:alice']);
+    assert.deepEqual(refunded, ['login:alice'], 'the reservation on the login key is given back');
+    assert.equal(await attempt(g, 'alice@example.com', ALICE_PW), 'limiter_unavailable');
+    assert.deepEqual(refunded, ['login:alice', 'login:alice@example.com']);
+  });
+});
+
+describe('Gateway: the store circuit breaker counts only transient store failures', () => {
+  const breakerGateway = (store: UserStore) =>
+    new Gateway({
+      store,
+      passwords: compilePolicy({ scheme: 'auto', params: {} }),
+      userIdPrefix: '',
+      logger: createLogger('silent'),
+      limiter: new MemoryLoginLimiter(1000, 60),
+      resilience: { ...DEFAULT_RESILIENCE, failures: 3 },
+    });
+
+  test('a configuration gap (non-transient StoreError) answers 503 store_unavailable, but never opens the breaker', async () => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+    store.migrationStatus = async () => {
+      throw new StoreError('store.http.count is not configured: the number of legacy users is unknown', { transient: false });
+    };
+    const g = breakerGateway(store);
+    for (let i = 0; i < 10; i++) await assert.rejects(g.status(), (e: unknown) => e instanceof ApiError && e.code === 'store_unavailable');
+    assert.equal(g.breakerState, 'closed');
+    assert.equal((await g.lookup('alice')).user_id, '1');
+    assert.equal(await g.ready(), true);
+  });
+
+  test('transient StoreErrors (the default) still open it', async () => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+    store.failing = true;
+    const g = breakerGateway(store);
+    for (let i = 0; i < 3; i++) await assert.rejects(g.lookup('alice'), (e: unknown) => e instanceof ApiError && e.code === 'store_unavailable');
+    assert.equal(g.breakerState, 'open');
+    assert.equal(new StoreError('x').transient, true);
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { limiterKey, MemoryLoginLimiter } from '../../src/limiter.js';
+import { limiterKey, MemoryLoginLimiter, redisKeyDigest } from '../../src/limiter.js';
 
 describe('MemoryLoginLimiter (reserve before verifying)', () => {
   test('max attempts are reserved, the next one waits for the rest of the window', async () => {
@@ -58,5 +59,18 @@ describe('MemoryLoginLimiter (reserve before verifying)', () => {
     assert.ok((await l.take('dave')) > 0);
     await sleep(1100);
     assert.equal(await l.take('dave'), 0);
+  });
+});
+
+describe('redisKeyDigest: how a limiter key is stored in Redis', () => {
+  test('with a secret, HMAC-SHA-256 (never the unkeyed digest one hash of a guessed login would confirm); without, SHA-256', () => {
+    const key = limiterKey.login('alice@example.com');
+    const keyed = redisKeyDigest(key, 'a-shared-secret-of-some-length');
+    assert.equal(keyed, createHmac('sha256', 'a-shared-secret-of-some-length').update(key).digest('base64url'));
+    assert.notEqual(keyed, createHash('sha256').update(key).digest('base64url'));
+    assert.notEqual(keyed, redisKeyDigest(key, 'another-secret-of-some-length'), 'the secret matters');
+    assert.equal(redisKeyDigest(key, 'a-shared-secret-of-some-length'), keyed, 'the same on every replica');
+    assert.equal(redisKeyDigest(key, undefined), createHash('sha256').update(key).digest('base64url'));
+    assert.match(keyed, /^[A-Za-z0-9_-]{43}$/);
   });
 });

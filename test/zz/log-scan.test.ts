@@ -17,7 +17,7 @@ import { TEST_USERS } from '../helpers/harness.js';
 const dir = process.env.LG_TEST_LOG_DIR;
 
 /** Secrets planted by suites (logging.test.ts, the front-door suites, the Redis suite). */
-const PLANTED = ['Pl4nted-Secret-Password-9f3e', 'r3dis-Pa55word-1c9e', PLANTED_DB_PASSWORD];
+const PLANTED = ['Pl4nted-Secret-Password-9f3e', 'r3dis-Pa55word-1c9e', 'limiter-key-secret-shared-by-replicas', PLANTED_DB_PASSWORD];
 
 /** Shapes that are a leak wherever they appear: a JWT, and the password-hash formats the suites seed. */
 const PATTERNS: [string, RegExp][] = [
