@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { hashSync } from '@node-rs/bcrypt';
 import { IMPORTABLE_SCHEMES, toAuth0PasswordHash } from '../../../../src/operations/auth0/hash.js';
 import { schemeNames } from '../../../../src/passwords/index.js';
 import { auth0Verify, type CustomPasswordHash } from '../../../helpers/auth0-hash-verify.js';
-import { loadVectors, passwordsOf, userOf, type Vector } from '../../../helpers/vectors.js';
+import { passwordsOf, userOf } from '../../../helpers/vectors.js';
+import { allVectors } from '../target-vectors.js';
 
 interface Auth0Vector {
   id: string;
@@ -81,25 +81,6 @@ const NOT_IMPORTABLE: Record<string, string> = {
 };
 
 
-/** Every vector of the gateway's fixtures (bcrypt has none of its own: Auth0's and freshly made ones are added). */
-function allVectors(): Vector[] {
-  const bcryptFor = (password: string, prefix: string): Vector => ({
-    scheme: 'bcrypt',
-    password,
-    stored: hashSync(password, 4).replace(/^\$2b\$/, prefix),
-    expected: true,
-    source: `@node-rs/bcrypt hashSync(password, 4), ident relabelled ${prefix} (the same algorithm for passwords under 255 bytes)`,
-  });
-  const hello = byId('auth0-import-bcrypt-hello');
-  return [
-    ...['digest', 'kdf', 'plm', 'unix', 'dbserver', 'framework', 'forum'].flatMap((f) => loadVectors(f)),
-    { scheme: 'bcrypt', password: hello.password!, stored: hello.hash, expected: true, source: hello.id },
-    { scheme: 'bcrypt', password: 'hellO', stored: hello.hash, expected: false, source: hello.id },
-    bcryptFor('correct horse', '$2a$'),
-    bcryptFor('pässwörd✓', '$2b$'),
-    bcryptFor('correct horse', '$2y$'),
-  ];
-}
 
 describe("the independent verifier reproduces Auth0's published vectors (checked first)", () => {
   test('bcrypt', async () => {
