@@ -13,6 +13,7 @@ import type { LegacyUser, ProbeResult, UserStore } from '../adapters/types.js';
 import { exportsTable, type Config } from './config.js';
 import { gatewayWrites, grantStatements, indexSuggestions, migrationDdl, readTables } from './dba.js';
 import { describeConnectionError, isConnectionError, storeTarget } from './dbhints.js';
+import { checkRedis } from './limiter.js';
 import { detectScheme, isCleartextScheme, resolveScheme } from './passwords/index.js';
 import { schemaVerdict } from './startup.js';
 
@@ -209,9 +210,43 @@ function printSchema(report: ProbeResult[], provided: Set<string>, say: (s?: str
 
 export async function runCheck(config: Config, out: Writable): Promise<number> {
   const say = (s = '') => out.write(`${s}\n`);
-  let failures = 0;
   const where = config.store.users.table ? `, ${config.store.adapter === 'mongodb' ? 'collection' : 'table'} ${config.store.users.table}` : '';
   say(`config: ok (adapter ${config.store.adapter}${config.store.preset ? `, preset ${config.store.preset}` : ''}${where})`);
+  const redisFailed = await sayRedis(config, say);
+  const code = await checkStore(config, say);
+  return redisFailed ? 1 : code;
+}
+
+/**
+ * limits.redis_url: one limiter round trip (checkRedis). The line names the host and port, never the URL (it can
+ * carry a password). True when Redis failed.
+ */
+async function sayRedis(config: Config, say: (s?: string) => void): Promise<boolean> {
+  const limits = config.limits;
+  if (limits.redis_url === null) return false;
+  let where = 'the configured Redis';
+  try {
+    const u = new URL(limits.redis_url);
+    where = `${u.protocol}//${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    // parseConfig already refused an unparsable URL
+  }
+  const r = await checkRedis(limits);
+  if (r.ok) {
+    say(`limiter: ok (Redis at ${where}: PING and one limiter round trip in ${Math.round(r.ms)} ms; policy ${limits.redis.policy})`);
+    return false;
+  }
+  say(`limiter: FAILED (Redis at ${where}: ${r.code}: ${r.hint})`);
+  say(
+    limits.redis.policy === 'fail_closed'
+      ? '  with limits.redis.policy fail_closed the gateway would answer verify and the front doors 503 limiter_unavailable'
+      : '  with limits.redis.policy fail_open each replica would count failed logins on its own until Redis answers',
+  );
+  return true;
+}
+
+async function checkStore(config: Config, say: (s?: string) => void): Promise<number> {
+  let failures = 0;
   let store: UserStore;
   try {
     store = await createStore(config.store);

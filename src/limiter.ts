@@ -23,7 +23,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ApiError } from './errors.js';
-import type { Logger } from './logger.js';
+import { errorClass, errorCode, type Logger } from './logger.js';
 
 export interface LoginLimiter {
   /**
@@ -182,4 +182,69 @@ export async function createLimiters(limits: LimitsConfig, logger: Logger, audit
       redis.disconnect();
     },
   };
+}
+
+/** What `check` says about the limiter's Redis: reachable, or why not (a code and a hint; never the URL's secrets). */
+export type RedisCheck = { ok: true; ms: number } | { ok: false; code: string; hint: string };
+
+const REDIS_HINTS: [RegExp, string][] = [
+  [/^ECONNREFUSED$/, 'nothing listens at that host and port'],
+  [/^(ENOTFOUND|EAI_AGAIN)$/, 'the host name does not resolve'],
+  [/^(ETIMEDOUT|timeout)$/, 'no answer in time: a firewall or network policy, or rediss:// against a plain port (or redis:// against a TLS one)'],
+  [/^(ECONNRESET|EPROTO|ERR_SSL_\w+|closed)$/, 'the connection was dropped: usually rediss:// against a plain port, or redis:// against a TLS one'],
+  [/^(WRONGPASS|NOAUTH|ERR_AUTH)$/, 'the password (or ACL user) in the URL is wrong or missing'],
+  [/^NOPERM$/, 'this ACL user may not run the limiter\'s commands (a Lua script by EVALSHA/EVAL, and GET, SET, INCRBY, PTTL, DEL, MULTI/EXEC on the keys under redis.key_prefix)'],
+  [/^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID)$/, 'the server\'s TLS certificate is not trusted for that host (NODE_EXTRA_CA_CERTS names a CA file)'],
+];
+
+/** A Redis failure as a code: the driver's or the reply's (WRONGPASS, NOPERM, ...), never its free text. */
+function redisFailureCode(e: unknown): string {
+  const code = errorCode(e);
+  if (code) return code;
+  const message = e instanceof Error ? e.message : '';
+  const reply = /^([A-Z]{3,16})\b/.exec(message)?.[1];
+  if (reply && reply !== 'ERR') return reply;
+  if (/^ERR AUTH\b|invalid password|without any password configured/i.test(message)) return 'ERR_AUTH';
+  if (/timed? ?out/i.test(message)) return 'timeout';
+  if (/connection is closed/i.test(message)) return 'closed';
+  return errorClass(e);
+}
+
+/**
+ * One real limiter round trip against the configured Redis, as `check` runs it: connect, PING, then consume and
+ * delete one point on a throwaway key under the configured prefix (the limiter's own script, so an ACL that forbids
+ * it is found too). Bounded by timeout_ms per command; nothing kept.
+ */
+export async function checkRedis(limits: Pick<LimitsConfig, 'redis_url' | 'redis'>): Promise<RedisCheck> {
+  const { Redis: RedisClient } = await import('ioredis');
+  const redis: Redis = new RedisClient(limits.redis_url!, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // PING below is the check; ioredis's own INFO-based ready check would print a warning under a narrow ACL.
+    enableReadyCheck: false,
+    commandTimeout: limits.redis.timeout_ms,
+    connectTimeout: Math.max(1000, limits.redis.timeout_ms),
+    retryStrategy: () => null,
+  });
+  let failure: unknown;
+  redis.on('error', (e: unknown) => {
+    failure ??= e;
+  });
+  const t0 = performance.now();
+  try {
+    await redis.connect();
+    await redis.ping();
+    const probe = new RateLimiterRedis({ storeClient: redis, keyPrefix: `${limits.redis.key_prefix}:check`, points: 1, duration: 5, rejectIfRedisNotReady: true });
+    const key = `check-${process.pid}-${Date.now()}`;
+    await probe.consume(key);
+    await probe.delete(key);
+    return { ok: true, ms: performance.now() - t0 };
+  } catch (e) {
+    // A connection error reaches the 'error' listener with its code; the rejected call only says it was closed.
+    const code = redisFailureCode(failure ?? e);
+    return { ok: false, code, hint: REDIS_HINTS.find(([re]) => re.test(code))?.[1] ?? 'see the code' };
+  } finally {
+    redis.disconnect();
+  }
 }
