@@ -7,9 +7,10 @@
  *                                           running exactly the SQL the gateway ran for a lookup; no auth, no Express
  *   { mode: 'template', store, port, replay } a bare node:http server that opens a NEW connection per request
  *                                           (as the stock IdP script templates do), runs the same SQL, closes it
- * Messages: child → parent { type: 'ready', url } / { type: 'stats', cpu, rss } / { type: 'error', message };
+ * Messages: child → parent { type: 'ready', url } / { type: 'stats', cpu, rss, syscalls } / { type: 'error', message };
  * parent → child { type: 'stats' } / { type: 'exit' }.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SqlDriver } from '../adapters/sql.js';
@@ -23,6 +24,18 @@ type Spec =
   | { mode: 'floor' | 'template'; store: BenchStore; port: number; replay: Replay };
 
 const send = (m: unknown) => process.send?.(m);
+
+/** Read and write system calls so far (Linux's /proc/self/io syscr + syscw: socket reads and writes included), or null. */
+function ioSyscalls(): number | null {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const n = (k: string) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    const total = n('syscr') + n('syscw');
+    return Number.isFinite(total) ? total : null;
+  } catch {
+    return null;
+  }
+}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -87,7 +100,7 @@ async function main() {
     close = s.close;
   }
   process.on('message', (m: { type?: string }) => {
-    if (m?.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage.rss() });
+    if (m?.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage.rss(), syscalls: ioSyscalls() });
     if (m?.type === 'exit') {
       const t = setTimeout(() => process.exit(0), 3000);
       t.unref();
