@@ -4,6 +4,7 @@
  * TEST_REQUIRE_DB=1 or CI=true, when it fails instead.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { testEnvironment } from '../../src/config.js';
@@ -142,4 +143,13 @@ export function lit(v: unknown): string {
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
   if (typeof v === 'number') return String(v);
   return `'${String(v).replaceAll("'", "''")}'`;
+}
+
+/** A port nothing listens on: bound, then released (connection-failure tests). */
+export async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }

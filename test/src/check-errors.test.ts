@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,7 +16,7 @@ import { createStore } from '../../adapters/index.js';
 import { runCheck } from '../../src/check.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { connectionHint, describeConnectionError, describeTarget, isConnectionError, storeTarget } from '../../src/dbhints.js';
-import { availability, createMysqlDatabase, createPostgresDatabase, env, uniqueName, type TestDatabase } from '../helpers/databases.js';
+import { availability, closedPort, createMysqlDatabase, createPostgresDatabase, env, uniqueName, type TestDatabase } from '../helpers/databases.js';
 
 const PASSWORD = 'Pw-' + uniqueName('s3cret');
 
@@ -37,15 +36,6 @@ function configFor(adapter: 'postgres' | 'mysql', url: string): Config {
       migration: { table: 'legacy_gateway_migrations' },
     },
   }, {});
-}
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 function withUrl(base: string, change: (u: URL) => void): string {

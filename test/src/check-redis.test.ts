@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,18 +13,10 @@ import { Redis } from 'ioredis';
 import { runCheck } from '../../src/check.js';
 import { parseConfig } from '../../src/config.js';
 import { createDemoDatabase } from '../../src/demo.js';
-import { availability, env, uniqueName } from '../helpers/databases.js';
+import { availability, closedPort, env, uniqueName } from '../helpers/databases.js';
 
 const skip = await availability('redis');
 const SECRET = `Pw-${uniqueName('s3cret')}`;
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('check: the limiter\'s Redis', { skip }, () => {
   let dir: string;
