@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { readResponse, type Res } from './openapi.js';
 
 export interface Identity {
@@ -108,4 +109,27 @@ export function httpsCall(
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+/**
+ * A PKI for the enclosing suite (made before its tests, removed after them) and the gateways its tests start
+ * (closed after them): push each one onto `open`.
+ */
+export function useTestPki(): { readonly pki: TestPki; open: { close(): Promise<unknown> }[] } {
+  let pki: TestPki | undefined;
+  const open: { close(): Promise<unknown> }[] = [];
+  before(() => {
+    pki = makePki();
+  });
+  after(async () => {
+    await Promise.all(open.map((g) => g.close().catch(() => undefined)));
+    pki?.cleanup();
+  });
+  return {
+    get pki() {
+      if (!pki) throw new Error('useTestPki: the PKI exists only while the suite runs');
+      return pki;
+    },
+    open,
+  };
 }

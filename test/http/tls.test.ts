@@ -14,20 +14,13 @@ import { ConfigError, parseConfig } from '../../src/config.js';
 import { demoConfig } from '../../src/demo.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
-import { httpsCall, makePki, type TestPki } from '../helpers/certs.js';
+import { httpsCall, useTestPki } from '../helpers/certs.js';
 import { slowStatusStore, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
-let pki: TestPki;
-const open: TestGateway[] = [];
-before(() => {
-  pki = makePki();
-});
-after(async () => {
-  await Promise.all(open.map((g) => g.close().catch(() => undefined)));
-  pki?.cleanup();
-});
+const suite = useTestPki();
+const { open } = suite;
 
-const tlsConfig = (extra: Record<string, unknown> = {}) => ({ cert_file: pki.serverCertFile, key_file: pki.serverKeyFile, ...extra });
+const tlsConfig = (extra: Record<string, unknown> = {}) => ({ cert_file: suite.pki.serverCertFile, key_file: suite.pki.serverKeyFile, ...extra });
 
 async function start(opts: Parameters<typeof startTestGateway>[0] & { tls?: Record<string, unknown> } = {}): Promise<TestGateway> {
   const { tls, ...rest } = opts;
@@ -67,12 +60,12 @@ describe('HTTPS listener', () => {
 
   test('Running.url is https; /healthz answers over TLS to a client trusting the CA; the API works as over HTTP', async () => {
     assert.match(gw.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const r = await httpsCall(gw.url, 'GET', '/healthz', { ca: pki.ca });
+    const r = await httpsCall(gw.url, 'GET', '/healthz', { ca: suite.pki.ca });
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, { status: 'ok' });
     const token = await gw.token();
     const v = await httpsCall(gw.url, 'POST', '/v1/credentials/verify', {
-      ca: pki.ca,
+      ca: suite.pki.ca,
       body: JSON.stringify({ login: 'alice@example.com', password: 'wrong-password' }),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     });
@@ -81,7 +74,7 @@ describe('HTTPS listener', () => {
   });
 
   test('a client that does not trust the CA refuses the server certificate', async () => {
-    await assert.rejects(httpsCall(gw.url, 'GET', '/healthz', { ca: pki.stranger.cert }), /self-signed|unable to verify|certificate/i);
+    await assert.rejects(httpsCall(gw.url, 'GET', '/healthz', { ca: suite.pki.stranger.cert }), /self-signed|unable to verify|certificate/i);
   });
 
   test('plain HTTP on the HTTPS port is refused (no answer, the connection is closed)', async () => {
@@ -110,7 +103,7 @@ describe('HTTPS listener', () => {
   });
 
   test('without request_client_cert, no certificate is asked for: a client presenting one is served all the same', async () => {
-    const r = await httpsCall(gw.url, 'GET', '/healthz', { ca: pki.ca, identity: pki.client });
+    const r = await httpsCall(gw.url, 'GET', '/healthz', { ca: suite.pki.ca, identity: suite.pki.client });
     assert.equal(r.status, 200);
   });
 });
@@ -118,12 +111,12 @@ describe('HTTPS listener', () => {
 describe('HTTPS with request_client_cert', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await start({ tls: tlsConfig({ client_ca_file: pki.caFile, request_client_cert: true }) });
+    gw = await start({ tls: tlsConfig({ client_ca_file: suite.pki.caFile, request_client_cert: true }) });
   });
 
   test('a client certificate is asked for, never required: with the right one, a stranger one or none, /healthz answers', async () => {
-    for (const identity of [pki.client, pki.stranger, undefined]) {
-      const r = await httpsCall(gw.url, 'GET', '/healthz', { ca: pki.ca, identity });
+    for (const identity of [suite.pki.client, suite.pki.stranger, undefined]) {
+      const r = await httpsCall(gw.url, 'GET', '/healthz', { ca: suite.pki.ca, identity });
       assert.equal(r.status, 200, identity ? 'with a certificate' : 'without one');
     }
   });
@@ -136,7 +129,7 @@ describe('graceful, bounded shutdown over HTTPS', () => {
     const silent = netConnect(port, '127.0.0.1');
     silent.on('error', () => undefined);
     await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
-    const idle = tlsConnect({ host: '127.0.0.1', port, ca: pki.ca });
+    const idle = tlsConnect({ host: '127.0.0.1', port, ca: suite.pki.ca });
     idle.on('error', () => undefined);
     await new Promise<void>((resolve) => idle.once('secureConnect', () => resolve()));
     await delay(50);
@@ -156,12 +149,12 @@ describe('graceful, bounded shutdown over HTTPS', () => {
     const inStore = slow.entered;
     const gw = await start({ wrapStore: slow.wrap });
     const token = await gw.token();
-    const pending = httpsCall(gw.url, 'GET', '/v1/migration/status', { ca: pki.ca, headers: { authorization: `Bearer ${token}` } });
+    const pending = httpsCall(gw.url, 'GET', '/v1/migration/status', { ca: suite.pki.ca, headers: { authorization: `Bearer ${token}` } });
     await inStore;
     const t0 = Date.now();
     const closing = gw.running.close();
     await delay(20);
-    await assert.rejects(httpsCall(gw.url, 'GET', '/healthz', { ca: pki.ca, timeoutMs: 2000 }), 'a new connection was accepted during shutdown');
+    await assert.rejects(httpsCall(gw.url, 'GET', '/healthz', { ca: suite.pki.ca, timeoutMs: 2000 }), 'a new connection was accepted during shutdown');
     const r = await pending;
     assert.equal(r.status, 200, r.text);
     assert.equal(typeof (r.json as { total: unknown }).total, 'number');
@@ -175,7 +168,7 @@ describe('graceful, bounded shutdown over HTTPS', () => {
 describe('unusable TLS settings stop the start with a clear error', () => {
   /** Start a gateway on this config (merged over the demo's) and return the start-up error's text. */
   const problems = async (tls: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}): Promise<string> => {
-    const base = demoConfig(path.join(pki.dir, 'never-opened.sqlite'), 'http://127.0.0.1:9/', 'https://legacy-gateway.test', 0) as unknown as Record<string, unknown>;
+    const base = demoConfig(path.join(suite.pki.dir, 'never-opened.sqlite'), 'http://127.0.0.1:9/', 'https://legacy-gateway.test', 0) as unknown as Record<string, unknown>;
     try {
       const config = parseConfig({ ...base, ...extra, server: { ...(base.server as object), ...(tls ? { tls } : {}) } }, {});
       const running = await startServer(config, createLogger('silent'));
@@ -188,29 +181,29 @@ describe('unusable TLS settings stop the start with a clear error', () => {
   };
 
   test('a file that cannot be read names the setting, the path and the reason', async () => {
-    const missing = path.join(pki.dir, 'nope.pem');
+    const missing = path.join(suite.pki.dir, 'nope.pem');
     assert.match(await problems(tlsConfig({ cert_file: missing })), new RegExp(`server\\.tls\\.cert_file: cannot read ${missing.replace(/[.]/g, '\\.')} \\(ENOENT\\)`));
     assert.match(await problems(tlsConfig({ key_file: missing })), /server\.tls\.key_file: cannot read .* \(ENOENT\)/);
     assert.match(await problems(tlsConfig({ client_ca_file: missing, request_client_cert: true })), /server\.tls\.client_ca_file: cannot read .* \(ENOENT\)/);
-    assert.match(await problems(tlsConfig({ key_file: pki.dir })), /server\.tls\.key_file: cannot read .* \(EISDIR\)/);
+    assert.match(await problems(tlsConfig({ key_file: suite.pki.dir })), /server\.tls\.key_file: cannot read .* \(EISDIR\)/);
   });
 
   test('a key that is not a key, or not the certificate\'s, is refused without printing it', async () => {
-    const garbage = path.join(pki.dir, 'garbage.key');
+    const garbage = path.join(suite.pki.dir, 'garbage.key');
     const secret = 'NOT-A-KEY-but-secret-material-0123456789';
     writeFileSync(garbage, `-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`);
     const m1 = await problems(tlsConfig({ key_file: garbage }));
     assert.match(m1, /server\.tls: the certificate \(cert_file\), key \(key_file\) cannot be used: /);
     assert.ok(!m1.includes(secret), m1);
-    const m2 = await problems(tlsConfig({ key_file: path.join(pki.dir, 'client.key') }));
+    const m2 = await problems(tlsConfig({ key_file: path.join(suite.pki.dir, 'client.key') }));
     assert.match(m2, /cannot be used: .*mismatch/i);
     assert.ok(!m2.includes('PRIVATE KEY'), m2);
   });
 
   test('request_client_cert needs client_ca_file, and client_ca_file needs request_client_cert', async () => {
     assert.match(await problems(tlsConfig({ request_client_cert: true })), /server\.tls\.client_ca_file: required when request_client_cert is true/);
-    assert.match(await problems(tlsConfig({ client_ca_file: pki.caFile })), /server\.tls\.request_client_cert: must be true when client_ca_file is set/);
-    assert.match(await problems({ cert_file: pki.serverCertFile }), /server\.tls\.key_file: required/);
+    assert.match(await problems(tlsConfig({ client_ca_file: suite.pki.caFile })), /server\.tls\.request_client_cert: must be true when client_ca_file is set/);
+    assert.match(await problems({ cert_file: suite.pki.serverCertFile }), /server\.tls\.key_file: required/);
     assert.match(await problems(tlsConfig({ ciphers: 'ALL' })), /server\.tls: unknown key\(s\): ciphers/);
   });
 

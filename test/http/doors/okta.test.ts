@@ -16,6 +16,13 @@ const PATH = '/v1/idp/okta/password-import';
 const EVENTS = '/v1/idp/okta/events';
 const SECRET = 'okta-inline-hook-secret-0123456789';
 const EVENT_SECRET = 'okta-event-hook-secret-9876543210';
+/** The Okta door with its Inline Hook secret and the Event Hook enabled. */
+const WITH_EVENTS = {
+  okta: {
+    auth: { header: { name: 'Authorization', value: SECRET } },
+    events: { auth: { header: { name: 'Authorization', value: EVENT_SECRET } } },
+  },
+};
 
 /** Okta's documented password import inline hook request (developer.okta.com password-hook reference sample). */
 const SAMPLE = {
@@ -279,12 +286,7 @@ describe('Okta door with the Event Hook (mark_on_success defaults to false)', { 
   let dg: DoorGateway;
   before(async () => {
     dg = await startDoorGateway({
-      front_doors: {
-        okta: {
-          auth: { header: { name: 'Authorization', value: SECRET } },
-          events: { auth: { header: { name: 'Authorization', value: EVENT_SECRET } } },
-        },
-      },
+      front_doors: WITH_EVENTS,
     });
   });
   after(async () => dg?.close());
@@ -491,12 +493,7 @@ describe('Okta door: limits.client_requests', { skip }, () => {
   let dg: DoorGateway;
   before(async () => {
     dg = await startDoorGateway({
-      front_doors: {
-        okta: {
-          auth: { header: { name: 'Authorization', value: SECRET } },
-          events: { auth: { header: { name: 'Authorization', value: EVENT_SECRET } } },
-        },
-      },
+      front_doors: WITH_EVENTS,
       config: { server: { trust_proxy: ['127.0.0.1/32', '::1/128'] }, limits: { client_requests: { max: 1, window_s: 60 } } },
     });
   });
@@ -523,12 +520,7 @@ describe('Okta door: behind server.allow_ips', { skip }, () => {
   let dg: DoorGateway;
   before(async () => {
     dg = await startDoorGateway({
-      front_doors: {
-        okta: {
-          auth: { header: { name: 'Authorization', value: SECRET } },
-          events: { auth: { header: { name: 'Authorization', value: EVENT_SECRET } } },
-        },
-      },
+      front_doors: WITH_EVENTS,
       config: { server: { allow_ips: ['192.0.2.0/24'] } },
     });
   });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import { expressMessageClasses } from '../../../src/http/prototypes.js';
-import { makePki, httpsCall, type TestPki } from '../../helpers/certs.js';
+import { httpsCall, useTestPki } from '../../helpers/certs.js';
 import { call, startTestGateway, type TestGateway } from '../../helpers/harness.js';
 
 interface Seen {
@@ -86,15 +86,8 @@ describe('expressMessageClasses', () => {
 });
 
 describe('the gateway\'s listeners use them', () => {
-  let pki: TestPki;
-  const open: TestGateway[] = [];
-  before(() => {
-    pki = makePki();
-  });
-  after(async () => {
-    await Promise.all(open.map((g) => g.close().catch(() => undefined)));
-    pki?.cleanup();
-  });
+  const suite = useTestPki();
+  const { open } = suite;
 
   test('HTTP: a lookup, a refused token and a 404 leave every prototype as it arrived', async () => {
     const gw = await startTestGateway();
@@ -109,11 +102,11 @@ describe('the gateway\'s listeners use them', () => {
   });
 
   test('HTTPS: the same', async () => {
-    const gw = await startTestGateway({ config: { server: { tls: { cert_file: pki.serverCertFile, key_file: pki.serverKeyFile } } } as never });
+    const gw = await startTestGateway({ config: { server: { tls: { cert_file: suite.pki.serverCertFile, key_file: suite.pki.serverKeyFile } } } as never });
     open.push(gw);
     const seen = watchPrototypes(gw.running.server);
     const body = JSON.stringify({ login: 'alice@example.com' });
-    const r = await httpsCall(gw.url, 'POST', '/v1/users/lookup', { ca: pki.ca, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${await gw.token()}` } });
+    const r = await httpsCall(gw.url, 'POST', '/v1/users/lookup', { ca: suite.pki.ca, body, headers: { 'content-type': 'application/json', authorization: `Bearer ${await gw.token()}` } });
     assert.equal(r.status, 200);
     assertUnchanged(seen, 1);
   });
