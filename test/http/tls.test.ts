@@ -9,7 +9,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect as tlsConnect } from 'node:tls';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config.js';
 import { demoConfig } from '../../src/demo.js';
 import { createLogger } from '../../src/logger.js';
