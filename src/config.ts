@@ -391,16 +391,18 @@ const configSchema = z
           .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
           // The Redis client parses it with the WHATWG URL parser: a URL it can't read would stop `serve` with a
           // bare "Invalid URL". The message never quotes the value (it can hold a password).
+          // A password with an unencoded / ? or # parses as a host, a port and a path, query or fragment: refused, so
+          // that nothing downstream (check's "Redis at host:port" line) mistakes part of it for the host.
           .refine((v) => {
             try {
               const u = new URL(v);
               decodeURIComponent(u.username);
               decodeURIComponent(u.password);
-              return true;
+              return /^(\/\d{0,5})?$/.test(u.pathname) && u.hash === '' && /^(\?[A-Za-z_]+=[^@/:&#]*(&[A-Za-z_]+=[^@/:&#]*)*)?$/.test(u.search);
             } catch {
               return false;
             }
-          }, 'is not a valid URL: check the host, the port (a number up to 65535) and that special characters in the password are percent-encoded')
+          }, 'is not a valid URL: check the host, the port (a number up to 65535), the database number (the path: /0, /1, ...), and that special characters in the password (/ ? # @ % :) are percent-encoded')
           .nullable()
           .default(null),
         redis: z

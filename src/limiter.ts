@@ -193,6 +193,7 @@ const REDIS_HINTS: [RegExp, string][] = [
   [/^(ETIMEDOUT|timeout)$/, 'no answer in time: a firewall or network policy, or rediss:// against a plain port (or redis:// against a TLS one)'],
   [/^(ECONNRESET|EPROTO|ERR_SSL_\w+|closed)$/, 'the connection was dropped: usually rediss:// against a plain port, or redis:// against a TLS one'],
   [/^(WRONGPASS|NOAUTH|ERR_AUTH)$/, 'the password (or ACL user) in the URL is wrong or missing'],
+  [/^ERR_DB_INDEX$/, 'the database number in the URL\'s path does not exist on this server (its "databases" setting)'],
   [/^NOPERM$/, 'this ACL user may not run the limiter\'s commands (a Lua script by EVALSHA/EVAL, and GET, SET, INCRBY, PTTL, DEL, MULTI/EXEC on the keys under redis.key_prefix)'],
   [/^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID)$/, 'the server\'s TLS certificate is not trusted for that host (NODE_EXTRA_CA_CERTS names a CA file)'],
 ];
@@ -205,6 +206,7 @@ function redisFailureCode(e: unknown): string {
   const reply = /^([A-Z]{3,16})\b/.exec(message)?.[1];
   if (reply && reply !== 'ERR') return reply;
   if (/^ERR AUTH\b|invalid password|without any password configured/i.test(message)) return 'ERR_AUTH';
+  if (/DB index is out of range/i.test(message)) return 'ERR_DB_INDEX';
   if (/timed? ?out/i.test(message)) return 'timeout';
   if (/connection is closed/i.test(message)) return 'closed';
   return errorClass(e);
@@ -239,6 +241,9 @@ export async function checkRedis(limits: Pick<LimitsConfig, 'redis_url' | 'redis
     const key = `check-${process.pid}-${Date.now()}`;
     await probe.consume(key);
     await probe.delete(key);
+    // The client selects the URL's database while connecting and only reports a refusal (a database number the
+    // server doesn't have) as an 'error' event; the calls above then ran in database 0.
+    if (failure) throw failure;
     return { ok: true, ms: performance.now() - t0 };
   } catch (e) {
     // A connection error reaches the 'error' listener with its code; the rejected call only says it was closed.

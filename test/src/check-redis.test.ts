@@ -79,6 +79,13 @@ describe('check: the limiter\'s Redis', { skip }, () => {
     assert.match(open.text, /each replica would count failed logins on its own/);
   });
 
+  test('a database number the server does not have: FAILED, not a round trip quietly run in database 0', async () => {
+    const u = new URL(env.redisUrl);
+    const { code, text } = await check(`redis://${u.hostname}:${u.port || 6379}/9999`);
+    assert.equal(code, 1, text);
+    assert.match(text, /^limiter: FAILED \(Redis at redis:\/\/[^ ]+: ERR_DB_INDEX: the database number in the URL's path does not exist on this server/m);
+  });
+
   test('rediss:// against a plain Redis: FAILED with the TLS hint', async () => {
     const u = new URL(env.redisUrl);
     const { code, text } = await check(`rediss://${u.hostname}:${u.port || 6379}`);

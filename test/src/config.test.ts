@@ -642,7 +642,12 @@ describe('server.allow_ips_files', () => {
 describe('limits.redis_url and limits.redis.key_secret', () => {
   const withRedis = (redis_url: string, redis: Raw = {}) => ({ ...minimal(), limits: { redis_url, redis } });
 
-  for (const bad of ['redis://:s3cret-pw@127.0.0.1:notaport', 'redis://:s3cret-pw@127.0.0.1:99999', 'rediss://:s3cret#pw@127.0.0.1:6379', 'redis://:s3cret%zzpw@127.0.0.1:6379']) {
+  for (const bad of ['redis://:s3cret-pw@127.0.0.1:notaport', 'redis://:s3cret-pw@127.0.0.1:99999', 'rediss://:s3cret#pw@127.0.0.1:6379', 'redis://:s3cret%zzpw@127.0.0.1:6379',
+    // An unencoded / ? or # in a password: the URL parser reads the user as the host and the password's digits as
+    // the port, and the rest as a path, query or fragment.
+    'redis://admin:31337/s3cret@redis.internal:6379', 'redis://admin:31337?s3cret@redis.internal:6379', 'redis://admin:31337#s3cret@redis.internal:6379',
+    // A database number that is not a number.
+    'redis://:s3cret@127.0.0.1:6379/abc']) {
     test(`${bad.replace('s3cret', '***')} is refused at validation, naming limits.redis_url and never echoing the URL`, () => {
       const problems = problemsOf(withRedis(bad));
       hasProblem(problems, 'limits.redis_url', /not a valid URL/);
@@ -651,7 +656,7 @@ describe('limits.redis_url and limits.redis.key_secret', () => {
   }
 
   test('valid URLs (a percent-encoded password, a database number, rediss) pass', () => {
-    for (const ok of ['redis://127.0.0.1:6379', 'redis://:p%40ss%23word@redis.internal:6380/2', 'rediss://user:pw@redis.example.com']) {
+    for (const ok of ['redis://127.0.0.1:6379', 'redis://:p%40ss%23word@redis.internal:6380/2', 'rediss://user:pw@redis.example.com', 'redis://[::1]:6379/0?family=6']) {
       assert.equal(parseConfig(withRedis(ok), {}).limits.redis_url, ok);
     }
   });
