@@ -16,7 +16,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # The gateway itself: all dependencies (TypeScript, esbuild), then only what runs is compiled (tsconfig.build.json:
-# src and adapters; no tests or benchmarks), and the CLI bundled into dist/src/main.js (scripts/bundle.mjs).
+# src and adapters; no tests or benchmarks), and the CLI bundled into dist/src/main.cjs (scripts/bundle.mjs).
 FROM deps AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -24,6 +24,10 @@ COPY scripts/bundle.mjs ./scripts/bundle.mjs
 COPY src ./src
 COPY adapters ./adapters
 RUN npx tsc -p tsconfig.build.json && node scripts/bundle.mjs
+# V8's code cache for the bundle (src/launch.ts): one run of the demo writes it beside dist/src/main.cjs, so that every
+# start in a container takes compiled code (the runtime user cannot write dist/src: it would never be written there).
+# `ls` fails the build when it was not written.
+RUN timeout 6 node dist/src/main.js demo --port 0 --dir /tmp/lg-demo > /dev/null; ls dist/src/main.cjs.*.v8-cache
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production

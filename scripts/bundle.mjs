@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * After `tsc`: bundle the CLI (dist/src/main.js) and the benchmark's server child (dist/bench/child.js) in place with
- * esbuild, each into one ES module. Start-up then compiles one file instead of resolving, reading and compiling
- * some 400 modules (express, express-oauth2-jwt-bearer, zod, yaml, pino, cockatiel, ...): on the development machine
- * start to ready fell from about 450 ms to 250 ms and idle RSS by about 12 MB (README, "Performance").
+ * After `tsc`: bundle the CLI (dist/src/main.js) and the benchmark's server child (dist/bench/child.js) with esbuild,
+ * each into one CommonJS file beside it (main.cjs, child.cjs), and replace the entry with a stub that runs that file
+ * through src/launch.ts, which keeps V8's code cache for it. Start-up then reads one file instead of resolving, reading
+ * and compiling some 400 modules (express, express-oauth2-jwt-bearer, zod, yaml, pino, cockatiel, ...), and from the
+ * second start on takes the compiled code from the cache (README, "Performance": start to ready).
+ * CommonJS, not an ES module: V8's code cache is reachable from vm.Script, which runs scripts, not modules.
  *
  * Left outside the bundle, loaded from node_modules at run time as before: the database drivers and other packages
  * the gateway loads only when configured (pg, mysql2, mssql, oracledb, mongodb, better-sqlite3, ioredis,
@@ -13,43 +15,46 @@
  *
  *   node scripts/bundle.mjs [distDir]     (npm run build runs it; so does the Dockerfile)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 const EXTERNAL = ['pg', 'pg-native', 'mysql2', 'mssql', 'oracledb', 'mongodb', 'better-sqlite3', 'ioredis', 'prom-client', '@node-rs/*'];
-// CommonJS packages inside an ES module bundle still call require(), and a few read __dirname/__filename.
-const BANNER = [
-  "import { createRequire as __lgCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __lgFileURLToPath } from 'node:url';",
-  'const require = __lgCreateRequire(import.meta.url);',
-  'const __filename = __lgFileURLToPath(import.meta.url);',
-  "const __dirname = __lgFileURLToPath(new URL('.', import.meta.url));",
-].join('\n');
+// The sources are ES modules: their import.meta.url is the bundle's own file URL.
+const BANNER = "const __lgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;";
 
 const targets = [
-  // [the entry tsc wrote (overwritten by its bundle), the crypt worker's file relative to it]
-  ['src/main.js', './passwords/unix.js'],
-  ['bench/child.js', '../src/passwords/unix.js'],
+  // [the entry tsc wrote (replaced by the stub), the crypt worker's file relative to it, src/launch.js relative to it]
+  ['src/main.js', './passwords/unix.js', './launch.js'],
+  ['bench/child.js', '../src/passwords/unix.js', '../src/launch.js'],
 ];
 
-for (const [entry, worker] of targets) {
+for (const [entry, worker, launcher] of targets) {
   const file = path.join(dist, entry);
   // The container build compiles src and adapters only (tsconfig.build.json): no benchmark there.
   if (!existsSync(file)) continue;
+  const bundle = file.replace(/\.js$/, '.cjs');
+  const shebang = readFileSync(file, 'utf8').startsWith('#!') ? '#!/usr/bin/env node\n' : '';
   await build({
     entryPoints: [file],
-    outfile: file,
-    allowOverwrite: true,
+    outfile: bundle,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     external: EXTERNAL,
     banner: { js: BANNER },
-    define: { LG_CRYPT_WORKER: JSON.stringify(worker) },
+    define: { LG_CRYPT_WORKER: JSON.stringify(worker), 'import.meta.url': '__lgImportMetaUrl' },
+    // import() becomes require(): code V8 takes from a cache loses the hook import() needs (ERR_VM_DYNAMIC_IMPORT_
+    // CALLBACK_MISSING), and every package the bundle leaves outside is CommonJS (the drivers, prom-client, @node-rs/*).
+    supported: { 'dynamic-import': false },
     legalComments: 'none',
     logLevel: 'warning',
   });
+  writeFileSync(
+    file,
+    `${shebang}// Runs ${path.basename(bundle)} (scripts/bundle.mjs) with V8's code cache (src/launch.ts).\n` +
+      `import { runBundle } from ${JSON.stringify(launcher)};\nrunBundle(new URL(${JSON.stringify(`./${path.basename(bundle)}`)}, import.meta.url));\n`,
+  );
 }
