@@ -20,7 +20,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -38,8 +38,9 @@ import type PG from 'pg';
 import type { Row, SqlDriver } from '../adapters/sql.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { indexSuggestions, migrationDdl } from '../src/dba.js';
-import { demoConfig } from '../src/demo.js';
+import { createDemoDatabase, demoConfig } from '../src/demo.js';
 import { startLocalIssuer } from '../src/devtokens.js';
+import { cacheFileFor } from '../src/launch.js';
 import { createLogger } from '../src/logger.js';
 import { buildGateway } from '../src/server.js';
 import { openBenchDriver, openGatewayStore, replayLookup, type BenchAdapter, type BenchStore, type Replay } from './helpers.js';
@@ -625,6 +626,39 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+/**
+ * Start to ready on the demo store without and with V8's code cache (src/launch.ts): the cache of the child's bundle
+ * is removed, a first start compiles and writes it, a second start reads it. Every later gateway child (the stores'
+ * start to ready) starts with it, as every start after the first one does.
+ */
+async function codeCacheStarts(dir: string, issuer: Awaited<ReturnType<typeof startLocalIssuer>>): Promise<{ cold: number; cached: number } | null> {
+  const cache = cacheFileFor(path.join(HERE, 'child.cjs'));
+  rmSync(cache, { force: true });
+  const db = path.join(dir, 'demo.sqlite');
+  createDemoDatabase(db);
+  const config = JSON.parse(JSON.stringify(demoConfig(db, issuer.issuer, issuer.audience, 0)));
+  const start = async () => {
+    const c = await spawnChild({ mode: 'gateway', config });
+    try {
+      const ms = await waitReady(c.url, c.spawnedAt);
+      // The cache is written about 2 s after a start that had none.
+      for (let i = 0; i < 50 && !existsSync(cache); i++) await sleep(100);
+      return ms;
+    } finally {
+      await c.stop();
+    }
+  };
+  const cold = await start();
+  if (!existsSync(cache)) {
+    log(`code cache: not written beside ${path.join(HERE, 'child.cjs')} (read-only?): every start compiles`);
+    return null;
+  }
+  const cached = await start();
+  log(`start to ready on the demo store: ${f(cold)} ms at the first start after a build (compiles, writes V8's code cache), ${f(cached)} ms with the cache  [t=${secs()} s]`);
+  return { cold, cached };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'lg-bench-'));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
@@ -635,6 +669,8 @@ async function main() {
   const issuer = await startLocalIssuer('https://legacy-gateway.bench', 'bench-client');
   cleanups.push(() => issuer.close());
   const token = await issuer.mint({}, { expiresIn: '1h' });
+  const starts = await codeCacheStarts(dir, issuer);
+  log('');
   const results: StoreResult[] = [];
   let verified = false;
   for (const a of STORES) {
@@ -648,10 +684,10 @@ async function main() {
     }
     log('');
   }
-  report(results);
+  report(results, starts);
 }
 
-function report(results: StoreResult[]) {
+function report(results: StoreResult[], starts: { cold: number; cached: number } | null) {
   const ran = results.filter((r) => !r.skipped && r.gw && r.floor && r.template && r.raw);
   const lat = (m?: Measured) => (m ? `${f(m.p50, 1)} / ${f(m.p95, 1)} / ${f(m.p99, 1)}` : '–');
   log(`## Results (concurrency ${CONCURRENCY}, ${SECONDS} s each; requests/s count 2xx only)`);
@@ -689,6 +725,12 @@ function report(results: StoreResult[]) {
   log('| store | seed s | start to ready ms | idle RSS MB | RSS after load MB |');
   log('|---|---:|---:|---:|---:|');
   for (const r of ran) log(`| ${NAMES[r.adapter]} | ${f(r.seedS, 1)} | ${f(r.startToReadyMs)} | ${f(r.idleRssMb, 1)} | ${f(r.rssAfterLoadMb, 1)} |`);
+  log('');
+  log(
+    starts
+      ? `Start to ready is with V8's code cache, as every start after the first: on the demo store ${f(starts.cached)} ms with it, ${f(starts.cold)} ms at the first start after a build (without it).`
+      : 'Start to ready is without V8\'s code cache (it could not be written).',
+  );
   log('');
   log('## Targets');
   const target = (ok: boolean | null, text: string) => log(`- ${ok === null ? 'NOT MEASURED' : ok ? 'MET' : 'NOT MET'}: ${text}`);
