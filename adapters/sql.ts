@@ -27,6 +27,11 @@ export interface Dialect {
   quoteIdent(part: string): string;
   /** Placeholder for the n-th (1-based) bound value. */
   param(n: number): string;
+  /**
+   * Optional: the placeholder for a value a lookup compares with an indexed key (a login key, the user id), where it
+   * differs from param(n). Absent: param(n).
+   */
+  keyParam?(n: number): string;
   /** Case-fold an expression the same way JavaScript's toLowerCase() does, as far as the engine allows. */
   lower(expr: string): string;
   /**
@@ -257,6 +262,10 @@ export class SqlUserStore implements UserStore {
     return `${this.d.quoteIdent(column.slice(0, dot))}.${this.d.quoteIdent(column.slice(dot + 1))}`;
   }
 
+  private keyParam(n: number): string {
+    return this.d.keyParam ? this.d.keyParam(n) : this.d.param(n);
+  }
+
   private col(key: keyof MappingConfig['users']['columns']): string | null {
     const c = this.mapping.users.columns[key];
     return c ? this.ref(c) : null;
@@ -394,7 +403,7 @@ export class SqlUserStore implements UserStore {
       const l = (lc && this.d.loginLookup?.(c, lc, needle)) || { key: lc ? this.d.loginKey(c, lc) : this.d.lower(c), values: [needle] };
       const marks = l.values.map((v) => {
         params.push(v);
-        return this.d.param(params.length);
+        return this.keyParam(params.length);
       });
       conds.push(marks.length === 1 ? `${l.key} = ${marks[0]}` : `${l.key} IN (${marks.join(', ')})`);
     }
@@ -415,7 +424,7 @@ export class SqlUserStore implements UserStore {
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
-    const w = this.where(`${this.col('id')} = ${this.d.param(1)}`, [id]);
+    const w = this.where(`${this.col('id')} = ${this.keyParam(1)}`, [id]);
     const custom = this.mapping.queries?.find_by_id;
     const rows = await this.guard('findById', async () => {
       try {

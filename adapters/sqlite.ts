@@ -6,12 +6,15 @@ import { StoreError } from './types.js';
 
 export const sqliteDialect: Dialect = {
   quoteIdent: (p) => `"${p.replaceAll('"', '""')}"`,
-  // `+?`, not `?`: SQLite's unary plus is a no-op on every value (text, number, blob, NULL) and adds no affinity, but
-  // it keeps the bound value out of the query planner's STAT4 estimates. Once ANALYZE has filled sqlite_stat4 (as a
-  // DBA may run it on any legacy database), a statement comparing an indexed column or expression with a bare `?` is
-  // re-compiled on the first step after every new binding: a lookup then re-parses and re-plans its SQL every time,
-  // about three times the cost of the search itself (npm run bench, README "Performance"). The plan is the same.
-  param: () => '+?',
+  param: () => '?',
+  // `+?` for the login keys and the user id: SQLite's unary plus is a no-op on every value (text, number, blob, NULL)
+  // and adds no affinity, but it keeps the bound value out of the query planner's STAT4 estimates. Once ANALYZE has
+  // filled sqlite_stat4 (as a DBA may run it on any legacy database), a statement comparing an indexed column or
+  // expression with a bare `?` is re-compiled on the first step after every new binding: a lookup then re-parsed and
+  // re-planned its SQL every time, about three times the cost of the search itself (README, "Performance"). The
+  // lookup's plan is the same. Everywhere else (configured filters, which a partial index's WHERE may match only with
+  // a bare `?`; the user's own store.queries) values are bound as `?`.
+  keyParam: () => '+?',
   // SQLite's lower() folds ASCII only; lg_lower is registered below with JavaScript's Unicode toLowerCase().
   lower: (e) => `lg_lower(${e})`,
   loginKey: (ref) => `lg_lower(${ref})`,

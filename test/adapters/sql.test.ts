@@ -51,6 +51,8 @@ interface Expect {
   dialect: Dialect;
   q(ident: string): string;
   p(n: number): string;
+  /** The placeholder of a value compared with a login key or the id, where it differs from p (Dialect.keyParam). */
+  k?(n: number): string;
   lower(expr: string): string;
   limit(select: string, n: number): string;
   insertIfAbsent(table: string): string;
@@ -80,12 +82,13 @@ const DIALECTS: Record<string, Expect> = {
     idAsText: (e) => `CAST(${e} AS TEXT)`,
     dialect: sqliteDialect,
     q: (s) => `"${s}"`,
-    // +?: keeps bound values out of STAT4's plan estimates, so that statements are not re-compiled per binding.
-    p: () => '+?',
+    p: () => '?',
+    // +? for a login key or the id: keeps the value out of STAT4's plan estimates (no re-compiling per binding).
+    k: () => '+?',
     lower: (e) => `lg_lower(${e})`,
     limit: (s, n) => `${s} LIMIT ${n}`,
-    insertIfAbsent: (t) => `INSERT INTO ${t} (user_id, migrated_at) VALUES (+?, +?) ON CONFLICT(user_id) DO NOTHING`,
-    ledgerInsert: (t, n) => `INSERT INTO ${t} (user_id, exported_at) VALUES ${Array(n).fill('(+?, +?)').join(', ')} ON CONFLICT(user_id) DO NOTHING`,
+    insertIfAbsent: (t) => `INSERT INTO ${t} (user_id, migrated_at) VALUES (?, ?) ON CONFLICT(user_id) DO NOTHING`,
+    ledgerInsert: (t, n) => `INSERT INTO ${t} (user_id, exported_at) VALUES ${Array(n).fill('(?, ?)').join(', ')} ON CONFLICT(user_id) DO NOTHING`,
     day: (e) => `strftime('%Y-%m-%d', ${e})`,
     instant: (e) => `julianday(${e})`,
     missingTable: Object.assign(new Error('no such table: legacy_gateway_exports'), { code: 'SQLITE_ERROR' }),
@@ -228,6 +231,7 @@ function assertNotSpliced(calls: Call[], values: string[]): void {
 
 for (const [name, x] of Object.entries(DIALECTS)) {
   const { q, p, lower, limit } = x;
+  const k = x.k ?? p;
   /** The SELECT list for mapping() in the given mode. */
   const selectList = (mode: Mode) =>
     [
@@ -252,7 +256,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       const [c] = f.calls;
       assert.equal(
         c!.sql,
-        limit(`SELECT ${selectList('column')} FROM ${q('users')} u WHERE (${lower(`u.${q('email')}`)} = ${p(1)} OR ${lower(`u.${q('username')}`)} = ${p(2)})`, CANDIDATE_LIMIT),
+        limit(`SELECT ${selectList('column')} FROM ${q('users')} u WHERE (${lower(`u.${q('email')}`)} = ${k(1)} OR ${lower(`u.${q('username')}`)} = ${k(2)})`, CANDIDATE_LIMIT),
       );
       assert.deepEqual(c!.params, ['alice@example.com', 'alice@example.com']);
       assertPlaceholders(x, c!);
@@ -270,7 +274,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.equal(
         c!.sql,
         limit(
-          `SELECT ${selectList('column')} FROM ${q('users')} u WHERE (${lower(`u.${q('email')}`)} = ${p(1)} OR ${lower(`u.${q('username')}`)} = ${p(2)}) AND ${filterSql(3)}`,
+          `SELECT ${selectList('column')} FROM ${q('users')} u WHERE (${lower(`u.${q('email')}`)} = ${k(1)} OR ${lower(`u.${q('username')}`)} = ${k(2)}) AND ${filterSql(3)}`,
           CANDIDATE_LIMIT,
         ),
       );
@@ -285,7 +289,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.ok(isAmbiguous(await findByLogin(store, 'bob')));
       assert.equal(((await findByLogin(store, 'BÓB')) as LegacyUser).id, '3', 'the collation returned all three; the rule keeps one');
       const [c] = f.calls;
-      assert.match(c!.sql, new RegExp(`WHERE \\(${escapeRe(lower(`u.${q('login_name')}`))} = ${escapeRe(p(1))}\\)`));
+      assert.match(c!.sql, new RegExp(`WHERE \\(${escapeRe(lower(`u.${q('login_name')}`))} = ${escapeRe(k(1))}\\)`));
       assert.ok(!c!.sql.includes(q('email')));
       assert.deepEqual(c!.params, ['bob']);
     });
@@ -295,7 +299,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       const store = new SqlUserStore(f.driver, mapping('column', { filter: FILTERS }));
       assert.equal((await store.findById('zq-id-42'))?.id, 'zq-id-42');
       const [c] = f.calls;
-      assert.equal(c!.sql, limit(`SELECT ${selectList('column')} FROM ${q('users')} u WHERE (u.${q('id')} = ${p(1)}) AND ${filterSql(2)}`, 2));
+      assert.equal(c!.sql, limit(`SELECT ${selectList('column')} FROM ${q('users')} u WHERE (u.${q('id')} = ${k(1)}) AND ${filterSql(2)}`, 2));
       assert.deepEqual(c!.params, ['zq-id-42', 'zq-filter-shop', 'zq-filter-robot']);
       assertPlaceholders(x, c!);
       // The engine coerced ' 42' (or '042') to 42: not the same id.
@@ -357,7 +361,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       const reads = f.calls.filter((c) => c.kind === 'all');
       assert.equal(reads.length, 2);
       for (const r of reads) {
-        assert.equal(r.sql, limit(`SELECT ${selectList('table')} FROM ${q('users')} u${markJoin()} WHERE (u.${q('id')} = ${p(1)})`, 2));
+        assert.equal(r.sql, limit(`SELECT ${selectList('table')} FROM ${q('users')} u${markJoin()} WHERE (u.${q('id')} = ${k(1)})`, 2));
         assert.deepEqual(r.params, ['42']);
       }
       assert.ok(!f.calls.some((c) => c.sql.startsWith('SELECT user_id')), 'no separate marks query');
@@ -376,7 +380,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.equal(f.calls.length, 1);
       assert.equal(
         f.calls[0]!.sql,
-        limit(`SELECT ${selectList('table')} FROM ${q('users')} u${markJoin()} WHERE (${lower(`u.${q('email')}`)} = ${p(1)} OR ${lower(`u.${q('username')}`)} = ${p(2)})`, CANDIDATE_LIMIT),
+        limit(`SELECT ${selectList('table')} FROM ${q('users')} u${markJoin()} WHERE (${lower(`u.${q('email')}`)} = ${k(1)} OR ${lower(`u.${q('username')}`)} = ${k(2)})`, CANDIDATE_LIMIT),
       );
       assertPlaceholders(x, f.calls[0]!);
     });
@@ -605,7 +609,7 @@ for (const [name, x] of Object.entries(DIALECTS)) {
       assert.ok(c!.sql.includes(` ${from} WHERE `), c!.sql);
       assert.ok(c!.sql.includes(`${q('m')}.${q('Email')} AS ${q('f_email')}`));
       assert.ok(c!.sql.includes(`${q('pr')}.${q('Plan')} AS ${q('a_0')}`));
-      assert.ok(c!.sql.includes(`(${lower(`${q('m')}.${q('Email')}`)} = ${p(1)} OR ${lower(`u.${q('UserName')}`)} = ${p(2)}) AND (${q('m')}.${q('IsApproved')} = ${p(3)})`), c!.sql);
+      assert.ok(c!.sql.includes(`(${lower(`${q('m')}.${q('Email')}`)} = ${k(1)} OR ${lower(`u.${q('UserName')}`)} = ${k(2)}) AND (${q('m')}.${q('IsApproved')} = ${p(3)})`), c!.sql);
       assert.deepEqual(c!.params, ['a@x', 'a@x', true]);
       assertPlaceholders(x, c!);
     });
