@@ -21,8 +21,9 @@ import { build } from 'esbuild';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 const EXTERNAL = ['pg', 'pg-native', 'mysql2', 'mssql', 'oracledb', 'mongodb', 'better-sqlite3', 'ioredis', 'prom-client', '@node-rs/*'];
-// The sources are ES modules: their import.meta.url is the bundle's own file URL.
-const BANNER = "const __lgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;";
+// The sources are ES modules: strict mode, as modules always are (the directive must come first, before the banner's
+// own line, or it is no directive), and import.meta.url is the bundle's own file URL.
+const BANNER = ['"use strict";', "const __lgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;"].join('\n');
 
 const targets = [
   // [the entry tsc wrote (replaced by the stub), the crypt worker's file relative to it, src/launch.js relative to it]

@@ -9,13 +9,15 @@
  *
  * The cache file sits beside the bundle, so it has the code's own owner and permissions (never a shared temporary
  * directory, where another user could plant one). Its name carries a hash of the bundle's text: V8 checks only its
- * own version, flags and the source's length, so a rebuilt bundle of the same length must not meet the old cache.
- * V8 rejects a cache of another version or with other flags (--cpu-prof, say): the bundle is then compiled as if there
- * were none, and the cache written anew. Where the directory is read-only (a container image whose dist belongs to
+ * own version, flags and the source's length, so a rebuilt bundle of the same length must not meet the old cache. Its
+ * first bytes are a hash of V8's data (readCache): V8 does not check that data, and a damaged one would abort every
+ * start.
+ * V8 rejects a cache of another version or with other flags (--max-old-space-size, --cpu-prof): the bundle is then
+ * compiled as if there were none, and the cache written anew. Where the directory is read-only (a container image whose dist belongs to
  * another user), nothing is written and every start compiles: slower, never an error.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,17 +40,36 @@ export function cacheFileFor(file: string, source = bundleSource(file)): string 
   return `${file}.${createHash('sha256').update(source).digest('hex').slice(0, 16)}.v8-cache`;
 }
 
+/**
+ * The cache as written: a SHA-256 of V8's data, then the data. V8 checks its own header (version, flags, source
+ * length) but, in Node 20, not the body: a damaged body aborts the process (a fatal error in its deserializer) at every
+ * start. So the data goes to V8 only when its hash matches; a file whose hash does not is removed and compiled anew.
+ */
+const DIGEST_BYTES = 32;
+
+function readCache(cacheFile: string): Buffer | undefined {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(cacheFile);
+  } catch {
+    return undefined; // none yet (or unreadable): compile
+  }
+  const data = raw.subarray(DIGEST_BYTES);
+  if (raw.length > DIGEST_BYTES && createHash('sha256').update(data).digest().equals(raw.subarray(0, DIGEST_BYTES))) return data;
+  try {
+    rmSync(cacheFile, { force: true }); // damaged or foreign: the next start writes a sound one
+  } catch {
+    // read-only: compile every time
+  }
+  return undefined;
+}
+
 /** Run `bundle` (a CommonJS file) as node would, with its code cache; write the cache when there was none. */
 export function runBundle(bundle: string | URL, cacheDelayMs = 2000): Launched {
   const file = bundle instanceof URL ? fileURLToPath(bundle) : path.resolve(bundle);
   const source = bundleSource(file);
   const cacheFile = cacheFileFor(file, source);
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {
-    // none yet (or unreadable): compile
-  }
+  const cachedData = readCache(cacheFile);
   // No import() hook: code taken from a cache would lose it, so the bundle has no import() (scripts/bundle.mjs).
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
@@ -58,11 +79,22 @@ export function runBundle(bundle: string | URL, cacheDelayMs = 2000): Launched {
   return { cacheFile, cacheUsed };
 }
 
-/** Write the cache whole or not at all: a temporary file renamed over it, so a reader never sees half of one. */
+/**
+ * Write the cache whole or not at all: a temporary file of a name no other process uses (replicas may share the
+ * directory), flushed to disk, then renamed over the cache, so that a reader never sees half of one.
+ */
 function writeCache(script: vm.Script, cacheFile: string): void {
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  const tmp = `${cacheFile}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
   try {
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
+    const data = script.createCachedData();
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      writeSync(fd, createHash('sha256').update(data).digest());
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, cacheFile);
   } catch {
     // A read-only directory: start-up keeps compiling.

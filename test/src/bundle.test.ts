@@ -36,6 +36,8 @@ describe('the bundled CLI', () => {
     // (Booleans, not assert.match: a failure must not print 3 MB of bundle.) esbuild writes requires with double quotes.
     assert.equal(/\brequire\("\.\.?\//.test(text), false, 'no require of another dist module');
     // Outside comments: an import() would fail in code taken from the cache (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
+    // Strict, as the ES modules it is made of: the directive is the first statement (after the shebang).
+    assert.equal(text.split('\n')[1], '"use strict";', 'strict mode');
     const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
     assert.equal(/(?<![\w$.])import\(/.test(code), false, 'no import()');
     assert.equal(/^(import|export)\s/m.test(code), false, 'no ES module syntax');

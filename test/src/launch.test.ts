@@ -86,6 +86,27 @@ describe('runBundle: a CommonJS bundle with its V8 code cache', () => {
     assert.equal(launch(file).launched.cacheUsed, true, 'the rewritten cache is taken');
   });
 
+  test('a cache damaged inside (where V8 does not look) is refused by its hash, removed and written anew: no crash', () => {
+    // A bundle with some code in it, so that V8's data has a body to damage.
+    const fns = Array.from({ length: 300 }, (_, i) => `function f${i}(a) { return a.map((x) => x * ${i} + ${i}).filter((x) => x % 7 !== ${i % 7}).length; }`);
+    writeFileSync(file, `${bundleText('five')}${fns.join('\n')}\nlet total = 0;\n${fns.map((_, i) => `total += f${i}([1, 2, 3]);`).join('\n')}\n`);
+    const first = launch(file);
+    assert.equal(first.launched.cacheUsed, false);
+    const sound = readFileSync(first.launched.cacheFile);
+    assert.ok(sound.length > 8192, `a cache with a body (${sound.length} bytes)`);
+    for (const at of [0.25, 0.5, 0.75]) {
+      const damaged = Buffer.from(sound);
+      const offset = Math.floor(damaged.length * at);
+      for (let i = offset; i < offset + 64; i++) damaged[i] = damaged[i]! ^ 0xa5;
+      writeFileSync(first.launched.cacheFile, damaged);
+      const r = launch(file);
+      assert.equal(r.out.value, 'five', `ran with the cache damaged at ${at}`);
+      assert.equal(r.launched.cacheUsed, false);
+      assert.deepEqual(readFileSync(r.launched.cacheFile).length > 8192, true, 'written anew');
+      assert.equal(launch(file).launched.cacheUsed, true, 'the new one is taken');
+    }
+  });
+
   test('where the cache cannot be written, every run compiles, and nothing fails', () => {
     writeFileSync(file, bundleText('four'));
     // A directory where the cache file would go (as root, a read-only mode would not stop the write).
