@@ -53,9 +53,15 @@ for (const [entry, worker, launcher] of targets) {
     legalComments: 'none',
     logLevel: 'warning',
   });
+  // The stub finds its neighbours from its real path: started through a symlink with --preserve-symlinks-main, its
+  // import.meta.url is the link's.
   writeFileSync(
     file,
     `${shebang}// Runs ${path.basename(bundle)} (scripts/bundle.mjs) with V8's code cache (src/launch.ts).\n` +
-      `import { runBundle } from ${JSON.stringify(launcher)};\nrunBundle(new URL(${JSON.stringify(`./${path.basename(bundle)}`)}, import.meta.url));\n`,
+      "import { realpathSync } from 'node:fs';\n" +
+      "import { fileURLToPath, pathToFileURL } from 'node:url';\n" +
+      'const here = pathToFileURL(realpathSync(fileURLToPath(import.meta.url)));\n' +
+      `const { runBundle } = await import(new URL(${JSON.stringify(launcher)}, here).href);\n` +
+      `runBundle(new URL(${JSON.stringify(`./${path.basename(bundle)}`)}, here));\n`,
   );
 }

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,8 +27,22 @@ describe('the bundled CLI', () => {
   test('dist/src/main.js is a stub that runs dist/src/main.cjs through the launcher', () => {
     const text = readFileSync(MAIN, 'utf8');
     assert.ok(text.startsWith('#!/usr/bin/env node\n'), 'the shebang is kept (package.json bin)');
-    assert.match(text, /^import \{ runBundle \} from "\.\/launch\.js";$/m);
-    assert.match(text, /^runBundle\(new URL\("\.\/main\.cjs", import\.meta\.url\)\);$/m);
+    assert.match(text, /^const \{ runBundle \} = await import\(new URL\("\.\/launch\.js", here\)\.href\);$/m);
+    assert.match(text, /^runBundle\(new URL\("\.\/main\.cjs", here\)\);$/m);
+  });
+
+  test('started through a symlink, even with --preserve-symlinks-main, it finds the bundle beside its real file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lg-bin-'));
+    try {
+      const link = path.join(dir, 'legacy-gateway');
+      symlinkSync(MAIN, link);
+      for (const flags of [[], ['--preserve-symlinks-main']]) {
+        const out = execFileSync(process.execPath, [...flags, link, 'hash', 'identify', '$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'], { encoding: 'utf8' });
+        assert.match(out, /^bcrypt$/m, flags.join(' '));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('dist/src/main.cjs is one CommonJS file: no other dist module, no import(), drivers and native bindings left to node_modules', () => {
