@@ -13,8 +13,8 @@
  * first bytes are a hash of V8's data (readCache): V8 does not check that data, and a damaged one would abort every
  * start.
  * V8 rejects a cache of another version or with other flags (--max-old-space-size, --cpu-prof): the bundle is then
- * compiled as if there were none, and the cache written anew. Where the directory is read-only (a container image whose dist belongs to
- * another user), nothing is written and every start compiles: slower, never an error.
+ * compiled as if there were none, and the cache written anew. Where the directory is read-only (a container image
+ * whose dist belongs to another user), nothing is written and every start compiles: slower, never an error.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
@@ -30,14 +30,9 @@ export interface Launched {
   cacheUsed: boolean;
 }
 
-/** A bundle's text as it is compiled: a shebang, not JavaScript inside the module wrapper, becomes a comment (line numbers stay). */
-export function bundleSource(file: string): string {
-  return readFileSync(file, 'utf8').replace(/^#!/, '//');
-}
-
-/** The cache file for a bundle with this text: beside it, named by a hash of the text. */
-export function cacheFileFor(file: string, source = bundleSource(file)): string {
-  return `${file}.${createHash('sha256').update(source).digest('hex').slice(0, 16)}.v8-cache`;
+/** The cache file for a bundle of these bytes: beside it, named by a hash of the file as it is on disk. */
+export function cacheFileFor(file: string, bytes: Buffer = readFileSync(file)): string {
+  return `${file}.${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.v8-cache`;
 }
 
 /**
@@ -67,8 +62,11 @@ function readCache(cacheFile: string): Buffer | undefined {
 /** Run `bundle` (a CommonJS file) as node would, with its code cache; write the cache when there was none. */
 export function runBundle(bundle: string | URL, cacheDelayMs = 2000): Launched {
   const file = bundle instanceof URL ? fileURLToPath(bundle) : path.resolve(bundle);
-  const source = bundleSource(file);
-  const cacheFile = cacheFileFor(file, source);
+  // Read once: the bytes are hashed as they are (not decoded and encoded again), then decoded once. A shebang is not
+  // JavaScript inside the module wrapper: it becomes a comment, so that line numbers stay.
+  const bytes = readFileSync(file);
+  const source = bytes.toString('utf8').replace(/^#!/, '//');
+  const cacheFile = cacheFileFor(file, bytes);
   const cachedData = readCache(cacheFile);
   // No import() hook: code taken from a cache would lose it, so the bundle has no import() (scripts/bundle.mjs).
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
