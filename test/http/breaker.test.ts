@@ -19,6 +19,7 @@ import { hashSync } from '@node-rs/bcrypt';
 import { availability, createMysqlDatabase, createPostgresDatabase, env, lit, type TestDatabase } from '../helpers/databases.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/faultproxy.js';
 import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
+import { testStore } from '../helpers/store-config.js';
 
 const FAILURES = 3;
 const HALF_OPEN_MS = 1500;
@@ -53,14 +54,7 @@ for (const d of DIALECTS) {
     let token = '';
     let slowToken = '';
 
-    const store = (url: string, queryTimeoutMs: number) => ({
-      adapter: d.kind,
-      url,
-      query_timeout_ms: queryTimeoutMs,
-      pool_max: 4,
-      users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' } },
-      migration: { table: 'legacy_gateway_migrations' },
-    });
+    const store = (url: string, queryTimeoutMs: number) => ({ ...testStore(d.kind, url), query_timeout_ms: queryTimeoutMs, pool_max: 4 });
 
     before(async () => {
       db = await d.create();

@@ -17,6 +17,7 @@ import { mysqlDialect } from '../../adapters/mysql.js';
 import { postgresDialect } from '../../adapters/postgres.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, lit, type TestDatabase } from '../helpers/databases.js';
 import { call, closeAndDrop, startTestGateway, type TestGateway } from '../helpers/harness.js';
+import { testStore } from '../helpers/store-config.js';
 
 type Kind = 'postgres' | 'mysql';
 
@@ -170,12 +171,7 @@ for (const cs of CASES) {
         db = await cs.open();
         await db.exec([...cs.ddl, ...seed()]);
         gw = await startTestGateway({
-          store: {
-            adapter: cs.kind,
-            url: db.url,
-            users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' } },
-            migration: { table: 'legacy_gateway_migrations' },
-          },
+          store: testStore(cs.kind, db.url),
           passwords: { scheme: 'bcrypt' },
           config: { limits: { login_failures: { max: 1000, window_s: 60 } }, profile: { user_id_prefix: '' } },
         });

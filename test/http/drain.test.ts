@@ -14,6 +14,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { UserStore } from '../../adapters/types.js';
 import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
+import { testStore } from '../helpers/store-config.js';
 
 /** A store that answers nothing: every property read but close() is recorded, and every method throws. */
 function untouchable(real: UserStore): { store: UserStore; touched: string[] } {
@@ -157,12 +158,7 @@ describe('drain: start-up never connects to the store', () => {
   });
   after(() => new Promise<void>((resolve) => listener.close(() => resolve())));
 
-  const store = () => ({
-    adapter: 'postgres',
-    url: `postgres://legacy@127.0.0.1:${port}/legacy`,
-    users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' } },
-    migration: { table: 'legacy_gateway_migrations' },
-  });
+  const store = () => testStore('postgres', `postgres://legacy@127.0.0.1:${port}/legacy`);
 
   test('drain on: starts, serves, reports ready, and never opens a connection', async () => {
     connections = 0;

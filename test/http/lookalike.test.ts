@@ -29,6 +29,7 @@ import type { DemoUser } from '../../src/demo.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, env, lit, type TestDatabase } from '../helpers/databases.js';
 import { call, startTestGateway, type ApiResponse, type TestGateway } from '../helpers/harness.js';
 import { assertCorpus, LOOKALIKE_USERS, MUST_NOT_MATCH, RULE_MATCHES, show, type LookalikeUser, type UserKey } from '../helpers/lookalikes.js';
+import { testStore } from '../helpers/store-config.js';
 
 assertCorpus();
 
@@ -56,12 +57,7 @@ interface StoreSpec {
   open(): Promise<Opened>;
 }
 
-const relationalStore = (adapter: 'postgres' | 'mysql', url: string) => ({
-  adapter,
-  url,
-  users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' } },
-  migration: { table: 'legacy_gateway_migrations' },
-});
+const relationalStore = (adapter: 'postgres' | 'mysql', url: string) => testStore(adapter, url);
 
 function seedRows(): string[] {
   return USERS.map((u) => `INSERT INTO users (id, email, username, password_hash) VALUES (${lit(u.id)}, ${lit(u.email)}, ${lit(u.username)}, ${lit(hashSync(u.password, 4))})`);

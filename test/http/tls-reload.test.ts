@@ -15,6 +15,7 @@ import { startLocalIssuer, type LocalIssuer } from '../../src/devtokens.js';
 import { makePki, type TestPki } from '../helpers/certs.js';
 import { TEST_USERS } from '../helpers/harness.js';
 import { startChild, type Child } from '../helpers/walkthrough.js';
+import { testStore } from '../helpers/store-config.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
@@ -49,7 +50,7 @@ describe('server.tls: SIGHUP reloads the certificate', () => {
     const config = {
       server: { host: '127.0.0.1', port: 0, keep_alive_timeout_ms: 60_000, tls: { cert_file: pki.serverCertFile, key_file: pki.serverKeyFile } },
       auth: { issuer: issuer.issuer, audience: issuer.audience, jwks_uri: issuer.jwksUri, allow_insecure_http: true },
-      store: { adapter: 'sqlite', url: db, users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' } }, migration: { table: 'legacy_gateway_migrations' } },
+      store: testStore('sqlite', db),
     };
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, JSON.stringify(config));

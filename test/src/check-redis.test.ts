@@ -14,6 +14,7 @@ import { runCheck } from '../../src/check.js';
 import { parseConfig } from '../../src/config.js';
 import { createDemoDatabase } from '../../src/demo.js';
 import { availability, closedPort, env, uniqueName } from '../helpers/databases.js';
+import { testStore } from '../helpers/store-config.js';
 
 const skip = await availability('redis');
 const SECRET = `Pw-${uniqueName('s3cret')}`;
@@ -43,12 +44,7 @@ describe('check: the limiter\'s Redis', { skip }, () => {
     const config = parseConfig(
       {
         auth: { issuer: 'https://issuer.example/', audience: 'aud' },
-        store: {
-          adapter: 'sqlite',
-          url: db,
-          users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' } },
-          migration: { table: 'legacy_gateway_migrations' },
-        },
+        store: testStore('sqlite', db),
         limits: { redis_url: redisUrl, redis: { policy, timeout_ms: 500, key_prefix: prefix } },
       },
       {},

@@ -23,6 +23,7 @@ import { createDemoDatabase, type DemoUser } from '../../../src/demo.js';
 import { renderStatusHtml } from '../../../src/operations/status-html.js';
 import { buildStatus, run, type StatusReport } from '../../../src/operations/status.js';
 import { captureIO } from '../../helpers/cli-io.js';
+import { testStore } from '../../helpers/store-config.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const env = testEnvironment();
@@ -98,12 +99,7 @@ describe('status --html in headless Chromium', () => {
       config,
       JSON.stringify({
         auth: { issuer: 'https://issuer.test/', audience: 'https://legacy-gateway.test' },
-        store: {
-          adapter: 'sqlite',
-          url: dbFile,
-          users: { table: 'users', columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' } },
-          migration: { table: 'legacy_gateway_migrations' },
-        },
+        store: testStore('sqlite', dbFile),
       }),
     );
     pageFile = path.join(dir, 'status.html');
