@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { isoTime } from '../../src/logger.js';
 
 const LOGGER = fileURLToPath(new URL('../../src/logger.js', import.meta.url));
 
@@ -32,5 +33,22 @@ process.kill(process.pid, 'SIGKILL');`);
     assert.equal(line.service, 'legacy-gateway');
     assert.equal(line.route, '/v1/users/lookup');
     assert.match(String(line.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+});
+
+describe('isoTime: the time field, formatted once per millisecond', () => {
+  test('is the current millisecond in ISO 8601, as pino.stdTimeFunctions.isoTime writes it, and follows the clock', () => {
+    const clock = mock.method(Date, 'now');
+    try {
+      for (const ms of [Date.UTC(2026, 11, 3, 1, 2, 3, 4), Date.UTC(2026, 11, 3, 1, 2, 3, 4), Date.UTC(2026, 11, 3, 1, 2, 3, 5), Date.UTC(2027, 0, 1)]) {
+        clock.mock.mockImplementation(() => ms);
+        assert.equal(isoTime(), `,"time":"${new Date(ms).toISOString()}"`);
+      }
+      // And back: a clock stepped backwards (NTP) is followed, not held at the later stamp.
+      clock.mock.mockImplementation(() => Date.UTC(2026, 11, 3, 1, 2, 3, 4));
+      assert.equal(isoTime(), ',"time":"2026-12-03T01:02:03.004Z"');
+    } finally {
+      clock.mock.restore();
+    }
   });
 });
