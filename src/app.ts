@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
-import { runAsCaller } from './audit.js';
 import { clientIdOf, describeRejection, isTokenError, tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
@@ -44,9 +43,6 @@ function requestRate(limiter: LoginLimiter, keyOf: (req: Request) => string): Re
 export function doorRateKey(door: string, req: Pick<Request, 'ip'>): string {
   return `door:${door}:${req.ip ?? 'unknown'}`;
 }
-
-/** The rest of a /v1 request runs as the token's client (the audit events name it). */
-const asTokenClient: RequestHandler = (req, _res, next) => runAsCaller({ client: tokenClient(req) }, next);
 
 /** The token's client id (verified by the token check that ran before). */
 function tokenClient(req: Request): string {
@@ -148,7 +144,8 @@ export function createApp({ config, gateway, logger, metrics = createMetrics(), 
   const requestLog = fixedFieldsLogger(logger);
   gateway.onVerify = (outcome, scheme) => metrics.verify(outcome, scheme);
   gateway.onBreaker = (state) => metrics.breaker(state);
-  const routes = v1Routes(gateway);
+  // The routes call the use cases as the token's client, the doors as themselves: their audit events name them.
+  const routes = v1Routes((req) => gateway.as({ client: tokenClient(req) }));
   const doors = frontDoors({ gateway, logger, config });
   const table = [...routeTable(routes, '/v1'), ...doors.flatMap((d) => routeTable(d.router, d.mount))];
 
@@ -200,13 +197,12 @@ export function createApp({ config, gateway, logger, metrics = createMetrics(), 
       res.locals.mount = d.mount;
       next();
     };
-    const caller: RequestHandler = (_req, _res, next) => runAsCaller({ client: `door:${d.key}`, door: d.key }, next);
     // The door's request rate is counted before its own authentication, so guessing its secret is slowed too. It is
     // counted per source address (req.ip, from X-Forwarded-For only through a trusted proxy): an outsider without the
     // door's credential spends only their own budget, never the IdP's.
     const rate = requestLimiter ? [requestRate(requestLimiter, (req) => doorRateKey(d.key, req))] : [];
     // A door that answers its IdP in the IdP's own error shape translates the rate's 429 as well (d.errors).
-    idp.use(d.mount.slice(IDP_MOUNT.length), remember, caller, ...rate, d.router, ...(d.errors ? [d.errors] : []));
+    idp.use(d.mount.slice(IDP_MOUNT.length), remember, ...rate, d.router, ...(d.errors ? [d.errors] : []));
   }
   idp.use((_req, _res, next) => next(new ApiError(404, 'not_found', 'No such endpoint.')));
   app.use(IDP_MOUNT, idp);
@@ -218,8 +214,6 @@ export function createApp({ config, gateway, logger, metrics = createMetrics(), 
     rememberMount,
     ipFilter(config.server.allow_ips),
     tokenCheck(config.auth),
-    // The audit events of this request name the token's client (src/audit.ts).
-    asTokenClient,
     ...(requestLimiter ? [requestRate(requestLimiter, tokenClient)] : []),
     ...jsonBody(config.server.body_limit),
     routes,

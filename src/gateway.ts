@@ -13,7 +13,7 @@ import { getScheme, resolveScheme, verifyWith, type PasswordPolicy, type Passwor
 import { findByLogin, normaliseLogin, rowMatches } from './matching.js';
 import { legacyIdFrom, toProfile, type Profile } from './profile.js';
 import { buildStatus, type StatusReport } from './operations/status.js';
-import type { AuditLog, AuditOp } from './audit.js';
+import type { AuditLog, AuditOp, Caller } from './audit.js';
 
 /** A stored value of the store's dominant scheme, verified against a random password when there is no real user. */
 interface Decoy {
@@ -262,14 +262,14 @@ export class Gateway {
    * that found nobody, or the error code), the latency, the login (hashed by the audit log) and the user_id once
    * known.
    */
-  private async audited<T>(op: AuditOp, subject: { login?: string; userId?: string }, holder: { outcome?: string }, work: () => Promise<T>): Promise<T> {
+  private async audited<T>(op: AuditOp, caller: Caller | undefined, subject: { login?: string; userId?: string }, holder: { outcome?: string }, work: () => Promise<T>): Promise<T> {
     const audit = this.o.audit;
     if (!audit) return work();
     const t0 = performance.now();
     // The user_id is logged only as the gateway found it (a profile or a mark it returns); an id the caller sent is
     // the caller's text, and is only ever hashed (idHmac), like a login.
     const found = (r: unknown) => (r && typeof r === 'object' && typeof (r as { user_id?: unknown }).user_id === 'string' ? (r as { user_id: string }).user_id : undefined);
-    const base = { op, login: subject.login, sentId: subject.userId };
+    const base = { op, caller, login: subject.login, sentId: subject.userId };
     try {
       const r = await work();
       audit.record({ ...base, outcome: holder.outcome ?? (r === null ? 'not_found' : 'ok'), ms: performance.now() - t0, userId: found(r) ?? (subject.userId !== undefined && r !== null ? subject.userId : undefined) });
@@ -299,9 +299,17 @@ export class Gateway {
     });
   }
 
-  verify(login: string, password: string): Promise<Profile> {
+  /**
+   * The use cases as one caller runs them: its audit events name that caller. The HTTP layer holds only such views
+   * (the token's client per /v1 request, the door for a front door), so no request can be audited as the CLI.
+   */
+  as(caller: Caller): CallerGateway {
+    return new BoundGateway(this, caller);
+  }
+
+  verify(login: string, password: string, caller?: Caller): Promise<Profile> {
     const holder: { outcome?: VerifyOutcome } = {};
-    return this.audited('verify', { login }, holder, () => this.withinDeadline(() => this.verifyLogin(login, password, holder)));
+    return this.audited('verify', caller, { login }, holder, () => this.withinDeadline(() => this.verifyLogin(login, password, holder)));
   }
 
   private async verifyLogin(login: string, password: string, holder: { outcome?: VerifyOutcome }): Promise<Profile> {
@@ -326,9 +334,9 @@ export class Gateway {
    * Verify by the public user_id instead of a login (Keycloak's "use user id for credential verification"). The
    * same limiter, decoy and outcomes as verify(); the first reservation is the account's own budget.
    */
-  verifyById(publicId: string, password: string): Promise<Profile> {
+  verifyById(publicId: string, password: string, caller?: Caller): Promise<Profile> {
     const holder: { outcome?: VerifyOutcome } = {};
-    return this.audited('verify', { userId: publicId }, holder, () => this.withinDeadline(() => this.verifyId(publicId, password, holder)));
+    return this.audited('verify', caller, { userId: publicId }, holder, () => this.withinDeadline(() => this.verifyId(publicId, password, holder)));
   }
 
   private async verifyId(publicId: string, password: string, holder: { outcome?: VerifyOutcome }): Promise<Profile> {
@@ -436,8 +444,8 @@ export class Gateway {
     return profile;
   }
 
-  lookup(login: string): Promise<Profile> {
-    return this.audited('lookup', { login }, {}, () => this.withinDeadline(() => this.lookupLogin(login)));
+  lookup(login: string, caller?: Caller): Promise<Profile> {
+    return this.audited('lookup', caller, { login }, {}, () => this.withinDeadline(() => this.lookupLogin(login)));
   }
 
   private async lookupLogin(login: string): Promise<Profile> {
@@ -455,8 +463,8 @@ export class Gateway {
     return id;
   }
 
-  getById(publicId: string): Promise<Profile> {
-    return this.audited('get', { userId: publicId }, {}, () => this.withinDeadline(() => this.getId(publicId)));
+  getById(publicId: string, caller?: Caller): Promise<Profile> {
+    return this.audited('get', caller, { userId: publicId }, {}, () => this.withinDeadline(() => this.getId(publicId)));
   }
 
   private async getId(publicId: string): Promise<Profile> {
@@ -467,8 +475,8 @@ export class Gateway {
     return this.profile(found);
   }
 
-  markMigrated(publicId: string): Promise<{ user_id: string; migrated_at: string }> {
-    return this.audited('mark', { userId: publicId }, {}, () => this.mark(publicId));
+  markMigrated(publicId: string, caller?: Caller): Promise<{ user_id: string; migrated_at: string }> {
+    return this.audited('mark', caller, { userId: publicId }, {}, () => this.mark(publicId));
   }
 
   private async mark(publicId: string): Promise<{ user_id: string; migrated_at: string }> {
@@ -482,8 +490,8 @@ export class Gateway {
    * Mark by login (an IdP event names the user by the login it imported, not by our user_id). The matching rule
    * decides; an unknown or ambiguous login marks nothing and answers null.
    */
-  markMigratedByLogin(login: string): Promise<{ user_id: string; migrated_at: string } | null> {
-    return this.audited('mark', { login }, {}, () => this.markByLogin(login));
+  markMigratedByLogin(login: string, caller?: Caller): Promise<{ user_id: string; migrated_at: string } | null> {
+    return this.audited('mark', caller, { login }, {}, () => this.markByLogin(login));
   }
 
   private async markByLogin(login: string): Promise<{ user_id: string; migrated_at: string } | null> {
@@ -494,8 +502,8 @@ export class Gateway {
     return at ? { user_id: `${this.o.userIdPrefix}${found.id}`, migrated_at: at } : null;
   }
 
-  unmarkMigrated(publicId: string): Promise<void> {
-    return this.audited('unmark', { userId: publicId }, {}, () => this.unmark(publicId));
+  unmarkMigrated(publicId: string, caller?: Caller): Promise<void> {
+    return this.audited('unmark', caller, { userId: publicId }, {}, () => this.unmark(publicId));
   }
 
   private async unmark(publicId: string): Promise<void> {
@@ -522,5 +530,53 @@ export class Gateway {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * The use cases the HTTP layer calls, each audited as the caller the view was made for (Gateway.as). The caller
+ * field also keeps a Gateway itself from passing for one: handing the routes or a door the Gateway (whose events
+ * would name the CLI) is a type error.
+ */
+export interface CallerGateway {
+  readonly caller: Caller;
+  verify(login: string, password: string): Promise<Profile>;
+  verifyById(publicId: string, password: string): Promise<Profile>;
+  lookup(login: string): Promise<Profile>;
+  getById(publicId: string): Promise<Profile>;
+  markMigrated(publicId: string): Promise<{ user_id: string; migrated_at: string }>;
+  markMigratedByLogin(login: string): Promise<{ user_id: string; migrated_at: string } | null>;
+  unmarkMigrated(publicId: string): Promise<void>;
+  status(): Promise<StatusReport>;
+}
+
+class BoundGateway implements CallerGateway {
+  constructor(
+    private readonly g: Gateway,
+    readonly caller: Caller,
+  ) {}
+  verify(login: string, password: string): Promise<Profile> {
+    return this.g.verify(login, password, this.caller);
+  }
+  verifyById(publicId: string, password: string): Promise<Profile> {
+    return this.g.verifyById(publicId, password, this.caller);
+  }
+  lookup(login: string): Promise<Profile> {
+    return this.g.lookup(login, this.caller);
+  }
+  getById(publicId: string): Promise<Profile> {
+    return this.g.getById(publicId, this.caller);
+  }
+  markMigrated(publicId: string): Promise<{ user_id: string; migrated_at: string }> {
+    return this.g.markMigrated(publicId, this.caller);
+  }
+  markMigratedByLogin(login: string): Promise<{ user_id: string; migrated_at: string } | null> {
+    return this.g.markMigratedByLogin(login, this.caller);
+  }
+  unmarkMigrated(publicId: string): Promise<void> {
+    return this.g.unmarkMigrated(publicId, this.caller);
+  }
+  status(): Promise<StatusReport> {
+    return this.g.status();
   }
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { requireScope, SCOPES } from './auth.js';
 import { ApiError } from './errors.js';
 import { requireJson } from './http/body.js';
-import type { Gateway } from './gateway.js';
+import type { CallerGateway } from './gateway.js';
 
 const noNul = (s: string) => !s.includes('\u0000');
 const stringError = { error: (i: { input?: unknown }) => (i.input === undefined ? 'required' : 'must be a string') };
@@ -58,36 +58,40 @@ function userId(req: Request): string {
   return r.data;
 }
 
-export function v1Routes(gateway: Gateway): Router {
+/**
+ * gatewayFor: the use cases as the request's caller runs them (src/app.ts binds the token's client), so that every
+ * audit event names who asked.
+ */
+export function v1Routes(gatewayFor: (req: Request) => CallerGateway): Router {
   const r = Router();
 
   r.post('/credentials/verify', requireScope(SCOPES.verify), async (req, res) => {
     requireJson(req);
     const body = parse(verifyBody, req.body);
-    res.json({ user: await gateway.verify(body.login, body.password) });
+    res.json({ user: await gatewayFor(req).verify(body.login, body.password) });
   });
 
   r.post('/users/lookup', requireScope(SCOPES.readUsers), async (req, res) => {
     requireJson(req);
     const body = parse(lookupBody, req.body);
-    res.json({ user: await gateway.lookup(body.login) });
+    res.json({ user: await gatewayFor(req).lookup(body.login) });
   });
 
   r.get('/users/:user_id', requireScope(SCOPES.readUsers), async (req, res) => {
-    res.json({ user: await gateway.getById(userId(req)) });
+    res.json({ user: await gatewayFor(req).getById(userId(req)) });
   });
 
   r.put('/users/:user_id/migration', requireScope(SCOPES.migrate), async (req, res) => {
-    res.json(await gateway.markMigrated(userId(req)));
+    res.json(await gatewayFor(req).markMigrated(userId(req)));
   });
 
   r.delete('/users/:user_id/migration', requireScope(SCOPES.migrate), async (req, res) => {
-    await gateway.unmarkMigrated(userId(req));
+    await gatewayFor(req).unmarkMigrated(userId(req));
     res.status(204).end();
   });
 
-  r.get('/migration/status', requireScope(SCOPES.readMigration), async (_req, res) => {
-    res.json(await gateway.status());
+  r.get('/migration/status', requireScope(SCOPES.readMigration), async (req, res) => {
+    res.json(await gatewayFor(req).status());
   });
 
   return r;

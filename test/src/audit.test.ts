@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { StoreError, type LegacyUser, type UserStore } from '../../adapters/types.js';
-import { createAuditLog, runAsCaller } from '../../src/audit.js';
+import { createAuditLog } from '../../src/audit.js';
 import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
 import { MemoryLoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
@@ -60,19 +60,17 @@ function setup(opts: { key?: string; failing?: boolean } = {}) {
 }
 
 const hmac = (login: string) => createHmac('sha256', KEY).update(login.trim().toLowerCase()).digest('base64url');
-const as = <T>(client: string, fn: () => Promise<T>, door?: string) =>
-  new Promise<T>((resolve, reject) => runAsCaller({ client, ...(door ? { door } : {}) }, () => void fn().then(resolve, reject)));
 
 test('one event per use case, with the caller, the outcome, the latency and the login as an HMAC; never the login', async () => {
   const { gateway, audits, lines } = setup({ key: KEY });
-  await as('m2m-client', () => gateway.verify(' ANN@example.com ', PASSWORD));
-  await as('m2m-client', () => gateway.verify('ann', 'wrong-password').catch(() => null));
-  await as('m2m-client', () => gateway.verify('nobody@example.com', 'x').catch(() => null));
-  await as('door:okta', () => gateway.lookup('ann'), 'okta');
-  await as('m2m-client', () => gateway.getById('legacy|7'));
-  await as('m2m-client', () => gateway.markMigrated('legacy|7'));
-  await as('door:okta', () => gateway.markMigratedByLogin('nobody@example.com'), 'okta');
-  await as('m2m-client', () => gateway.unmarkMigrated('legacy|7'));
+  await gateway.as({ client: 'm2m-client' }).verify(' ANN@example.com ', PASSWORD);
+  await gateway.as({ client: 'm2m-client' }).verify('ann', 'wrong-password').catch(() => null);
+  await gateway.as({ client: 'm2m-client' }).verify('nobody@example.com', 'x').catch(() => null);
+  await gateway.as({ client: 'door:okta', door: 'okta' }).lookup('ann');
+  await gateway.as({ client: 'm2m-client' }).getById('legacy|7');
+  await gateway.as({ client: 'm2m-client' }).markMigrated('legacy|7');
+  await gateway.as({ client: 'door:okta', door: 'okta' }).markMigratedByLogin('nobody@example.com');
+  await gateway.as({ client: 'm2m-client' }).unmarkMigrated('legacy|7');
   const events = audits();
   assert.deepEqual(
     events.map((e) => [e.op, e.outcome, e.client_id, e.door ?? null, e.user_id ?? null]),
@@ -103,8 +101,8 @@ test('one event per use case, with the caller, the outcome, the latency and the 
 
 test('failures carry their error code; the store being down is store_unavailable', async () => {
   const { gateway, audits } = setup({ key: KEY, failing: true });
-  await as('c', () => gateway.verify('ann', PASSWORD).catch(() => null));
-  await as('c', () => gateway.lookup('ann').catch(() => null));
+  await gateway.as({ client: 'c' }).verify('ann', PASSWORD).catch(() => null);
+  await gateway.as({ client: 'c' }).lookup('ann').catch(() => null);
   assert.deepEqual(audits().map((e) => [e.op, e.outcome]), [['verify', 'store_unavailable'], ['lookup', 'store_unavailable']]);
 });
 

@@ -10,13 +10,21 @@ import type { z } from 'zod';
 import { ALLOWED_ALGORITHMS, type Config } from '../../config.js';
 import { clientIdOf, tokenCheck } from '../../auth.js';
 import { ApiError } from '../../errors.js';
-import type { Gateway } from '../../gateway.js';
+import type { CallerGateway, Gateway } from '../../gateway.js';
 import { errorClass, type Logger } from '../../logger.js';
 import type { Profile } from '../../profile.js';
 import type { DoorAuth } from './config.js';
 
-export interface DoorDeps {
+/** What frontDoors builds the doors from. */
+export interface FrontDoorDeps {
   gateway: Gateway;
+  logger: Logger;
+  config: Config;
+}
+
+/** What a door is built with: the use cases as the door runs them (its audit events name "door:<key>"). */
+export interface DoorDeps {
+  gateway: CallerGateway;
   logger: Logger;
   config: Config;
 }

@@ -1,7 +1,7 @@
 /** The IdP front doors under /v1/idp/<idp>/: one file per IdP, each mounted only when configured. */
 import type { ErrorRequestHandler, Router } from 'express';
 import { azureB2cDoor, b2cErrors } from './azure-b2c.js';
-import type { DoorDeps } from './common.js';
+import type { DoorDeps, FrontDoorDeps } from './common.js';
 import type { FrontDoorsConfig } from './config.js';
 import { entraDoor } from './entra.js';
 import { fusionauthDoor } from './fusionauth.js';
@@ -37,14 +37,14 @@ const DOORS: Factories = {
   entra: { path: 'entra', build: entraDoor },
 };
 
-/** The configured doors, built. */
-export function frontDoors(deps: DoorDeps): MountedDoor[] {
+/** The configured doors, built, each with the use cases as it runs them (audited as "door:<key>"). */
+export function frontDoors(deps: FrontDoorDeps): MountedDoor[] {
   const out: MountedDoor[] = [];
   for (const key of Object.keys(DOORS) as (keyof FrontDoorsConfig)[]) {
     const cfg = deps.config.front_doors[key];
     if (!cfg) continue;
     const d = DOORS[key] as { path: string; build: (c: unknown, deps: DoorDeps) => Router; errors?: ErrorRequestHandler };
-    out.push({ key, mount: `${IDP_MOUNT}/${d.path}`, router: d.build(cfg, deps), ...(d.errors ? { errors: d.errors } : {}) });
+    out.push({ key, mount: `${IDP_MOUNT}/${d.path}`, router: d.build(cfg, { ...deps, gateway: deps.gateway.as({ client: `door:${key}`, door: key }) }), ...(d.errors ? { errors: d.errors } : {}) });
   }
   return out;
 }

@@ -23,7 +23,7 @@
 import { Router } from 'express';
 import { bodyObject, jsonBody, requireJson } from '../body.js';
 import { ApiError, storeUnavailable } from '../../errors.js';
-import type { Gateway } from '../../gateway.js';
+import type { CallerGateway } from '../../gateway.js';
 import { loginSchema, passwordSchema } from '../../routes.js';
 import { attempt, doorAuth, field, markAfterMatch, type Attempt, type DoorDeps } from './common.js';
 import type { OktaDoorConfig } from './config.js';
@@ -85,7 +85,7 @@ export function importedLogins(events: unknown[]): { logins: string[]; skipped: 
  * Mark each login migrated, a few at a time. The first store failure is thrown (after the marks in flight settle);
  * running out of the time budget is a 503 as well, so that Okta's retry finishes the rest.
  */
-async function markAll(gateway: Gateway, logins: string[]): Promise<{ marked: number; notFound: number }> {
+async function markAll(gateway: CallerGateway, logins: string[]): Promise<{ marked: number; notFound: number }> {
   const deadline = performance.now() + MARK_BUDGET_MS;
   let next = 0;
   let marked = 0;

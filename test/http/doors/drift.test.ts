@@ -58,7 +58,7 @@ function routesOf(router: Router, mount: string): string[] {
 
 test('every configured door registers exactly the spec operations under its mount (path parameters by position)', () => {
   const config = allDoorsConfig();
-  const doors = frontDoors({ gateway: {} as Gateway, logger: createLogger('silent'), config });
+  const doors = frontDoors({ gateway: { as: () => ({}) } as unknown as Gateway, logger: createLogger('silent'), config });
   assert.deepEqual(doors.map((d) => d.key).sort(), ['azure_b2c', 'entra', 'fusionauth', 'keycloak', 'kratos', 'okta']);
   const normalise = (s: string) => s.replace(/\{[^}]+\}/g, '{}');
   const code = doors.flatMap((d) => routesOf(d.router, d.mount)).map(normalise).sort();
