@@ -23,7 +23,6 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hashSync as bcryptHashSync } from '@node-rs/bcrypt';
 import pg from 'pg';
@@ -31,6 +30,7 @@ import type { Row, SqlDriver } from '../adapters/sql.js';
 import { parseConfig } from '../src/config.js';
 import type { CliIO } from '../src/operations/cli.js';
 import type { ExportSummary } from '../src/operations/export.js';
+import { benchArgs } from './args.js';
 import { openBenchDriver, openGatewayStore } from './helpers.js';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -220,13 +220,13 @@ function exportChild(configFile: string, out: string, maxBytes: string): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      users: { type: 'string', default: '1000000' },
-      'max-bytes': { type: 'string', default: '500000' },
-      pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    },
-  });
+  const values = benchArgs(
+    `Export benchmark: legacy-gateway export --target auth0 over PostgreSQL users, next to the raw streaming rate.
+
+  node dist/bench/export.js [--users 1000000] [--max-bytes 500000] [--pg postgres://postgres@127.0.0.1:5432/postgres]`,
+    { users: '1000000', 'max-bytes': '500000', pg: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    ['users', 'max-bytes'],
+  );
   const users = Number(values.users);
   const db = `lg_bench_export_${randomBytes(4).toString('hex')}`;
   const work = (held.dir = mkdtempSync(path.join(tmpdir(), 'lg-bench-export-')));

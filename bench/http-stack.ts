@@ -17,11 +17,11 @@ import { fork } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import express from 'express';
 import helmet from 'helmet';
 import { expressMessageClasses } from '../src/http/prototypes.js';
+import { benchArgs } from './args.js';
 
 const SERVER_MADE = ', server-made prototypes';
 type Mode = 'node:http' | 'express' | 'express + helmet' | `express${typeof SERVER_MADE}` | `express + helmet${typeof SERVER_MADE}`;
@@ -72,7 +72,13 @@ async function child(mode: Mode): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, concurrency: { type: 'string', default: '16' } } });
+  const values = benchArgs(
+    `HTTP stack benchmark: the same answer from node:http, Express, Express + helmet, with and without server-made prototypes.
+
+  node dist/bench/http-stack.js [--seconds 6] [--concurrency 16]`,
+    { seconds: '6', concurrency: '16' },
+    ['seconds', 'concurrency'],
+  );
   const seconds = Number(values.seconds);
   const connections = Number(values.concurrency);
   const rows: { mode: Mode; rps: number; cpuMs: number; p99: number }[] = [];

@@ -30,7 +30,6 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { hashSync, verify as bcryptVerify } from '@node-rs/bcrypt';
 import autocannon from 'autocannon';
@@ -46,22 +45,24 @@ import { startLocalIssuer } from '../src/devtokens.js';
 import { cacheFileFor } from '../src/launch.js';
 import { createLogger } from '../src/logger.js';
 import { buildGateway } from '../src/server.js';
+import { benchArgs, usageError } from './args.js';
 import { openBenchDriver, openGatewayStore, replayLookup, type BenchAdapter, type BenchStore, type Replay } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '8' },
-    concurrency: { type: 'string', default: '16' },
-    stores: { type: 'string', default: 'postgres,mysql,sqlite' },
-    users: { type: 'string', default: '100000' },
-    pool: { type: 'string', default: '10' },
-    'log-level': { type: 'string', default: 'info' },
-    profile: { type: 'string' },
-  },
-});
+const USAGE = `Lookup benchmark: the gateway against baselines measured in the same run (raw driver, bare node:http, template style).
+
+  node dist/bench/lookup.js [--seconds 8] [--concurrency 16] [--stores postgres,mysql,sqlite] [--users 100000]
+                            [--pool 10] [--log-level info] [--profile DIR]
+
+  --profile DIR   write a V8 CPU profile of each server child under DIR/<mode>-<store>/
+It seeds lg_bench_<random> databases on 127.0.0.1 (PostgreSQL as postgres, MariaDB as root) and drops them at the end.`;
+const values = benchArgs(
+  USAGE,
+  { seconds: '8', concurrency: '16', stores: 'postgres,mysql,sqlite', users: '100000', pool: '10', 'log-level': 'info', profile: undefined },
+  ['seconds', 'concurrency', 'users', 'pool'],
+);
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const USERS = Number(values.users);
@@ -78,7 +79,9 @@ const WATCHDOG_MS = 9.5 * 60_000;
 const QUERY_TIMEOUT_MS = 5000;
 const T_START = performance.now();
 
-for (const s of STORES) if (!['postgres', 'mysql', 'sqlite'].includes(s)) throw new Error(`--stores: unknown store ${s}`);
+for (const s of STORES) if (!['postgres', 'mysql', 'sqlite'].includes(s)) usageError(`--stores: unknown store ${JSON.stringify(s.slice(0, 40))} (postgres, mysql, sqlite)`, USAGE);
+if (!STORES.length) usageError('--stores: name at least one store', USAGE);
+if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(LOG_LEVEL)) usageError(`--log-level: one of fatal, error, warn, info, debug, trace, silent`, USAGE);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cleanup: databases, children, temp files. Runs in finally, on SIGINT/SIGTERM and from the watchdog.

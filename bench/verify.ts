@@ -15,7 +15,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { hashSync, verify } from '@node-rs/bcrypt';
 import Database from 'better-sqlite3';
 import { parseConfig } from '../src/config.js';
@@ -24,8 +23,15 @@ import { startLocalIssuer } from '../src/devtokens.js';
 import { createLogger } from '../src/logger.js';
 import { compilePolicy, getScheme, verifyWith } from '../src/passwords/index.js';
 import { startServer } from '../src/server.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '8' }, samples: { type: 'string', default: '150' } } });
+const values = benchArgs(
+  `Verify benchmark: HTTP verify against raw native bcrypt, and the timing of unknown logins and long passwords.
+
+  node dist/bench/verify.js [--seconds 8] [--concurrency 8] [--samples 150]`,
+  { seconds: '8', concurrency: '8', samples: '150' },
+  ['seconds', 'concurrency', 'samples'],
+);
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const SAMPLES = Number(values.samples);
