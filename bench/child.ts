@@ -7,7 +7,7 @@
  *                                           running exactly the SQL the gateway ran for a lookup; no auth, no Express
  *   { mode: 'template', store, port, replay } a bare node:http server that opens a NEW connection per request
  *                                           (as the stock IdP script templates do), runs the same SQL, closes it
- * Messages: child → parent { type: 'ready', url } / { type: 'stats', cpu, rss, syscalls } / { type: 'error', message };
+ * Messages: child → parent { type: 'ready', url } / { type: 'stats', cpu, rss, heap, syscalls } / { type: 'error', message };
  * parent → child { type: 'stats' } / { type: 'exit' }.
  */
 import { readFileSync } from 'node:fs';
@@ -100,7 +100,11 @@ async function main() {
     close = s.close;
   }
   process.on('message', (m: { type?: string }) => {
-    if (m?.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage.rss(), syscalls: ioSyscalls() });
+    if (m?.type === 'stats') {
+      const mem = process.memoryUsage();
+      // heap: V8's heap as committed (heapTotal: the young generation's semi-spaces included); the rest of the RSS is code, stacks and the C heap.
+      send({ type: 'stats', cpu: process.cpuUsage(), rss: mem.rss, heap: mem.heapTotal, syscalls: ioSyscalls() });
+    }
     if (m?.type === 'exit') {
       const t = setTimeout(() => process.exit(0), 3000);
       t.unref();

@@ -141,7 +141,7 @@ interface Child {
   proc: ChildProcess;
   url: string;
   spawnedAt: number;
-  stats(): Promise<{ cpuUs: number; rssMb: number; syscalls: number | null }>;
+  stats(): Promise<{ cpuUs: number; rssMb: number; heapMb: number; syscalls: number | null }>;
   stop(): Promise<void>;
 }
 
@@ -152,7 +152,7 @@ async function spawnChild(spec: unknown, execArgv: string[] = []): Promise<Child
   proc.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-2000);
   });
-  const waiters: ((m: { cpu: NodeJS.CpuUsage; rss: number; syscalls: number | null }) => void)[] = [];
+  const waiters: ((m: { cpu: NodeJS.CpuUsage; rss: number; heap: number; syscalls: number | null }) => void)[] = [];
   let exited = false;
   const stop = async () => {
     if (exited) return;
@@ -165,14 +165,14 @@ async function spawnChild(spec: unknown, execArgv: string[] = []): Promise<Child
   cleanups.push(stop);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child did not start within 30 s ${stderr}`)), 30_000);
-    proc.on('message', (m: { type: string; url?: string; message?: string; cpu?: NodeJS.CpuUsage; rss?: number; syscalls?: number | null }) => {
+    proc.on('message', (m: { type: string; url?: string; message?: string; cpu?: NodeJS.CpuUsage; rss?: number; heap?: number; syscalls?: number | null }) => {
       if (m.type === 'ready') {
         clearTimeout(timer);
         resolve(m.url!);
       } else if (m.type === 'error') {
         clearTimeout(timer);
         reject(new Error(`child failed: ${m.message} ${stderr}`));
-      } else if (m.type === 'stats') waiters.shift()?.({ cpu: m.cpu!, rss: m.rss!, syscalls: m.syscalls ?? null });
+      } else if (m.type === 'stats') waiters.shift()?.({ cpu: m.cpu!, rss: m.rss!, heap: m.heap ?? NaN, syscalls: m.syscalls ?? null });
     });
     proc.once('exit', (code) => {
       exited = true;
@@ -189,7 +189,7 @@ async function spawnChild(spec: unknown, execArgv: string[] = []): Promise<Child
         const t = setTimeout(() => reject(new Error('child stats timeout')), 5000);
         waiters.push((m) => {
           clearTimeout(t);
-          resolve({ cpuUs: m.cpu.user + m.cpu.system, rssMb: m.rss / 1048576, syscalls: m.syscalls });
+          resolve({ cpuUs: m.cpu.user + m.cpu.system, rssMb: m.rss / 1048576, heapMb: m.heap / 1048576, syscalls: m.syscalls });
         });
         proc.send({ type: 'stats' });
       }),
@@ -210,6 +210,8 @@ interface Measured {
   /** read + write system calls per request (Linux), null where unknown */
   syscallsPerReq: number | null;
   rssMb: number | null;
+  /** V8's committed heap (heapTotal) of the server process after the load, null where unknown */
+  heapMb?: number | null;
 }
 
 /** autocannon against url+path, one POST per request with a fresh body. */
@@ -246,7 +248,7 @@ type Stats = Awaited<ReturnType<Child['stats']>>;
 function measured(before: Stats, after: Stats, r: { ok: number; bad: number; duration: number; lat: number[] }): Measured {
   const n = r.ok + r.bad;
   const syscalls = after.syscalls !== null && before.syscalls !== null && n ? (after.syscalls - before.syscalls) / n : null;
-  return { rps: r.ok / r.duration, ok: r.ok, bad: r.bad, ...pcts(r.lat), cpuUsPerReq: n ? (after.cpuUs - before.cpuUs) / n : null, syscallsPerReq: syscalls, rssMb: after.rssMb };
+  return { rps: r.ok / r.duration, ok: r.ok, bad: r.bad, ...pcts(r.lat), cpuUsPerReq: n ? (after.cpuUs - before.cpuUs) / n : null, syscallsPerReq: syscalls, rssMb: after.rssMb, heapMb: after.heapMb };
 }
 
 /**
@@ -492,6 +494,7 @@ interface StoreResult {
   startToReadyMs?: number;
   idleRssMb?: number;
   rssAfterLoadMb?: number;
+  heapAfterLoadMb?: number;
   gw?: Measured;
   half?: Measured & { rate: number };
   floorHalf?: Measured & { rate: number };
@@ -627,7 +630,9 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     res.verify = { gw: vGw, raw: vRaw, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' };
     log(`  verify: gateway ${f(vGw.rps)} req/s, raw bcrypt ${f(vRaw.rps)} verifies/s`);
   }
-  res.rssAfterLoadMb = (await gw.stats()).rssMb;
+  const afterLoad = await gw.stats();
+  res.rssAfterLoadMb = afterLoad.rssMb;
+  res.heapAfterLoadMb = afterLoad.heapMb;
   await gw.stop();
 
   // (a) raw driver loop, in this process.
@@ -759,9 +764,12 @@ function report(results: StoreResult[], starts: { cold: number; cached: number }
     for (const [label, m] of rows) log(`| ${NAMES[r.adapter]} | ${label} | ${f(m?.rps)} | ${lat(m)} | ${f(m?.cpuUsPerReq)} | ${f(m?.syscallsPerReq, 1)} | ${f(m?.rssMb, 1)} | ${m?.bad ?? '–'} |`);
   }
   log('');
-  log('| store | seed s | start to ready ms | idle RSS MB | RSS after load MB |');
-  log('|---|---:|---:|---:|---:|');
-  for (const r of ran) log(`| ${NAMES[r.adapter]} | ${f(r.seedS, 1)} | ${f(r.startToReadyMs)} | ${f(r.idleRssMb, 1)} | ${f(r.rssAfterLoadMb, 1)} |`);
+  log('| store | seed s | start to ready ms | idle RSS MB | RSS after load MB (V8 heap) | the floor (b) after its loads MB (V8 heap) |');
+  log('|---|---:|---:|---:|---:|---:|');
+  for (const r of ran) {
+    const fl = r.floorHalf ?? r.floor;
+    log(`| ${NAMES[r.adapter]} | ${f(r.seedS, 1)} | ${f(r.startToReadyMs)} | ${f(r.idleRssMb, 1)} | ${f(r.rssAfterLoadMb, 1)} (${f(r.heapAfterLoadMb, 1)}) | ${f(fl?.rssMb, 1)} (${f(fl?.heapMb, 1)}) |`);
+  }
   log('');
   log(
     starts
