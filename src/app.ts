@@ -145,7 +145,7 @@ export function createApp({ config, gateway, logger, metrics = createMetrics(), 
   gateway.onVerify = (outcome, scheme) => metrics.verify(outcome, scheme);
   gateway.onBreaker = (state) => metrics.breaker(state);
   // The routes call the use cases as the token's client, the doors as themselves: their audit events name them.
-  const routes = v1Routes((req) => gateway.as({ client: tokenClient(req) }));
+  const routes = v1Routes((req) => gateway.as({ via: 'api', client: tokenClient(req) }));
   const doors = frontDoors({ gateway, logger, config });
   const table = [...routeTable(routes, '/v1'), ...doors.flatMap((d) => routeTable(d.router, d.mount))];
 

@@ -13,12 +13,12 @@ import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import type { Logger } from './logger.js';
 import { normaliseLogin } from './matching.js';
 
-export interface Caller {
-  /** The token's client id (/v1), or "door:<idp>" at a front door. */
-  client: string;
-  /** The front door's key (okta, kratos, ...), when the call came through one. */
-  door?: string;
-}
+/** Who asked: an API client with a bearer token (/v1), or a front door. The operator CLI has no Caller ("cli"). */
+export type Caller =
+  /** client: the token's client id. */
+  | { via: 'api'; client: string }
+  /** client: "door:<key>"; door: the front door's key (okta, kratos, ...). */
+  | { via: 'door'; client: string; door: string };
 
 export type AuditOp = 'verify' | 'lookup' | 'get' | 'mark' | 'unmark';
 
@@ -60,8 +60,10 @@ export function createAuditLog(logger: Logger, key: string | undefined): AuditLo
         {
           op: e.op,
           outcome: e.outcome,
+          // via tells the kinds apart: a token's client id may itself read "cli" or "door:okta".
+          via: caller?.via ?? 'cli',
           client_id: caller?.client ?? 'cli',
-          ...(caller?.door ? { door: caller.door } : {}),
+          ...(caller?.via === 'door' ? { door: caller.door } : {}),
           ms: Math.round(e.ms * 10) / 10,
           ...(e.login !== undefined ? { login_hmac: createHmac('sha256', secret).update(normaliseLogin(e.login)).digest('base64url') } : {}),
           ...(e.sentId !== undefined && e.userId === undefined ? { id_hmac: createHmac('sha256', secret).update(`id:${e.sentId}`).digest('base64url') } : {}),

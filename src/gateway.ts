@@ -304,7 +304,8 @@ export class Gateway {
    * (the token's client per /v1 request, the door for a front door), so no request can be audited as the CLI.
    */
   as(caller: Caller): CallerGateway {
-    return new BoundGateway(this, caller);
+    // Frozen: a door's view, and so its caller, serves every request through that door.
+    return new BoundGateway(this, Object.freeze({ ...caller }));
   }
 
   verify(login: string, password: string, caller?: Caller): Promise<Profile> {

@@ -63,26 +63,31 @@ const hmac = (login: string) => createHmac('sha256', KEY).update(login.trim().to
 
 test('one event per use case, with the caller, the outcome, the latency and the login as an HMAC; never the login', async () => {
   const { gateway, audits, lines } = setup({ key: KEY });
-  await gateway.as({ client: 'm2m-client' }).verify(' ANN@example.com ', PASSWORD);
-  await gateway.as({ client: 'm2m-client' }).verify('ann', 'wrong-password').catch(() => null);
-  await gateway.as({ client: 'm2m-client' }).verify('nobody@example.com', 'x').catch(() => null);
-  await gateway.as({ client: 'door:okta', door: 'okta' }).lookup('ann');
-  await gateway.as({ client: 'm2m-client' }).getById('legacy|7');
-  await gateway.as({ client: 'm2m-client' }).markMigrated('legacy|7');
-  await gateway.as({ client: 'door:okta', door: 'okta' }).markMigratedByLogin('nobody@example.com');
-  await gateway.as({ client: 'm2m-client' }).unmarkMigrated('legacy|7');
+  await gateway.as({ via: 'api', client: 'm2m-client' }).verify(' ANN@example.com ', PASSWORD);
+  await gateway.as({ via: 'api', client: 'm2m-client' }).verify('ann', 'wrong-password').catch(() => null);
+  await gateway.as({ via: 'api', client: 'm2m-client' }).verify('nobody@example.com', 'x').catch(() => null);
+  await gateway.as({ via: 'door', client: 'door:okta', door: 'okta' }).lookup('ann');
+  await gateway.as({ via: 'api', client: 'm2m-client' }).getById('legacy|7');
+  await gateway.as({ via: 'api', client: 'm2m-client' }).markMigrated('legacy|7');
+  await gateway.as({ via: 'door', client: 'door:okta', door: 'okta' }).markMigratedByLogin('nobody@example.com');
+  await gateway.as({ via: 'api', client: 'm2m-client' }).unmarkMigrated('legacy|7');
+  await gateway.as({ via: 'door', client: 'door:keycloak', door: 'keycloak' }).verifyById('legacy|7', PASSWORD);
+  // A token whose client id reads like the CLI is still told apart by via.
+  await gateway.as({ via: 'api', client: 'cli' }).lookup('ann');
   const events = audits();
   assert.deepEqual(
-    events.map((e) => [e.op, e.outcome, e.client_id, e.door ?? null, e.user_id ?? null]),
+    events.map((e) => [e.op, e.outcome, e.via, e.client_id, e.door ?? null, e.user_id ?? null]),
     [
-      ['verify', 'success', 'm2m-client', null, 'legacy|7'],
-      ['verify', 'wrong_password', 'm2m-client', null, null],
-      ['verify', 'unknown_user', 'm2m-client', null, null],
-      ['lookup', 'ok', 'door:okta', 'okta', 'legacy|7'],
-      ['get', 'ok', 'm2m-client', null, 'legacy|7'],
-      ['mark', 'ok', 'm2m-client', null, 'legacy|7'],
-      ['mark', 'not_found', 'door:okta', 'okta', null],
-      ['unmark', 'ok', 'm2m-client', null, 'legacy|7'],
+      ['verify', 'success', 'api', 'm2m-client', null, 'legacy|7'],
+      ['verify', 'wrong_password', 'api', 'm2m-client', null, null],
+      ['verify', 'unknown_user', 'api', 'm2m-client', null, null],
+      ['lookup', 'ok', 'door', 'door:okta', 'okta', 'legacy|7'],
+      ['get', 'ok', 'api', 'm2m-client', null, 'legacy|7'],
+      ['mark', 'ok', 'api', 'm2m-client', null, 'legacy|7'],
+      ['mark', 'not_found', 'door', 'door:okta', 'okta', null],
+      ['unmark', 'ok', 'api', 'm2m-client', null, 'legacy|7'],
+      ['verify', 'success', 'door', 'door:keycloak', 'keycloak', 'legacy|7'],
+      ['lookup', 'ok', 'api', 'cli', null, 'legacy|7'],
     ],
   );
   assert.equal(events[0]!.login_hmac, hmac('ann@example.com'), 'the HMAC of the normalised login, with log.audit_key');
@@ -101,8 +106,8 @@ test('one event per use case, with the caller, the outcome, the latency and the 
 
 test('failures carry their error code; the store being down is store_unavailable', async () => {
   const { gateway, audits } = setup({ key: KEY, failing: true });
-  await gateway.as({ client: 'c' }).verify('ann', PASSWORD).catch(() => null);
-  await gateway.as({ client: 'c' }).lookup('ann').catch(() => null);
+  await gateway.as({ via: 'api', client: 'c' }).verify('ann', PASSWORD).catch(() => null);
+  await gateway.as({ via: 'api', client: 'c' }).lookup('ann').catch(() => null);
   assert.deepEqual(audits().map((e) => [e.op, e.outcome]), [['verify', 'store_unavailable'], ['lookup', 'store_unavailable']]);
 });
 
@@ -117,4 +122,5 @@ test('without log.audit_key: a warning, and a random key per process (the HMACs 
   assert.match(String(ea!.login_hmac), /^[\w-]{43}$/);
   assert.notEqual(ea!.login_hmac, eb!.login_hmac);
   assert.equal(ea!.client_id, 'cli', 'outside a request: the operator CLI');
+  assert.equal(ea!.via, 'cli');
 });

@@ -44,7 +44,7 @@ export function frontDoors(deps: FrontDoorDeps): MountedDoor[] {
     const cfg = deps.config.front_doors[key];
     if (!cfg) continue;
     const d = DOORS[key] as { path: string; build: (c: unknown, deps: DoorDeps) => Router; errors?: ErrorRequestHandler };
-    out.push({ key, mount: `${IDP_MOUNT}/${d.path}`, router: d.build(cfg, { ...deps, gateway: deps.gateway.as({ client: `door:${key}`, door: key }) }), ...(d.errors ? { errors: d.errors } : {}) });
+    out.push({ key, mount: `${IDP_MOUNT}/${d.path}`, router: d.build(cfg, { ...deps, gateway: deps.gateway.as({ via: 'door', client: `door:${key}`, door: key }) }), ...(d.errors ? { errors: d.errors } : {}) });
   }
   return out;
 }
