@@ -225,6 +225,7 @@ async function main(): Promise<void> {
 
   node dist/bench/export.js [--users 1000000] [--max-bytes 500000] [--pg postgres://postgres@127.0.0.1:5432/postgres]`,
     { users: '1000000', 'max-bytes': '500000', pg: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    [],
     ['users', 'max-bytes'],
   );
   const users = Number(values.users);

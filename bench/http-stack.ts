@@ -77,7 +77,8 @@ async function main(): Promise<void> {
 
   node dist/bench/http-stack.js [--seconds 6] [--concurrency 16]`,
     { seconds: '6', concurrency: '16' },
-    ['seconds', 'concurrency'],
+    ['seconds'],
+    ['concurrency'],
   );
   const seconds = Number(values.seconds);
   const connections = Number(values.concurrency);

@@ -61,7 +61,8 @@ It seeds lg_bench_<random> databases on 127.0.0.1 (PostgreSQL as postgres, Maria
 const values = benchArgs(
   USAGE,
   { seconds: '8', concurrency: '16', stores: 'postgres,mysql,sqlite', users: '100000', pool: '10', 'log-level': 'info', profile: undefined },
-  ['seconds', 'concurrency', 'users', 'pool'],
+  ['seconds'],
+  ['concurrency', 'users', 'pool'],
 );
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);

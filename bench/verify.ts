@@ -30,7 +30,8 @@ const values = benchArgs(
 
   node dist/bench/verify.js [--seconds 8] [--concurrency 8] [--samples 150]`,
   { seconds: '8', concurrency: '8', samples: '150' },
-  ['seconds', 'concurrency', 'samples'],
+  ['seconds'],
+  ['concurrency', 'samples'],
 );
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);

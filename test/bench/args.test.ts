@@ -24,14 +24,16 @@ describe('bench command lines', () => {
     });
   }
 
-  test('a number that is not a positive number, a missing value, an unknown store or log level: exit 2, named', () => {
+  test('a number that is not positive, a count that is not whole, a missing value, an unknown store or log level: exit 2, named', () => {
     const cases: [string, string[], RegExp][] = [
       ['lookup', ['--seconds', 'abc'], /^--seconds: must be a positive number, got "abc"/],
-      ['lookup', ['--concurrency', '0'], /^--concurrency: must be a positive number/],
+      ['lookup', ['--concurrency', '0'], /^--concurrency: must be a whole number above 0/],
+      ['lookup', ['--users', '1.5'], /^--users: must be a whole number above 0, got "1.5"/],
+      ['verify', ['--seconds=-1'], /^--seconds: must be a positive number/],
       ['lookup', ['--stores', 'postgres,oracle'], /^--stores: unknown store "oracle"/],
       ['lookup', ['--stores', ','], /^--stores: name at least one store/],
       ['lookup', ['--log-level', 'loud'], /^--log-level: one of/],
-      ['verify', ['--samples=-5'], /^--samples: must be a positive number/],
+      ['verify', ['--samples=-5'], /^--samples: must be a whole number above 0/],
       ['export', ['--users'], /^Option '--users <value>' argument missing/],
     ];
     for (const [name, args, want] of cases) {

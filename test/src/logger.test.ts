@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, mock, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { isoTime } from '../../src/logger.js';
 
 const LOGGER = fileURLToPath(new URL('../../src/logger.js', import.meta.url));
@@ -43,6 +44,7 @@ describe('isoTime: the time field, formatted once per millisecond', () => {
       for (const ms of [Date.UTC(2026, 11, 3, 1, 2, 3, 4), Date.UTC(2026, 11, 3, 1, 2, 3, 4), Date.UTC(2026, 11, 3, 1, 2, 3, 5), Date.UTC(2027, 0, 1)]) {
         clock.mock.mockImplementation(() => ms);
         assert.equal(isoTime(), `,"time":"${new Date(ms).toISOString()}"`);
+        assert.equal(isoTime(), pino.stdTimeFunctions.isoTime(), "pino's own function, under the same clock");
       }
       // And back: a clock stepped backwards (NTP) is followed, not held at the later stamp.
       clock.mock.mockImplementation(() => Date.UTC(2026, 11, 3, 1, 2, 3, 4));
