@@ -40,6 +40,7 @@ import type PG from 'pg';
 import type { Row, SqlDriver } from '../adapters/sql.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { indexSuggestions, migrationDdl } from '../src/dba.js';
+import { CLI_CALLER } from '../src/audit.js';
 import { createDemoDatabase, demoConfig } from '../src/demo.js';
 import { startLocalIssuer } from '../src/devtokens.js';
 import { cacheFileFor } from '../src/launch.js';
@@ -456,7 +457,7 @@ async function capture(config: Config): Promise<{ replay: Replay; plan: string }
   try {
     const { gateway } = await buildGateway(config, createLogger('silent'), store);
     rec = [];
-    await gateway.lookup('User42');
+    await gateway.lookup('User42', CLI_CALLER);
     // Only the lookup's own statements: from the first that binds the login on (background work such as the decoy's
     // sampling may run statements at the same time).
     const all = rec as { sql: string; params: unknown[]; rows: Row[] }[];

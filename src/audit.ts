@@ -6,26 +6,31 @@
  *
  * The caller is known to the HTTP layer and the outcome to the use case: the HTTP layer calls the use cases through a
  * view of the Gateway bound to the caller (Gateway.as: the token's client for a /v1 request, the door for a front
- * door), and the Gateway writes the event, with that caller, when the use case ends. The operator CLI calls the
- * Gateway itself: its events name "cli".
+ * door), and the Gateway writes the event, with that caller, when the use case ends. Every use case of the Gateway
+ * takes its caller as a required argument, so a call that forgets it does not compile; code run by the operator
+ * passes CLI_CALLER.
  */
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import type { Logger } from './logger.js';
 import { normaliseLogin } from './matching.js';
 
-/** Who asked: an API client with a bearer token (/v1), or a front door. The operator CLI has no Caller ("cli"). */
+/** Who asked: an API client with a bearer token (/v1), a front door, or the operator CLI. */
 export type Caller =
   /** client: the token's client id. */
   | { via: 'api'; client: string }
   /** client: "door:<key>"; door: the front door's key (okta, kratos, ...). */
-  | { via: 'door'; client: string; door: string };
+  | { via: 'door'; client: string; door: string }
+  | { via: 'cli' };
+
+/** The operator CLI, as a caller. */
+export const CLI_CALLER: Caller = Object.freeze({ via: 'cli' });
 
 export type AuditOp = 'verify' | 'lookup' | 'get' | 'mark' | 'unmark';
 
 export interface AuditEvent {
   op: AuditOp;
-  /** Who asked; absent for the operator CLI ("cli"). */
-  caller?: Caller | undefined;
+  /** Who asked. */
+  caller: Caller;
   /** A VerifyOutcome for verify (success, wrong_password, unknown_user, ...); ok / not_found / an error code otherwise. */
   outcome: string;
   ms: number;
@@ -61,9 +66,9 @@ export function createAuditLog(logger: Logger, key: string | undefined): AuditLo
           op: e.op,
           outcome: e.outcome,
           // via tells the kinds apart: a token's client id may itself read "cli" or "door:okta".
-          via: caller?.via ?? 'cli',
-          client_id: caller?.client ?? 'cli',
-          ...(caller?.via === 'door' ? { door: caller.door } : {}),
+          via: caller.via,
+          client_id: caller.via === 'cli' ? 'cli' : caller.client,
+          ...(caller.via === 'door' ? { door: caller.door } : {}),
           ms: Math.round(e.ms * 10) / 10,
           ...(e.login !== undefined ? { login_hmac: createHmac('sha256', secret).update(normaliseLogin(e.login)).digest('base64url') } : {}),
           ...(e.sentId !== undefined && e.userId === undefined ? { id_hmac: createHmac('sha256', secret).update(`id:${e.sentId}`).digest('base64url') } : {}),

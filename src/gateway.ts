@@ -262,7 +262,7 @@ export class Gateway {
    * that found nobody, or the error code), the latency, the login (hashed by the audit log) and the user_id once
    * known.
    */
-  private async audited<T>(op: AuditOp, caller: Caller | undefined, subject: { login?: string; userId?: string }, holder: { outcome?: string }, work: () => Promise<T>): Promise<T> {
+  private async audited<T>(op: AuditOp, caller: Caller, subject: { login?: string; userId?: string }, holder: { outcome?: string }, work: () => Promise<T>): Promise<T> {
     const audit = this.o.audit;
     if (!audit) return work();
     const t0 = performance.now();
@@ -300,15 +300,15 @@ export class Gateway {
   }
 
   /**
-   * The use cases as one caller runs them: its audit events name that caller. The HTTP layer holds only such views
-   * (the token's client per /v1 request, the door for a front door), so no request can be audited as the CLI.
+   * The use cases as one caller runs them: its audit events name that caller. The routes and the front doors hold
+   * only such views (the token's client per /v1 request, the door for a front door).
    */
   as(caller: Caller): CallerGateway {
     // Frozen: a door's view, and so its caller, serves every request through that door.
     return new BoundGateway(this, Object.freeze({ ...caller }));
   }
 
-  verify(login: string, password: string, caller?: Caller): Promise<Profile> {
+  verify(login: string, password: string, caller: Caller): Promise<Profile> {
     const holder: { outcome?: VerifyOutcome } = {};
     return this.audited('verify', caller, { login }, holder, () => this.withinDeadline(() => this.verifyLogin(login, password, holder)));
   }
@@ -335,7 +335,7 @@ export class Gateway {
    * Verify by the public user_id instead of a login (Keycloak's "use user id for credential verification"). The
    * same limiter, decoy and outcomes as verify(); the first reservation is the account's own budget.
    */
-  verifyById(publicId: string, password: string, caller?: Caller): Promise<Profile> {
+  verifyById(publicId: string, password: string, caller: Caller): Promise<Profile> {
     const holder: { outcome?: VerifyOutcome } = {};
     return this.audited('verify', caller, { userId: publicId }, holder, () => this.withinDeadline(() => this.verifyId(publicId, password, holder)));
   }
@@ -445,7 +445,7 @@ export class Gateway {
     return profile;
   }
 
-  lookup(login: string, caller?: Caller): Promise<Profile> {
+  lookup(login: string, caller: Caller): Promise<Profile> {
     return this.audited('lookup', caller, { login }, {}, () => this.withinDeadline(() => this.lookupLogin(login)));
   }
 
@@ -464,7 +464,7 @@ export class Gateway {
     return id;
   }
 
-  getById(publicId: string, caller?: Caller): Promise<Profile> {
+  getById(publicId: string, caller: Caller): Promise<Profile> {
     return this.audited('get', caller, { userId: publicId }, {}, () => this.withinDeadline(() => this.getId(publicId)));
   }
 
@@ -476,7 +476,7 @@ export class Gateway {
     return this.profile(found);
   }
 
-  markMigrated(publicId: string, caller?: Caller): Promise<{ user_id: string; migrated_at: string }> {
+  markMigrated(publicId: string, caller: Caller): Promise<{ user_id: string; migrated_at: string }> {
     return this.audited('mark', caller, { userId: publicId }, {}, () => this.mark(publicId));
   }
 
@@ -491,7 +491,7 @@ export class Gateway {
    * Mark by login (an IdP event names the user by the login it imported, not by our user_id). The matching rule
    * decides; an unknown or ambiguous login marks nothing and answers null.
    */
-  markMigratedByLogin(login: string, caller?: Caller): Promise<{ user_id: string; migrated_at: string } | null> {
+  markMigratedByLogin(login: string, caller: Caller): Promise<{ user_id: string; migrated_at: string } | null> {
     return this.audited('mark', caller, { login }, {}, () => this.markByLogin(login));
   }
 
@@ -503,7 +503,7 @@ export class Gateway {
     return at ? { user_id: `${this.o.userIdPrefix}${found.id}`, migrated_at: at } : null;
   }
 
-  unmarkMigrated(publicId: string, caller?: Caller): Promise<void> {
+  unmarkMigrated(publicId: string, caller: Caller): Promise<void> {
     return this.audited('unmark', caller, { userId: publicId }, {}, () => this.unmark(publicId));
   }
 

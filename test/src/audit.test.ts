@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { StoreError, type LegacyUser, type UserStore } from '../../adapters/types.js';
-import { createAuditLog } from '../../src/audit.js';
+import { CLI_CALLER, createAuditLog } from '../../src/audit.js';
 import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
 import { MemoryLoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
@@ -114,8 +114,8 @@ test('failures carry their error code; the store being down is store_unavailable
 test('without log.audit_key: a warning, and a random key per process (the HMACs differ between two gateways)', async () => {
   const a = setup();
   const b = setup();
-  await a.gateway.lookup('ann');
-  await b.gateway.lookup('ann');
+  await a.gateway.lookup('ann', CLI_CALLER);
+  await b.gateway.lookup('ann', CLI_CALLER);
   assert.ok(a.lines.some((l) => l.level === 40 && /audit_key is not set/.test(String(l.msg))));
   const [ea] = a.audits();
   const [eb] = b.audits();

@@ -8,6 +8,7 @@ import { afterEach, describe, mock, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../../adapters/types.js';
 import { ApiError } from '../../src/errors.js';
+import { CLI_CALLER } from '../../src/audit.js';
 import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
 import { limiterUnavailable, MemoryLoginLimiter, type LoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
@@ -72,7 +73,7 @@ function gateway(store: UserStore, max = 3) {
 /** The outcome of one verify as a short string: 'ok:<id>' or the error code. */
 async function attempt(g: Gateway, login: string, password: string): Promise<string> {
   try {
-    return `ok:${(await g.verify(login, password)).user_id}`;
+    return `ok:${(await g.verify(login, password, CLI_CALLER)).user_id}`;
   } catch (e) {
     if (e instanceof ApiError) return e.code;
     throw e;
@@ -241,7 +242,7 @@ describe('Gateway: a store down at start-up gets its own decoy as soon as it ans
   });
 
   test('a lookup (the get_user script) or a get by id that reads a real row gives the fallback decoy its scheme too', async () => {
-    for (const read of [(g: Gateway) => g.lookup('alice@example.com'), (g: Gateway) => g.getById('1')]) {
+    for (const read of [(g: Gateway) => g.lookup('alice@example.com', CLI_CALLER), (g: Gateway) => g.getById('1', CLI_CALLER)]) {
       const store = new WideStore([user('1', 'alice@example.com', 'alice', djangoHash(ALICE_PW))]);
       store.scan = async function* () {
         throw new StoreError('scan failed (42P01)');
@@ -265,14 +266,14 @@ describe('Gateway: the matching rule is the gateway\'s, whatever the store retur
       const spy = spyOnBcrypt();
       assert.equal(await attempt(g, lookalike, ALICE_PW), 'invalid_credentials');
       assert.ok(!storedOf(spy).includes(ALICE_HASH));
-      await assert.rejects(g.lookup(lookalike), (e: ApiError) => e.code === 'user_not_found');
+      await assert.rejects(g.lookup(lookalike, CLI_CALLER), (e: ApiError) => e.code === 'user_not_found');
     });
   }
 
   test('trim and toLowerCase() are the whole rule: " ALICE@Example.COM " is alice', async () => {
     const g = gateway(new WideStore(rows));
     assert.equal(await attempt(g, ' ALICE@Example.COM ', ALICE_PW), 'ok:1');
-    assert.equal((await g.lookup('\u00a0Alice\u3000')).user_id, '1', 'Unicode spaces are trimmed too');
+    assert.equal((await g.lookup('\u00a0Alice\u3000', CLI_CALLER)).user_id, '1', 'Unicode spaces are trimmed too');
   });
 
   test('rows that differ by an accent are two users, not an ambiguous login', async () => {
@@ -284,7 +285,7 @@ describe('Gateway: the matching rule is the gateway\'s, whatever the store retur
   test('a store that answers with as many candidates as the limit allows is ambiguous (fail closed)', async () => {
     const many = Array.from({ length: 20 }, (_, i) => user(String(i + 10), `u${i}@example.com`, `u${i}`));
     const g = gateway(new WideStore([...many]));
-    await assert.rejects(g.lookup('nobody-in-the-first-twenty'), (e: ApiError) => e.code === 'ambiguous_login');
+    await assert.rejects(g.lookup('nobody-in-the-first-twenty', CLI_CALLER), (e: ApiError) => e.code === 'ambiguous_login');
   });
 
   test('a password-checking store whose answer is another user counts as a refusal', async () => {
@@ -299,7 +300,7 @@ describe('Gateway: the matching rule is the gateway\'s, whatever the store retur
   test('AMBIGUOUS from a store that cannot list candidates is 409', async () => {
     const store = new WideStore([]);
     store.findCandidates = async () => AMBIGUOUS;
-    await assert.rejects(gateway(store).lookup('x'), (e: ApiError) => e.code === 'ambiguous_login');
+    await assert.rejects(gateway(store).lookup('x', CLI_CALLER), (e: ApiError) => e.code === 'ambiguous_login');
   });
 });
 
@@ -400,7 +401,7 @@ describe('Gateway: the store circuit breaker counts only transient store failure
     const g = breakerGateway(store);
     for (let i = 0; i < 10; i++) await assert.rejects(g.status(), (e: unknown) => e instanceof ApiError && e.code === 'store_unavailable');
     assert.equal(g.breakerState, 'closed');
-    assert.equal((await g.lookup('alice')).user_id, '1');
+    assert.equal((await g.lookup('alice', CLI_CALLER)).user_id, '1');
     assert.equal(await g.ready(), true);
   });
 
@@ -408,7 +409,7 @@ describe('Gateway: the store circuit breaker counts only transient store failure
     const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
     store.failing = true;
     const g = breakerGateway(store);
-    for (let i = 0; i < 3; i++) await assert.rejects(g.lookup('alice'), (e: unknown) => e instanceof ApiError && e.code === 'store_unavailable');
+    for (let i = 0; i < 3; i++) await assert.rejects(g.lookup('alice', CLI_CALLER), (e: unknown) => e instanceof ApiError && e.code === 'store_unavailable');
     assert.equal(g.breakerState, 'open');
     assert.equal(new StoreError('x').transient, true);
   });
