@@ -534,11 +534,7 @@ export class Gateway {
   }
 }
 
-/**
- * The use cases the HTTP layer calls, each audited as the caller the view was made for (Gateway.as). The caller
- * field also keeps a Gateway itself from passing for one: handing the routes or a door the Gateway (whose events
- * would name the CLI) is a type error.
- */
+/** The use cases the routes and the front doors call, each audited as the caller the view was made for (Gateway.as). */
 export interface CallerGateway {
   readonly caller: Caller;
   verify(login: string, password: string): Promise<Profile>;

@@ -23,11 +23,7 @@ export interface FrontDoorDeps {
 }
 
 /** What a door is built with: the use cases as the door runs them (its audit events name "door:<key>"). */
-export interface DoorDeps {
-  gateway: CallerGateway;
-  logger: Logger;
-  config: Config;
-}
+export type DoorDeps = Omit<FrontDoorDeps, 'gateway'> & { gateway: CallerGateway };
 
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
 
