@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'too_many_requests'
   | 'limiter_unavailable'
   | 'deadline_exceeded'
+  /** Never sent to a caller still waiting: a verify whose deadline passed or whose client left before its hash started (audit log, metrics). */
+  | 'request_abandoned'
   | 'store_unavailable'
   | 'internal_error';
 

@@ -9,7 +9,7 @@ import { isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type UserStor
 import { ambiguousLogin, ApiError, invalidCredentials, storeUnavailable, userNotFound } from './errors.js';
 import { limiterKey, type LoginLimiter } from './limiter.js';
 import { errorClass, errorCode, type Logger } from './logger.js';
-import { getScheme, resolveScheme, verifyWith, type PasswordPolicy, type PasswordScheme } from './passwords/index.js';
+import { getScheme, resolveScheme, VerificationAbandoned, verifyWith, type PasswordPolicy, type PasswordScheme } from './passwords/index.js';
 import { findByLogin, normaliseLogin, rowMatches } from './matching.js';
 import { legacyIdFrom, toProfile, type Profile } from './profile.js';
 import { buildStatus, type StatusReport } from './operations/status.js';
@@ -120,21 +120,32 @@ export class Gateway {
   }
 
   /**
-   * Run a use case within the per-request deadline. The work itself is not cancelled (a hash being checked runs to
-   * its end), but the caller gets its answer in time: 503 deadline_exceeded with Retry-After.
+   * Run a use case within the per-request deadline: the caller gets its answer in time, or 503 deadline_exceeded
+   * with Retry-After. With `abandonable` (a verify), the work gets a signal that aborts when the deadline passes or
+   * when the `client` signal aborts (its caller left): a check still waiting for a hash slot then never starts
+   * (verifyWith). Work already running (a store query, a hash) runs to its end.
    */
-  private async withinDeadline<T>(work: () => Promise<T>): Promise<T> {
+  private async withinDeadline<T>(work: (abandoned?: AbortSignal) => Promise<T>, abandonable?: { client?: AbortSignal }): Promise<T> {
+    const abandon = abandonable ? new AbortController() : undefined;
+    const client = abandonable?.client;
+    const onClientGone = () => abandon?.abort();
+    if (client?.aborted) abandon?.abort();
+    else client?.addEventListener('abort', onClientGone, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ApiError(503, 'deadline_exceeded', 'The request could not be answered in time. Try again later.', { 'Retry-After': '5' })), this.resilience.deadlineMs);
+      timer = setTimeout(() => {
+        abandon?.abort();
+        reject(new ApiError(503, 'deadline_exceeded', 'The request could not be answered in time. Try again later.', { 'Retry-After': '5' }));
+      }, this.resilience.deadlineMs);
     });
-    const p = work();
+    const p = work(abandon?.signal);
     // A late failure of work that lost the race is not an unhandled rejection.
     p.catch(() => {});
     try {
       return await Promise.race([p, deadline]);
     } finally {
       clearTimeout(timer);
+      client?.removeEventListener('abort', onClientGone);
     }
   }
 
@@ -207,7 +218,7 @@ export class Gateway {
    * One verification of the decoy with the SUBMITTED password: an unknown login then costs what a known one costs,
    * for every scheme and every password length (sha-crypt, md5-crypt and phpass cost more as the password grows).
    */
-  private async spendDecoy(password: string): Promise<void> {
+  private async spendDecoy(password: string, abandoned: AbortSignal | undefined): Promise<void> {
     const d = this.decoy ?? (await this.prepareDecoy());
     // The store was down when the decoy was sampled: sample again in the background (never on this request's
     // clock), so that the fallback does not stay in place of the store's own scheme for the process's lifetime.
@@ -215,7 +226,7 @@ export class Gateway {
     if (this.decoySampleFailedAt !== null && Date.now() - this.decoySampleFailedAt >= DECOY_RESAMPLE_MS) {
       this.prepareDecoy().catch(() => {});
     }
-    await verifyWith(d.scheme, password, d.stored, { row: d.row, params: this.o.passwords.params });
+    await verifyWith(d.scheme, password, d.stored, { row: d.row, params: this.o.passwords.params }, abandoned);
   }
 
   /**
@@ -308,12 +319,13 @@ export class Gateway {
     return new BoundGateway(this, Object.freeze({ ...caller }));
   }
 
-  verify(login: string, password: string, caller: Caller): Promise<Profile> {
+  /** `client`: aborts when the caller has gone (its connection closed); see withinDeadline. */
+  verify(login: string, password: string, caller: Caller, client?: AbortSignal): Promise<Profile> {
     const holder: { outcome?: VerifyOutcome } = {};
-    return this.audited('verify', caller, { login }, holder, () => this.withinDeadline(() => this.verifyLogin(login, password, holder)));
+    return this.audited('verify', caller, { login }, holder, () => this.withinDeadline((abandoned) => this.verifyLogin(login, password, holder, abandoned), { client }));
   }
 
-  private async verifyLogin(login: string, password: string, holder: { outcome?: VerifyOutcome }): Promise<Profile> {
+  private async verifyLogin(login: string, password: string, holder: { outcome?: VerifyOutcome }, abandoned: AbortSignal | undefined): Promise<Profile> {
     const normalised = normaliseLogin(login);
     // A store that checks passwords itself (a legacy web service) decides in one call: an unknown user costs that
     // same call, so there is no local hash to check and no decoy to spend.
@@ -328,19 +340,19 @@ export class Gateway {
         this.warnOnce('remote:no-login-fields', "the legacy service's answer carries no email or username: no login can be matched to it (map store.users.columns.email or username to its response)", {});
       }
       return r && !isAmbiguous(r) && !rowMatches(r, normalised) ? null : r;
-    }, holder);
+    }, holder, abandoned);
   }
 
   /**
    * Verify by the public user_id instead of a login (Keycloak's "use user id for credential verification"). The
    * same limiter, decoy and outcomes as verify(); the first reservation is the account's own budget.
    */
-  verifyById(publicId: string, password: string, caller: Caller): Promise<Profile> {
+  verifyById(publicId: string, password: string, caller: Caller, client?: AbortSignal): Promise<Profile> {
     const holder: { outcome?: VerifyOutcome } = {};
-    return this.audited('verify', caller, { userId: publicId }, holder, () => this.withinDeadline(() => this.verifyId(publicId, password, holder)));
+    return this.audited('verify', caller, { userId: publicId }, holder, () => this.withinDeadline((abandoned) => this.verifyId(publicId, password, holder, abandoned), { client }));
   }
 
-  private async verifyId(publicId: string, password: string, holder: { outcome?: VerifyOutcome }): Promise<Profile> {
+  private async verifyId(publicId: string, password: string, holder: { outcome?: VerifyOutcome }, abandoned: AbortSignal | undefined): Promise<Profile> {
     const id = legacyIdFrom(publicId, this.o.userIdPrefix);
     // Draining, the store is not even looked at.
     const remote = this.o.drain ? undefined : this.o.store.verifyCredentials?.bind(this.o.store);
@@ -353,7 +365,7 @@ export class Gateway {
       if (login === undefined) return null;
       const r = await remote(login, password);
       return r && !isAmbiguous(r) && r.id === row.id ? r : null;
-    }, holder);
+    }, holder, abandoned);
   }
 
   /**
@@ -366,6 +378,7 @@ export class Gateway {
     remote: boolean,
     find: () => Promise<LegacyUser | null | Ambiguous>,
     holder: { outcome?: VerifyOutcome },
+    abandoned: AbortSignal | undefined,
   ): Promise<Profile> {
     const report = (outcome: VerifyOutcome, scheme?: string) => {
       holder.outcome = outcome;
@@ -376,9 +389,21 @@ export class Gateway {
     const keys = [firstKey];
     const wait = await limiter.take(firstKey);
     if (wait > 0) throw this.tooMany(wait);
+    // A request abandoned before its hash got a slot checked no password: not an attempt at this login. Its caller
+    // has its answer already (deadline_exceeded) or is gone; request_abandoned is for the audit log and the metrics.
+    const hashed = async <T>(check: Promise<T>): Promise<T> => {
+      try {
+        return await check;
+      } catch (e) {
+        if (!(e instanceof VerificationAbandoned)) throw e;
+        await Promise.all(keys.map((k) => limiter.refund(k)));
+        throw new ApiError(503, 'request_abandoned', 'The request was abandoned before its password was checked.');
+      }
+    };
+    const spendDecoy = () => hashed(this.spendDecoy(password, abandoned));
     if (this.o.drain) {
       // As an unknown login costs: the decoy, then the same 401.
-      await this.spendDecoy(password);
+      await spendDecoy();
       report('unknown_user');
       throw invalidCredentials();
     }
@@ -392,12 +417,12 @@ export class Gateway {
     }
     let scheme: string | undefined;
     const fail = async (outcome: VerifyOutcome, spend: boolean): Promise<never> => {
-      if (spend && !remote) await this.spendDecoy(password);
+      if (spend && !remote) await spendDecoy();
       report(outcome, scheme);
       throw invalidCredentials();
     };
     if (isAmbiguous(found)) {
-      if (!remote) await this.spendDecoy(password);
+      if (!remote) await spendDecoy();
       report('ambiguous');
       throw ambiguousLogin();
     }
@@ -429,10 +454,8 @@ export class Gateway {
         return fail('no_scheme', true);
       }
       scheme = r.scheme.name;
-      const ok = await verifyWith(r.scheme, password, found.password!, {
-        row: { salt: found.salt, username: found.username, email: found.email },
-        params: this.o.passwords.params,
-      });
+      const row = { salt: found.salt, username: found.username, email: found.email };
+      const ok = await hashed(verifyWith(r.scheme, password, found.password!, { row, params: this.o.passwords.params }, abandoned));
       if (!ok) return fail('wrong_password', false);
     }
     await Promise.all(keys.map((k) => limiter.reset(k)));
@@ -537,8 +560,9 @@ export class Gateway {
 /** The use cases the routes and the front doors call, each audited as the caller the view was made for (Gateway.as). */
 export interface CallerGateway {
   readonly caller: Caller;
-  verify(login: string, password: string): Promise<Profile>;
-  verifyById(publicId: string, password: string): Promise<Profile>;
+  /** `client` aborts when the caller is gone (clientGone in src/http): a hash not yet started is then skipped. */
+  verify(login: string, password: string, client?: AbortSignal): Promise<Profile>;
+  verifyById(publicId: string, password: string, client?: AbortSignal): Promise<Profile>;
   lookup(login: string): Promise<Profile>;
   getById(publicId: string): Promise<Profile>;
   markMigrated(publicId: string): Promise<{ user_id: string; migrated_at: string }>;
@@ -552,11 +576,11 @@ class BoundGateway implements CallerGateway {
     private readonly g: Gateway,
     readonly caller: Caller,
   ) {}
-  verify(login: string, password: string): Promise<Profile> {
-    return this.g.verify(login, password, this.caller);
+  verify(login: string, password: string, client?: AbortSignal): Promise<Profile> {
+    return this.g.verify(login, password, this.caller, client);
   }
-  verifyById(publicId: string, password: string): Promise<Profile> {
-    return this.g.verifyById(publicId, password, this.caller);
+  verifyById(publicId: string, password: string, client?: AbortSignal): Promise<Profile> {
+    return this.g.verifyById(publicId, password, this.caller, client);
   }
   lookup(login: string): Promise<Profile> {
     return this.g.lookup(login, this.caller);

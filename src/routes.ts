@@ -5,6 +5,7 @@ import { requireScope, SCOPES } from './auth.js';
 import { ApiError } from './errors.js';
 import { requireJson } from './http/body.js';
 import type { CallerGateway } from './gateway.js';
+import { clientGone } from './http/gone.js';
 
 const noNul = (s: string) => !s.includes('\u0000');
 const stringError = { error: (i: { input?: unknown }) => (i.input === undefined ? 'required' : 'must be a string') };
@@ -68,7 +69,7 @@ export function v1Routes(gatewayFor: (req: Request) => CallerGateway): Router {
   r.post('/credentials/verify', requireScope(SCOPES.verify), async (req, res) => {
     requireJson(req);
     const body = parse(verifyBody, req.body);
-    res.json({ user: await gatewayFor(req).verify(body.login, body.password) });
+    res.json({ user: await gatewayFor(req).verify(body.login, body.password, clientGone(res)) });
   });
 
   r.post('/users/lookup', requireScope(SCOPES.readUsers), async (req, res) => {

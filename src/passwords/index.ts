@@ -3,7 +3,6 @@
  * an unknown scheme, an unrecognised stored value or any error verifies false.
  */
 import { availableParallelism } from 'node:os';
-import pLimit from 'p-limit';
 import type { LegacyUser } from '../../adapters/types.js';
 import { bcrypt } from './bcrypt.js';
 import { schemes as dbserverSchemes } from './dbserver.js';
@@ -14,6 +13,7 @@ import { schemes as kdfSchemes } from './kdf.js';
 import { schemes as plmSchemes } from './plm.js';
 import { schemes as unixSchemes } from './unix.js';
 import { parseSchemeParams, type SchemeParams } from './params.js';
+import { HashSlots, VerificationAbandoned } from './slots.js';
 import type { PasswordScheme, VerifyContext } from './types.js';
 
 export type { PasswordScheme, VerifyContext } from './types.js';
@@ -39,7 +39,7 @@ const ALL: PasswordScheme[] = [
   ...forumSchemes,
 ];
 
-export { isCleartextScheme };
+export { isCleartextScheme, VerificationAbandoned };
 
 const BY_NAME = new Map(ALL.map((s) => [s.name, s]));
 
@@ -115,17 +115,23 @@ export function resolveScheme(user: Pick<LegacyUser, 'password' | 'passwordSchem
  * At most cores + 1 hash verifications at a time. Slow hashes run on the libuv pool (4 threads by default); on a
  * small machine, more concurrent hashes than cores only make them compete with the event loop for the CPU, which
  * shows as latency spikes for every request, without adding throughput. The one extra keeps a core busy while
- * the event loop hands the next queued verification over. (bench/verify.ts measures both effects.)
+ * the event loop hands the next queued verification over. (bench/verify.ts measures both effects.) A check that
+ * has waited half a second means a backlog: the newest goes first from then on (HashSlots).
  */
-const hashSlots = pLimit(availableParallelism() + 1);
+export const HASH_SLOTS = availableParallelism() + 1;
+const hashSlots = new HashSlots(HASH_SLOTS, 500);
 
-/** Verify with an already-resolved scheme; any exception is a false. */
-export async function verifyWith(scheme: PasswordScheme, password: string, stored: string, ctx: VerifyContext): Promise<boolean> {
-  return hashSlots(async () => {
+/**
+ * Verify with an already-resolved scheme; any exception is a false. With `abandoned`: a verification still waiting
+ * for a slot when it is aborted leaves the queue and throws VerificationAbandoned instead of hashing (a hash
+ * already running finishes: native work cannot be interrupted).
+ */
+export async function verifyWith(scheme: PasswordScheme, password: string, stored: string, ctx: VerifyContext, abandoned?: AbortSignal): Promise<boolean> {
+  return hashSlots.run(async () => {
     try {
       return (await scheme.verify(password, stored, ctx)) === true;
     } catch {
       return false;
     }
-  });
+  }, abandoned);
 }

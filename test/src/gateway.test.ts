@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { afterEach, describe, mock, test } from 'node:test';
+import { afterEach, describe, mock, test, type TestContext } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
 import { AMBIGUOUS, StoreError, type Ambiguous, type LegacyUser, type UserStore } from '../../adapters/types.js';
 import { ApiError } from '../../src/errors.js';
@@ -12,7 +12,7 @@ import { CLI_CALLER } from '../../src/audit.js';
 import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
 import { limiterUnavailable, MemoryLoginLimiter, type LoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
-import { compilePolicy, getScheme } from '../../src/passwords/index.js';
+import { compilePolicy, getScheme, HASH_SLOTS } from '../../src/passwords/index.js';
 
 const ALICE_PW = 'correct horse';
 const ALICE_HASH = hashSync(ALICE_PW, 4);
@@ -412,5 +412,84 @@ describe('Gateway: the store circuit breaker counts only transient store failure
     for (let i = 0; i < 3; i++) await assert.rejects(g.lookup('alice', CLI_CALLER), (e: unknown) => e instanceof ApiError && e.code === 'store_unavailable');
     assert.equal(g.breakerState, 'open');
     assert.equal(new StoreError('x').transient, true);
+  });
+});
+
+describe('Gateway: a verify abandoned before its hash starts checks no password and is not an attempt', () => {
+  /**
+   * Fill every hash slot with a verification held open, so that the next verify waits for a slot. The fillers are
+   * other accounts (their own limiter budgets).
+   */
+  async function slotsHeld(t: TestContext, g: Gateway, store: WideStore) {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const real = bcrypt.verify.bind(bcrypt);
+    const spy = mock.method(bcrypt, 'verify', async (...args: Parameters<typeof bcrypt.verify>) => {
+      await gate;
+      return real(...args);
+    });
+    for (let i = 0; i < HASH_SLOTS; i++) store.rows.push(user(`f${i}`, `filler${i}@example.com`, `filler${i}`));
+    const fillers = Array.from({ length: HASH_SLOTS }, (_, i) => attempt(g, `filler${i}`, ALICE_PW));
+    for (let i = 0; i < 500 && spy.mock.callCount() < HASH_SLOTS; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(spy.mock.callCount(), HASH_SLOTS, 'the fillers hold every slot');
+    // A test that fails on the way still frees the slots (the next test would wait for them for ever).
+    t.after(release);
+    return {
+      spy,
+      /** Let the fillers finish; their outcomes. */
+      release: async () => {
+        release();
+        return Promise.all(fillers);
+      },
+    };
+  }
+
+  test('its client leaves while it waits: request_abandoned at once, no hash, and the attempt is refunded', { timeout: 10_000 }, async (t) => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+    const g = gateway(store, 2);
+    await g.prepareDecoy();
+    const held = await slotsHeld(t, g, store);
+    const known = new AbortController();
+    const unknown = new AbortController();
+    const waiting = [g.verify('alice', 'wrong', CLI_CALLER, known.signal), g.verify('ghost@example.com', 'x', CLI_CALLER, unknown.signal)];
+    await new Promise((r) => setTimeout(r, 20));
+    known.abort();
+    unknown.abort();
+    for (const p of waiting) await assert.rejects(p, (e: ApiError) => e.code === 'request_abandoned');
+    assert.deepEqual(await held.release(), Array.from({ length: HASH_SLOTS }, (_, i) => `ok:f${i}`));
+    assert.equal(held.spy.mock.callCount(), HASH_SLOTS, 'neither the wrong password nor the decoy was hashed');
+    // max 2: both abandoned attempts were refunded, so two real ones are still checked.
+    assert.deepEqual([await attempt(g, 'alice', 'w1'), await attempt(g, 'alice', 'w2'), await attempt(g, 'alice', ALICE_PW)], ['invalid_credentials', 'invalid_credentials', 'too_many_attempts']);
+  });
+
+  test('its deadline passes while it waits: deadline_exceeded in time, and no hash afterwards', { timeout: 10_000 }, async (t) => {
+    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+    const g = new Gateway({
+      store,
+      passwords: compilePolicy({ scheme: 'auto', params: {} }),
+      userIdPrefix: '',
+      logger: createLogger('silent'),
+      limiter: new MemoryLoginLimiter(2, 60),
+      resilience: { ...DEFAULT_RESILIENCE, deadlineMs: 100 },
+    });
+    await g.prepareDecoy();
+    const held = await slotsHeld(t, g, store);
+    const t0 = performance.now();
+    const outcomes = await Promise.all([attempt(g, 'alice', ALICE_PW), attempt(g, 'ghost@example.com', 'x')]);
+    assert.deepEqual(outcomes, ['deadline_exceeded', 'deadline_exceeded']);
+    assert.ok(performance.now() - t0 < 2000);
+    // The fillers' hashes were running: they finish, though their own deadline passed too.
+    assert.deepEqual(await held.release(), Array(HASH_SLOTS).fill('deadline_exceeded'));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(held.spy.mock.callCount(), HASH_SLOTS, 'the two requests already answered were not hashed once a slot was free');
+    assert.deepEqual([await attempt(g, 'alice', 'w1'), await attempt(g, 'alice', 'w2'), await attempt(g, 'alice', ALICE_PW)], ['invalid_credentials', 'invalid_credentials', 'too_many_attempts']);
+  });
+
+  test('a verify with no client signal, and slots free, runs as before', async () => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 2);
+    const gone = new AbortController();
+    assert.equal((await g.verify('alice', ALICE_PW, CLI_CALLER, gone.signal)).user_id, '1');
+    gone.abort();
+    assert.equal(await attempt(g, 'alice', ALICE_PW), 'ok:1');
   });
 });

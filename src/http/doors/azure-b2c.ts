@@ -19,6 +19,7 @@ import { bodyObject, bodyParserError, jsonBody, requireJson } from '../body.js';
 import { loginSchema, passwordSchema } from '../../routes.js';
 import { attempt, doorAuth, field, markAfterMatch, type DoorDeps } from './common.js';
 import type { AzureB2cDoorConfig } from './config.js';
+import { clientGone } from '../gone.js';
 
 /** userMessage for a request the policy should never send: the user cannot fix it by typing something else. */
 export const B2C_BAD_REQUEST_MESSAGE = 'The sign-in could not be completed.';
@@ -73,7 +74,7 @@ export function azureB2cDoor(cfg: AzureB2cDoorConfig, deps: DoorDeps): Router {
     // "email" as the sample maps it; "signInName" when the profile sends the claim unmapped. "email" wins.
     const login = field(loginSchema, body, body.email === undefined && body.signInName !== undefined ? 'signInName' : 'email');
     const password = field(passwordSchema, body, 'password');
-    const a = await attempt(() => deps.gateway.verify(login, password));
+    const a = await attempt(() => deps.gateway.verify(login, password, clientGone(res)));
     if (a.kind === 'match') {
       res.json({ tokenSuccess: true, migrationRequired: false });
       // After the answer: B2C waits for nothing but the match.

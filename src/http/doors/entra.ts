@@ -27,6 +27,7 @@ import { bodyObject, jsonBody, requireJson } from '../body.js';
 import { loginSchema, passwordSchema } from '../../routes.js';
 import { attempt, doorAuth, field, markAfterMatch, valueAt, type DoorDeps } from './common.js';
 import type { EntraDoorConfig } from './config.js';
+import { clientGone } from '../gone.js';
 
 /** Key management: RSA-OAEP only (what Entra uses). Never "dir" or another symmetric or key-agreement scheme. */
 export const ENTRA_KEY_ALGORITHMS = ['RSA-OAEP', 'RSA-OAEP-256', 'RSA-OAEP-384', 'RSA-OAEP-512'] as const;
@@ -180,7 +181,7 @@ export function entraDoor(cfg: EntraDoorConfig, deps: DoorDeps): Router {
     const mail = valueAt(body, `${user}.mail`);
     const login = field(loginSchema, body, mail === undefined || mail === null ? `${user}.userPrincipalName` : `${user}.mail`);
     const { password, nonce } = await passwordContext(valueAt(body, 'data.encryptedPasswordContext'));
-    const a = await attempt(() => deps.gateway.verify(login, password));
+    const a = await attempt(() => deps.gateway.verify(login, password, clientGone(res)));
     switch (a.kind) {
       case 'match':
         answer(res, nonce, 'MigratePassword');

@@ -16,6 +16,7 @@ import { loginSchema, passwordSchema } from '../../routes.js';
 import { bodyObject, jsonBody, requireJson } from '../body.js';
 import { attempt, doorAuth, field, markAfterMatch, type Attempt, type DoorDeps } from './common.js';
 import type { FusionauthDoorConfig } from './config.js';
+import { clientGone } from '../gone.js';
 
 /** The user as FusionAuth's Login API shapes it (only the fields the gateway knows). */
 export interface FusionauthUser {
@@ -66,12 +67,14 @@ export function fusionauthDoor(cfg: FusionauthDoorConfig, deps: DoorDeps): Route
     const password = field(passwordSchema, body, 'password');
     let a: Attempt;
     try {
-      a = await attempt(() => deps.gateway.verify(loginId, password));
+      a = await attempt(() => deps.gateway.verify(loginId, password, clientGone(res)));
     } catch (e) {
       // A 503: the store is down or its breaker open (store_unavailable), the answer took too long
       // (deadline_exceeded), the limiter's Redis is down (limiter_unavailable). FusionAuth takes 200 or 404 only:
       // the outage must not look like a wrong password in our own logs.
       if (!(e instanceof ApiError) || e.status !== 503) throw e;
+      // Its caller left before the password was checked (request_abandoned): no outage, and no one to answer.
+      if (e.code === 'request_abandoned') return;
       deps.logger.warn({ door: 'fusionauth', reason: e.code }, 'front door: the gateway could not answer (outage); answered 404, which FusionAuth shows as a failed login');
       notFound(res, e.code, e.message);
       return;

@@ -20,6 +20,7 @@ import { loginSchema, passwordSchema, userIdParam } from '../../routes.js';
 import { bodyObject, jsonBody, requireJson } from '../body.js';
 import { attempt, doorAuth, field, markAfterMatch, type DoorDeps } from './common.js';
 import type { KeycloakDoorConfig } from './config.js';
+import { clientGone } from '../gone.js';
 
 /** Keycloak's user id column (USER_ENTITY.ID) is 36 characters. */
 const KEYCLOAK_ID_MAX = 36;
@@ -144,7 +145,7 @@ export function keycloakDoor(cfg: KeycloakDoorConfig, deps: DoorDeps): Router {
     // Validated before the body: a bad path is a 400 whatever the body says.
     const who = byId ? field(userIdParam, { id: param }, 'id') : field(loginSchema, { username: param }, 'username');
     const password = field(passwordSchema, bodyObject(req), 'password');
-    const a = await attempt(() => (byId ? deps.gateway.verifyById(who, password) : deps.gateway.verify(who, password)));
+    const a = await attempt(() => (byId ? deps.gateway.verifyById(who, password, clientGone(res)) : deps.gateway.verify(who, password, clientGone(res))));
     if (a.kind === 'match') {
       // The plugin decides on the status alone (it still reads a 200's entity as text): a small JSON body, not none.
       res.json({});

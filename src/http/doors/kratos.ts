@@ -10,6 +10,7 @@ import { bodyObject, jsonBody, requireJson } from '../body.js';
 import { loginSchema, passwordSchema } from '../../routes.js';
 import { attempt, doorAuth, field, markAfterMatch, type DoorDeps } from './common.js';
 import type { KratosDoorConfig } from './config.js';
+import { clientGone } from '../gone.js';
 
 export function kratosDoor(cfg: KratosDoorConfig, deps: DoorDeps): Router {
   const r = Router();
@@ -18,7 +19,7 @@ export function kratosDoor(cfg: KratosDoorConfig, deps: DoorDeps): Router {
     const body = bodyObject(req);
     const identifier = field(loginSchema, body, 'identifier');
     const password = field(passwordSchema, body, 'password');
-    const a = await attempt(() => deps.gateway.verify(identifier, password));
+    const a = await attempt(() => deps.gateway.verify(identifier, password, clientGone(res)));
     if (a.kind === 'match') {
       res.json({ status: 'password_match' });
       // After the answer: Kratos waits for the verdict, not for the mark.

@@ -27,6 +27,7 @@ import type { CallerGateway } from '../../gateway.js';
 import { loginSchema, passwordSchema } from '../../routes.js';
 import { attempt, doorAuth, field, markAfterMatch, type Attempt, type DoorDeps } from './common.js';
 import type { OktaDoorConfig } from './config.js';
+import { clientGone } from '../gone.js';
 
 export const OKTA_HOOK_EVENT_TYPE = 'com.okta.user.credential.password.import';
 export const OKTA_IMPORT_EVENT_TYPE = 'user.import.password';
@@ -125,7 +126,7 @@ export function oktaDoor(cfg: OktaDoorConfig, deps: DoorDeps): Router {
     const at = credentialPath(body);
     const username = field(loginSchema, body, `${at}.username`);
     const password = field(passwordSchema, body, `${at}.password`);
-    const a = await attempt(() => deps.gateway.verify(username, password));
+    const a = await attempt(() => deps.gateway.verify(username, password, clientGone(res)));
     if (a.kind === 'match') {
       res.json(oktaVerdict('VERIFIED'));
       // After the answer: Okta waits 3 s for the verdict, not for the mark.
