@@ -17,7 +17,7 @@ export type ErrorCode =
   | 'too_many_requests'
   | 'limiter_unavailable'
   | 'deadline_exceeded'
-  /** Never sent to a caller still waiting: a verify whose deadline passed or whose client left before its hash started (audit log, metrics). */
+  /** Read by no caller: a verify whose caller left (its connection closed) before its password check started (the audit log's outcome). */
   | 'request_abandoned'
   | 'store_unavailable'
   | 'internal_error';

@@ -54,7 +54,11 @@ export const DEFAULT_RESILIENCE: ResilienceOptions = { failures: 5, halfOpenAfte
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
-/** 'rejected': a store that checks passwords itself refused the login (unknown user or wrong password: it can't tell). */
+/**
+ * 'rejected': a store that checks passwords itself refused the login (unknown user or wrong password: it can't tell).
+ * 'abandoned': the check was dropped before it started (the deadline passed, or the caller left): for the metrics
+ * only; the audit event keeps what the caller was answered (deadline_exceeded) or request_abandoned.
+ */
 export type VerifyOutcome =
   | 'success'
   | 'unknown_user'
@@ -64,7 +68,8 @@ export type VerifyOutcome =
   | 'blocked'
   | 'ambiguous'
   | 'no_scheme'
-  | 'rate_limited';
+  | 'rate_limited'
+  | 'abandoned';
 
 /** After a failed sample (the store was down at start-up), try again at most this often. */
 const DECOY_RESAMPLE_MS = 60_000;
@@ -389,13 +394,14 @@ export class Gateway {
     const keys = [firstKey];
     const wait = await limiter.take(firstKey);
     if (wait > 0) throw this.tooMany(wait);
-    // A request abandoned before its hash got a slot checked no password: not an attempt at this login. Its caller
-    // has its answer already (deadline_exceeded) or is gone; request_abandoned is for the audit log and the metrics.
+    // A request abandoned before its check started checked no password: not an attempt at this login. Its caller
+    // has its answer already (deadline_exceeded, which its audit event keeps) or is gone (request_abandoned).
     const hashed = async <T>(check: Promise<T>): Promise<T> => {
       try {
         return await check;
       } catch (e) {
         if (!(e instanceof VerificationAbandoned)) throw e;
+        this.onVerify('abandoned');
         await Promise.all(keys.map((k) => limiter.refund(k)));
         throw new ApiError(503, 'request_abandoned', 'The request was abandoned before its password was checked.');
       }

@@ -4,7 +4,8 @@
  *
  * An attempt is RESERVED before the password is checked (rate-limiter-flexible's consume(), atomic per key), so
  * a burst of concurrent wrong passwords can't all slip past a limit that was read before any of them finished.
- * A success gives the reservations back (reset); a failure keeps them; a store outage refunds them.
+ * A success gives the reservations back (reset); a failure keeps them; an attempt whose password was never checked
+ * (the store was unavailable, or its caller left or its deadline passed before the check started) is refunded.
  *
  * Keys are the normalised login and, once the row is known, the legacy account itself: an account's email, its
  * username and every case variant of them share one budget.
@@ -86,8 +87,16 @@ class FlexibleLimiter implements LoginLimiter {
   }
 
   async refund(key: string): Promise<void> {
-    // Best effort: a refund that fails leaves one attempt counted, which is the safe side.
-    await this.rl.reward(this.k(key), 1).catch((e: unknown) => this.onError('refund', e));
+    // Only while the key still holds reservations: after a reset (a success) or the end of the window, a reward would
+    // take the count below zero, an extra attempt for whoever comes next. Best effort: a refund that fails leaves
+    // one attempt counted, which is the safe side.
+    const k = this.k(key);
+    try {
+      const held = await this.rl.get(k);
+      if (held && held.consumedPoints > 0) await this.rl.reward(k, 1);
+    } catch (e) {
+      this.onError('refund', e);
+    }
   }
 
   async reset(key: string): Promise<void> {

@@ -8,6 +8,7 @@ import type * as Prom from 'prom-client';
 import type { PoolStats, UserStore } from '../adapters/types.js';
 import { TOKEN_REJECTION_REASONS, type TokenRejectionReason } from './auth.js';
 import type { BreakerState, VerifyOutcome } from './gateway.js';
+import { passwordChecks } from './passwords/index.js';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -41,6 +42,7 @@ export const VERIFY_OUTCOME_LABEL: Record<VerifyOutcome, string> = {
   ambiguous: 'ambiguous',
   no_scheme: 'no_scheme',
   rejected: 'rejected',
+  abandoned: 'abandoned',
 };
 
 /** The store operations that are timed (UserStore's methods the gateway calls per request). */
@@ -79,7 +81,7 @@ export function createMetrics(): Metrics {
   });
   const verifies = new Counter({
     name: 'legacy_gateway_verify_total',
-    help: 'Credential verifications by outcome: match, mismatch, unknown, blocked, locked_out, migrated, ambiguous, no_scheme, rejected.',
+    help: 'Credential verifications by outcome: match, mismatch, unknown, blocked, locked_out, migrated, ambiguous, no_scheme, rejected, abandoned (dropped before the check started: the deadline passed or the caller left).',
     labelNames: ['outcome'],
     registers,
   });
@@ -120,6 +122,17 @@ export function createMetrics(): Metrics {
     name: 'legacy_gateway_store_breaker_opens_total',
     help: 'Times the store circuit breaker opened (consecutive store failures, or a failed half-open probe).',
     registers,
+  });
+  new Gauge({
+    name: 'legacy_gateway_password_checks',
+    help: 'Password checks (hash verifications, decoys included) by state: running (at most CPU cores + 1) and waiting for a slot.',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const c = passwordChecks();
+      this.set({ state: 'running' }, c.running);
+      this.set({ state: 'waiting' }, c.waiting);
+    },
   });
   let pooled: UserStore | undefined;
   new Gauge({

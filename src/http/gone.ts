@@ -7,6 +7,8 @@ import type { Response } from 'express';
  */
 export function clientGone(res: Response): AbortSignal {
   const gone = new AbortController();
+  // Gone already, while the token was checked or the body read: its 'close' has passed.
+  if (res.req.socket.destroyed && !res.writableFinished) gone.abort();
   res.once('close', () => {
     if (!res.writableFinished) gone.abort();
   });

@@ -121,6 +121,11 @@ export function resolveScheme(user: Pick<LegacyUser, 'password' | 'passwordSchem
 export const HASH_SLOTS = availableParallelism() + 1;
 const hashSlots = new HashSlots(HASH_SLOTS, 500);
 
+/** Password checks running and waiting for a slot now (for metrics and tests). */
+export function passwordChecks(): { running: number; waiting: number } {
+  return { running: hashSlots.active, waiting: hashSlots.queued };
+}
+
 /**
  * Verify with an already-resolved scheme; any exception is a false. With `abandoned`: a verification still waiting
  * for a slot when it is aborted leaves the queue and throws VerificationAbandoned instead of hashing (a hash

@@ -36,6 +36,11 @@ export class HashSlots {
     return this.waiting.length;
   }
 
+  /** Checks running (at most size). */
+  get active(): number {
+    return this.running;
+  }
+
   /** Run `check` in a slot; VerificationAbandoned, without running it, if `abandoned` aborts before it starts. */
   async run<T>(check: () => Promise<T>, abandoned?: AbortSignal): Promise<T> {
     if (abandoned?.aborted) throw new VerificationAbandoned();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, afterEach, before, mock, test } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
-import { compilePolicy, getScheme, HASH_SLOTS, verifyWith } from '../../src/passwords/index.js';
+import { compilePolicy, getScheme, HASH_SLOTS, passwordChecks, verifyWith } from '../../src/passwords/index.js';
 import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
 const KEY = 'kratos-hook-key-abandon-0123456789';
@@ -42,8 +42,7 @@ async function holdSlots() {
     return real(...args);
   });
   const fillers = Array.from({ length: HASH_SLOTS }, () => verifyWith(bcrypt, 'filler', FILLER_HASH, { row: {}, params: compilePolicy({ scheme: 'auto', params: {} }).params }));
-  for (let i = 0; i < 500 && spy.mock.callCount() < HASH_SLOTS; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(spy.mock.callCount(), HASH_SLOTS, 'the fillers hold every slot');
+  await until(() => spy.mock.callCount() === HASH_SLOTS, 'the fillers hold every slot');
   return {
     /** Verifications started beyond the test's own fillers. */
     others: () => spy.mock.callCount() - HASH_SLOTS,
@@ -64,6 +63,12 @@ async function withSlotsHeld(body: (held: Awaited<ReturnType<typeof holdSlots>>)
   } finally {
     held.open();
   }
+}
+
+/** Wait (at most 5 s) until `cond` holds. */
+async function until(cond: () => boolean, what: string) {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), what);
 }
 
 /** Send one raw HTTP/1.1 POST; the socket, and everything it receives. */
@@ -108,7 +113,7 @@ for (const via of ['api', 'door'] as const) {
           ? rawPost('/v1/credentials/verify', { authorization: `Bearer ${token}` }, { login, password: 'wrong' })
           : rawPost('/v1/idp/kratos/password-migration', { 'x-api-key': KEY }, { identifier: login, password: 'wrong' });
       // The request is in: its login was looked up and it waits for a slot (no audit event yet).
-      await new Promise((r) => setTimeout(r, 300));
+      await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
       assert.equal(audits().length, from, 'still waiting');
       req.socket.destroy();
       const e = await nextAudit(from);
@@ -123,10 +128,19 @@ for (const via of ['api', 'door'] as const) {
 test('a caller that stays connected while its verify waits for a slot gets its answer once one is free', { timeout: 15_000 }, async () => {
   await withSlotsHeld(async (held) => {
     const answer = call(gw.url, 'POST', '/v1/credentials/verify', { token, body: ALICE });
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
     await held.release();
     const r = await answer;
     assert.equal(r.status, 200);
     assert.equal(held.others(), 1, "alice's own verification ran");
   });
+});
+
+test('/metrics: the dropped checks under verify outcome "abandoned", and the checks running and waiting', async () => {
+  const r = await fetch(`${gw.url}/metrics`);
+  const text = await r.text();
+  // The two tests above each dropped one check (api and door).
+  assert.match(text, /^legacy_gateway_verify_total\{outcome="abandoned"\} 2$/m);
+  assert.match(text, /^legacy_gateway_password_checks\{state="running"\} 0$/m);
+  assert.match(text, /^legacy_gateway_password_checks\{state="waiting"\} 0$/m);
 });

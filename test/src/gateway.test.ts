@@ -12,7 +12,7 @@ import { CLI_CALLER } from '../../src/audit.js';
 import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
 import { limiterUnavailable, MemoryLoginLimiter, type LoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
-import { compilePolicy, getScheme, HASH_SLOTS } from '../../src/passwords/index.js';
+import { compilePolicy, getScheme, HASH_SLOTS, passwordChecks, verifyWith } from '../../src/passwords/index.js';
 
 const ALICE_PW = 'correct horse';
 const ALICE_HASH = hashSync(ALICE_PW, 4);
@@ -71,9 +71,9 @@ function gateway(store: UserStore, max = 3) {
 }
 
 /** The outcome of one verify as a short string: 'ok:<id>' or the error code. */
-async function attempt(g: Gateway, login: string, password: string): Promise<string> {
+async function attempt(g: Gateway, login: string, password: string, client?: AbortSignal): Promise<string> {
   try {
-    return `ok:${(await g.verify(login, password, CLI_CALLER)).user_id}`;
+    return `ok:${(await g.verify(login, password, CLI_CALLER, client)).user_id}`;
   } catch (e) {
     if (e instanceof ApiError) return e.code;
     throw e;
@@ -415,81 +415,111 @@ describe('Gateway: the store circuit breaker counts only transient store failure
   });
 });
 
-describe('Gateway: a verify abandoned before its hash starts checks no password and is not an attempt', () => {
+describe('Gateway: a verify abandoned before its check starts checks no password and is not an attempt', () => {
+  /** Wait (at most 5 s) until `cond` holds. */
+  async function until(cond: () => boolean, what: string) {
+    for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(cond(), what);
+  }
+
   /**
-   * Fill every hash slot with a verification held open, so that the next verify waits for a slot. The fillers are
-   * other accounts (their own limiter budgets).
+   * Hold every hash slot with a bcrypt verification of the test's own, held at a gate, so that the gateway's next
+   * check waits for a slot. `release` opens the gate and waits for those verifications (the slots are then handed
+   * on, synchronously, to whatever waits). The gate is opened after the test however it ends.
    */
-  async function slotsHeld(t: TestContext, g: Gateway, store: WideStore) {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
+  async function slotsHeld(t: TestContext) {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
     const real = bcrypt.verify.bind(bcrypt);
     const spy = mock.method(bcrypt, 'verify', async (...args: Parameters<typeof bcrypt.verify>) => {
       await gate;
       return real(...args);
     });
-    for (let i = 0; i < HASH_SLOTS; i++) store.rows.push(user(`f${i}`, `filler${i}@example.com`, `filler${i}`));
-    const fillers = Array.from({ length: HASH_SLOTS }, (_, i) => attempt(g, `filler${i}`, ALICE_PW));
-    for (let i = 0; i < 500 && spy.mock.callCount() < HASH_SLOTS; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(spy.mock.callCount(), HASH_SLOTS, 'the fillers hold every slot');
-    // A test that fails on the way still frees the slots (the next test would wait for them for ever).
-    t.after(release);
+    t.after(open);
+    const ctx = { row: {}, params: compilePolicy({ scheme: 'auto', params: {} }).params };
+    const fillers = Array.from({ length: HASH_SLOTS }, () => verifyWith(bcrypt, 'filler', OTHER_HASH, ctx));
+    await until(() => spy.mock.callCount() === HASH_SLOTS, 'the fillers hold every slot');
     return {
-      spy,
-      /** Let the fillers finish; their outcomes. */
+      /** bcrypt verifications beyond the fillers. */
+      others: () => spy.mock.callCount() - HASH_SLOTS,
       release: async () => {
-        release();
-        return Promise.all(fillers);
+        open();
+        await Promise.all(fillers);
+        await new Promise((r) => setImmediate(r));
       },
     };
   }
 
-  test('its client leaves while it waits: request_abandoned at once, no hash, and the attempt is refunded', { timeout: 10_000 }, async (t) => {
-    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
-    const g = gateway(store, 2);
+  /** With max 2: two wrong passwords are checked, the third is refused. */
+  async function budgetIsWhole(g: Gateway, login: string) {
+    assert.deepEqual([await attempt(g, login, 'w1'), await attempt(g, login, 'w2'), await attempt(g, login, ALICE_PW)], ['invalid_credentials', 'invalid_credentials', 'too_many_attempts']);
+  }
+
+  test('its caller leaves while it waits: request_abandoned at once, no hash, and the attempt is refunded (known and unknown logins)', { timeout: 15_000 }, async (t) => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 2);
     await g.prepareDecoy();
-    const held = await slotsHeld(t, g, store);
+    const held = await slotsHeld(t);
     const known = new AbortController();
     const unknown = new AbortController();
     const waiting = [g.verify('alice', 'wrong', CLI_CALLER, known.signal), g.verify('ghost@example.com', 'x', CLI_CALLER, unknown.signal)];
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => passwordChecks().waiting === 2, 'both wait for a slot');
     known.abort();
     unknown.abort();
     for (const p of waiting) await assert.rejects(p, (e: ApiError) => e.code === 'request_abandoned');
-    assert.deepEqual(await held.release(), Array.from({ length: HASH_SLOTS }, (_, i) => `ok:f${i}`));
-    assert.equal(held.spy.mock.callCount(), HASH_SLOTS, 'neither the wrong password nor the decoy was hashed');
-    // max 2: both abandoned attempts were refunded, so two real ones are still checked.
-    assert.deepEqual([await attempt(g, 'alice', 'w1'), await attempt(g, 'alice', 'w2'), await attempt(g, 'alice', ALICE_PW)], ['invalid_credentials', 'invalid_credentials', 'too_many_attempts']);
+    assert.equal(passwordChecks().waiting, 0, 'they left the queue at once');
+    await held.release();
+    assert.equal(held.others(), 0, 'neither the wrong password nor the decoy was hashed');
+    await budgetIsWhole(g, 'alice');
+    await budgetIsWhole(g, 'ghost@example.com');
   });
 
-  test('its deadline passes while it waits: deadline_exceeded in time, and no hash afterwards', { timeout: 10_000 }, async (t) => {
-    const store = new WideStore([user('1', 'alice@example.com', 'alice')]);
+  test('its deadline passes while it waits: deadline_exceeded in time, no hash afterwards, and the attempt is refunded', { timeout: 15_000 }, async (t) => {
     const g = new Gateway({
-      store,
+      store: new WideStore([user('1', 'alice@example.com', 'alice')]),
       passwords: compilePolicy({ scheme: 'auto', params: {} }),
       userIdPrefix: '',
       logger: createLogger('silent'),
       limiter: new MemoryLoginLimiter(2, 60),
-      resilience: { ...DEFAULT_RESILIENCE, deadlineMs: 100 },
+      resilience: { ...DEFAULT_RESILIENCE, deadlineMs: 250 },
     });
     await g.prepareDecoy();
-    const held = await slotsHeld(t, g, store);
+    const held = await slotsHeld(t);
     const t0 = performance.now();
-    const outcomes = await Promise.all([attempt(g, 'alice', ALICE_PW), attempt(g, 'ghost@example.com', 'x')]);
-    assert.deepEqual(outcomes, ['deadline_exceeded', 'deadline_exceeded']);
-    assert.ok(performance.now() - t0 < 2000);
-    // The fillers' hashes were running: they finish, though their own deadline passed too.
-    assert.deepEqual(await held.release(), Array(HASH_SLOTS).fill('deadline_exceeded'));
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(held.spy.mock.callCount(), HASH_SLOTS, 'the two requests already answered were not hashed once a slot was free');
-    assert.deepEqual([await attempt(g, 'alice', 'w1'), await attempt(g, 'alice', 'w2'), await attempt(g, 'alice', ALICE_PW)], ['invalid_credentials', 'invalid_credentials', 'too_many_attempts']);
+    assert.deepEqual(await Promise.all([attempt(g, 'alice', ALICE_PW), attempt(g, 'ghost@example.com', 'x')]), ['deadline_exceeded', 'deadline_exceeded']);
+    assert.ok(performance.now() - t0 < 5000);
+    assert.equal(passwordChecks().waiting, 0, 'the deadline took them out of the queue');
+    await held.release();
+    assert.equal(held.others(), 0, 'the two requests already answered were not hashed once the slots were free');
+    await budgetIsWhole(g, 'alice');
   });
 
-  test('a verify with no client signal, and slots free, runs as before', async () => {
+  test('a caller that leaves after its check has started: the check runs to its end and the attempt counts', { timeout: 15_000 }, async (t) => {
+    const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 2);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    t.after(open);
+    const real = bcrypt.verify.bind(bcrypt);
+    const spy = mock.method(bcrypt, 'verify', async (...args: Parameters<typeof bcrypt.verify>) => {
+      await gate;
+      return real(...args);
+    });
+    const gone = new AbortController();
+    const p = attempt(g, 'alice', 'wrong-1', gone.signal);
+    await until(() => spy.mock.callCount() === 1, 'its check started');
+    gone.abort();
+    open();
+    assert.equal(await p, 'invalid_credentials');
+    // One attempt of two is spent: one more is checked, then the limit.
+    assert.deepEqual([await attempt(g, 'alice', 'wrong-2'), await attempt(g, 'alice', ALICE_PW)], ['invalid_credentials', 'too_many_attempts']);
+  });
+
+  test('a caller signal that aborts after the answer changes nothing', async () => {
     const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 2);
     const gone = new AbortController();
     assert.equal((await g.verify('alice', ALICE_PW, CLI_CALLER, gone.signal)).user_id, '1');
     gone.abort();
     assert.equal(await attempt(g, 'alice', ALICE_PW), 'ok:1');
+    assert.deepEqual(passwordChecks(), { running: 0, waiting: 0 });
   });
 });
+

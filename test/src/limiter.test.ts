@@ -45,6 +45,20 @@ describe('MemoryLoginLimiter (reserve before verifying)', () => {
     assert.ok((await l.take('carol')) > 0);
   });
 
+  test('a refund that finds nothing held (after a success, or once the window has ended) gives nothing: the count never goes below zero', async () => {
+    const l = new MemoryLoginLimiter(2, 1);
+    assert.equal(await l.take('erin'), 0);
+    await l.reset('erin');
+    await l.refund('erin');
+    await l.refund('erin');
+    assert.deepEqual([await l.take('erin'), await l.take('erin')], [0, 0]);
+    assert.ok((await l.take('erin')) > 0, 'still max 2 after refunds that found nothing to give back');
+    await sleep(1100);
+    await l.refund('erin');
+    assert.deepEqual([await l.take('erin'), await l.take('erin')], [0, 0]);
+    assert.ok((await l.take('erin')) > 0, 'a refund after the window ended added nothing to the next one');
+  });
+
   test('keys are independent, and login and account keys never collide', async () => {
     const l = new MemoryLoginLimiter(1, 60);
     assert.equal(await l.take(limiterKey.login('1')), 0);

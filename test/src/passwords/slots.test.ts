@@ -172,9 +172,10 @@ describe('HashSlots', () => {
           }
           await settle();
         }
+        assert.equal(slots.queued, 0, 'nothing waits once every running check has finished');
+        assert.equal(slots.active, 0, 'every slot came back');
         await Promise.all(outcomes);
         assert.ok(peak <= size, `peak ${peak} > size ${size}`);
-        assert.equal(slots.queued, 0);
         for (let id = 0; id < controllers.length; id++) {
           // An abort only counts for a run that was given the signal.
           const abandonable = (ops.filter((o) => o.kind === 'run')[id] as { abandon: boolean }).abandon;
