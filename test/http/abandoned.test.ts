@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, afterEach, before, mock, test } from 'node:test';
-import { hashSync } from '@node-rs/bcrypt';
-import { compilePolicy, getScheme, HASH_SLOTS, passwordChecks, verifyWith } from '../../src/passwords/index.js';
+import { passwordChecks } from '../../src/passwords/index.js';
+import { holdHashSlots, until } from '../helpers/hash-slots.js';
 import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
 const KEY = 'kratos-hook-key-abandon-0123456789';
@@ -29,62 +29,17 @@ before(async () => {
 after(async () => gw?.close());
 afterEach(() => mock.restoreAll());
 
-const bcrypt = getScheme('bcrypt')!;
-const FILLER_HASH = hashSync('filler', 4);
-
-/** Hold every hash slot with a bcrypt verification of the test's own, gated; `release` lets them finish. */
-async function holdSlots() {
-  let open!: () => void;
-  const gate = new Promise<void>((r) => (open = r));
-  const real = bcrypt.verify.bind(bcrypt);
-  const spy = mock.method(bcrypt, 'verify', async (...args: Parameters<typeof bcrypt.verify>) => {
-    await gate;
-    return real(...args);
-  });
-  const fillers = Array.from({ length: HASH_SLOTS }, () => verifyWith(bcrypt, 'filler', FILLER_HASH, { row: {}, params: compilePolicy({ scheme: 'auto', params: {} }).params }));
-  await until(() => spy.mock.callCount() === HASH_SLOTS, 'the fillers hold every slot');
-  return {
-    /** Verifications started beyond the test's own fillers. */
-    others: () => spy.mock.callCount() - HASH_SLOTS,
-    release: async () => {
-      open();
-      assert.deepEqual(await Promise.all(fillers), Array(HASH_SLOTS).fill(true));
-    },
-    /** For a test that failed on the way: free the slots, whatever the fillers' outcome. */
-    open,
-  };
-}
-
-/** Run `body` with the slots held; they are freed however it ends, so that a failure does not hold the next test. */
-async function withSlotsHeld(body: (held: Awaited<ReturnType<typeof holdSlots>>) => Promise<void>) {
-  const held = await holdSlots();
-  try {
-    await body(held);
-  } finally {
-    held.open();
-  }
-}
-
-/** Wait (at most 5 s) until `cond` holds. */
-async function until(cond: () => boolean, what: string) {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), what);
-}
-
-/** Send one raw HTTP/1.1 POST; the socket, and everything it receives. */
+/** Send one raw HTTP/1.1 POST, and keep the socket (to close it from the client's side). */
 function rawPost(path: string, headers: Record<string, string>, body: unknown) {
   const payload = JSON.stringify(body);
   const { port } = new URL(gw.url);
   const socket = net.connect(Number(port), '127.0.0.1');
-  let received = '';
-  socket.on('data', (d) => (received += d.toString()));
   socket.on('error', () => {});
   const head = Object.entries({ host: `127.0.0.1:${port}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)), ...headers })
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   socket.write(`POST ${path} HTTP/1.1\r\n${head}\r\n${payload}`);
-  const closed = new Promise<void>((r) => socket.on('close', () => r()));
-  return { socket, received: () => received, closed };
+  return { socket };
 }
 
 const audits = () => gw.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.name === 'audit');
@@ -103,37 +58,35 @@ async function budgetIsWhole(login: string) {
 }
 
 for (const via of ['api', 'door'] as const) {
-  test(`${via}: the caller leaves while its verify waits for a hash slot: no hash, request_abandoned, no charge`, { timeout: 15_000 }, async () => {
+  test(`${via}: the caller leaves while its verify waits for a hash slot: no hash, request_abandoned, no charge`, { timeout: 15_000 }, async (t) => {
     // bcrypt users (the spy counts bcrypt verifications), one per test: each test spends its own budget.
     const login = via === 'api' ? 'erin' : 'dup-one';
-    await withSlotsHeld(async (held) => {
-      const from = audits().length;
-      const req =
-        via === 'api'
-          ? rawPost('/v1/credentials/verify', { authorization: `Bearer ${token}` }, { login, password: 'wrong' })
-          : rawPost('/v1/idp/kratos/password-migration', { 'x-api-key': KEY }, { identifier: login, password: 'wrong' });
-      // The request is in: its login was looked up and it waits for a slot (no audit event yet).
-      await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
-      assert.equal(audits().length, from, 'still waiting');
-      req.socket.destroy();
-      const e = await nextAudit(from);
-      assert.deepEqual([e.op, e.outcome, e.via], ['verify', 'request_abandoned', via]);
-      await held.release();
-      assert.equal(held.others(), 0, 'the abandoned verify never reached the hash');
-    });
+    const held = await holdHashSlots(t);
+    const from = audits().length;
+    const req =
+      via === 'api'
+        ? rawPost('/v1/credentials/verify', { authorization: `Bearer ${token}` }, { login, password: 'wrong' })
+        : rawPost('/v1/idp/kratos/password-migration', { 'x-api-key': KEY }, { identifier: login, password: 'wrong' });
+    // The request is in: its login was looked up and it waits for a slot (no audit event yet).
+    await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
+    assert.equal(audits().length, from, 'still waiting');
+    req.socket.destroy();
+    const e = await nextAudit(from);
+    assert.deepEqual([e.op, e.outcome, e.via], ['verify', 'request_abandoned', via]);
+    await held.release();
+    assert.equal(held.others(), 0, 'the abandoned verify never reached the hash');
     await budgetIsWhole(login);
   });
 }
 
-test('a caller that stays connected while its verify waits for a slot gets its answer once one is free', { timeout: 15_000 }, async () => {
-  await withSlotsHeld(async (held) => {
-    const answer = call(gw.url, 'POST', '/v1/credentials/verify', { token, body: ALICE });
-    await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
-    await held.release();
-    const r = await answer;
-    assert.equal(r.status, 200);
-    assert.equal(held.others(), 1, "alice's own verification ran");
-  });
+test('a caller that stays connected while its verify waits for a slot gets its answer once one is free', { timeout: 15_000 }, async (t) => {
+  const held = await holdHashSlots(t);
+  const answer = call(gw.url, 'POST', '/v1/credentials/verify', { token, body: ALICE });
+  await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
+  await held.release();
+  const r = await answer;
+  assert.equal(r.status, 200);
+  assert.equal(held.others(), 1, "alice's own verification ran");
 });
 
 test('/metrics: the dropped checks under verify outcome "abandoned", and the checks running and waiting', async () => {

@@ -12,7 +12,8 @@ import { CLI_CALLER } from '../../src/audit.js';
 import { DEFAULT_RESILIENCE, Gateway } from '../../src/gateway.js';
 import { limiterUnavailable, MemoryLoginLimiter, type LoginLimiter } from '../../src/limiter.js';
 import { createLogger } from '../../src/logger.js';
-import { compilePolicy, getScheme, HASH_SLOTS, passwordChecks, verifyWith } from '../../src/passwords/index.js';
+import { compilePolicy, getScheme, passwordChecks } from '../../src/passwords/index.js';
+import { holdHashSlots, until } from '../helpers/hash-slots.js';
 
 const ALICE_PW = 'correct horse';
 const ALICE_HASH = hashSync(ALICE_PW, 4);
@@ -416,40 +417,6 @@ describe('Gateway: the store circuit breaker counts only transient store failure
 });
 
 describe('Gateway: a verify abandoned before its check starts checks no password and is not an attempt', () => {
-  /** Wait (at most 5 s) until `cond` holds. */
-  async function until(cond: () => boolean, what: string) {
-    for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(cond(), what);
-  }
-
-  /**
-   * Hold every hash slot with a bcrypt verification of the test's own, held at a gate, so that the gateway's next
-   * check waits for a slot. `release` opens the gate and waits for those verifications (the slots are then handed
-   * on, synchronously, to whatever waits). The gate is opened after the test however it ends.
-   */
-  async function slotsHeld(t: TestContext) {
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const real = bcrypt.verify.bind(bcrypt);
-    const spy = mock.method(bcrypt, 'verify', async (...args: Parameters<typeof bcrypt.verify>) => {
-      await gate;
-      return real(...args);
-    });
-    t.after(open);
-    const ctx = { row: {}, params: compilePolicy({ scheme: 'auto', params: {} }).params };
-    const fillers = Array.from({ length: HASH_SLOTS }, () => verifyWith(bcrypt, 'filler', OTHER_HASH, ctx));
-    await until(() => spy.mock.callCount() === HASH_SLOTS, 'the fillers hold every slot');
-    return {
-      /** bcrypt verifications beyond the fillers. */
-      others: () => spy.mock.callCount() - HASH_SLOTS,
-      release: async () => {
-        open();
-        await Promise.all(fillers);
-        await new Promise((r) => setImmediate(r));
-      },
-    };
-  }
-
   /** With max 2: two wrong passwords are checked, the third is refused. */
   async function budgetIsWhole(g: Gateway, login: string) {
     assert.deepEqual([await attempt(g, login, 'w1'), await attempt(g, login, 'w2'), await attempt(g, login, ALICE_PW)], ['invalid_credentials', 'invalid_credentials', 'too_many_attempts']);
@@ -458,7 +425,7 @@ describe('Gateway: a verify abandoned before its check starts checks no password
   test('its caller leaves while it waits: request_abandoned at once, no hash, and the attempt is refunded (known and unknown logins)', { timeout: 15_000 }, async (t) => {
     const g = gateway(new WideStore([user('1', 'alice@example.com', 'alice')]), 2);
     await g.prepareDecoy();
-    const held = await slotsHeld(t);
+    const held = await holdHashSlots(t);
     const known = new AbortController();
     const unknown = new AbortController();
     const waiting = [g.verify('alice', 'wrong', CLI_CALLER, known.signal), g.verify('ghost@example.com', 'x', CLI_CALLER, unknown.signal)];
@@ -483,7 +450,7 @@ describe('Gateway: a verify abandoned before its check starts checks no password
       resilience: { ...DEFAULT_RESILIENCE, deadlineMs: 250 },
     });
     await g.prepareDecoy();
-    const held = await slotsHeld(t);
+    const held = await holdHashSlots(t);
     const t0 = performance.now();
     assert.deepEqual(await Promise.all([attempt(g, 'alice', ALICE_PW), attempt(g, 'ghost@example.com', 'x')]), ['deadline_exceeded', 'deadline_exceeded']);
     assert.ok(performance.now() - t0 < 5000);
