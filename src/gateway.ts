@@ -131,11 +131,12 @@ export class Gateway {
    * (verifyWith). Work already running (a store query, a hash) runs to its end.
    */
   private async withinDeadline<T>(work: (abandoned?: AbortSignal) => Promise<T>, abandonable?: { client?: AbortSignal }): Promise<T> {
+    // Nothing of this for a lookup or a get: no controller, no listener.
     const abandon = abandonable ? new AbortController() : undefined;
     const client = abandonable?.client;
-    const onClientGone = () => abandon?.abort();
-    if (client?.aborted) abandon?.abort();
-    else client?.addEventListener('abort', onClientGone, { once: true });
+    const onClientGone = client && (() => abandon!.abort());
+    if (client?.aborted) abandon!.abort();
+    else if (onClientGone) client!.addEventListener('abort', onClientGone, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -150,7 +151,7 @@ export class Gateway {
       return await Promise.race([p, deadline]);
     } finally {
       clearTimeout(timer);
-      client?.removeEventListener('abort', onClientGone);
+      if (onClientGone) client!.removeEventListener('abort', onClientGone);
     }
   }
 

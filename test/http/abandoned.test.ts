@@ -1,13 +1,13 @@
 /**
  * A verify whose caller leaves (its connection closes) while the verify waits for a hash slot: it checks no
  * password, its audit event says request_abandoned, and the failed-login budget is not charged; through /v1 and
- * through a front door. A caller that stays connected is answered once a slot is free.
+ * through two front doors. A caller that stays connected is answered once a slot is free.
  * The slots are held by verifications the test starts itself, in this process, with bcrypt held at a gate.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, afterEach, before, mock, test } from 'node:test';
-import { passwordChecks } from '../../src/passwords/index.js';
+import { HASH_SLOTS, passwordChecks } from '../../src/passwords/index.js';
 import { holdHashSlots, until } from '../helpers/hash-slots.js';
 import { call, startTestGateway, type TestGateway } from '../helpers/harness.js';
 
@@ -19,7 +19,10 @@ let token: string;
 before(async () => {
   gw = await startTestGateway({
     config: {
-      front_doors: { kratos: { auth: { header: { name: 'X-Api-Key', value: KEY } }, mark_on_success: false } },
+      front_doors: {
+        kratos: { auth: { header: { name: 'X-Api-Key', value: KEY } }, mark_on_success: false },
+        fusionauth: { auth: { header: { name: 'X-Connector-Key', value: KEY } }, uuid_namespace: '6f1d2c3b-4a59-4e8f-9b7a-0c1d2e3f4a5b', registrations: [], mark_on_success: false },
+      },
       log: { audit_key: 'audit-key-0123456789-abcdefghij' },
       limits: { login_failures: { max: 2, window_s: 600 } },
     },
@@ -57,25 +60,30 @@ async function budgetIsWhole(login: string) {
   assert.deepEqual([await wrong(), await wrong(), await wrong()], [401, 401, 429]);
 }
 
-for (const via of ['api', 'door'] as const) {
-  test(`${via}: the caller leaves while its verify waits for a hash slot: no hash, request_abandoned, no charge`, { timeout: 15_000 }, async (t) => {
-    // bcrypt users (the spy counts bcrypt verifications), one per test: each test spends its own budget.
-    const login = via === 'api' ? 'erin' : 'dup-one';
+// bcrypt users (the spy counts bcrypt verifications), one per case: each spends its own budget.
+const CASES = [
+  { name: 'api', via: 'api', login: 'erin', send: (login: string) => rawPost('/v1/credentials/verify', { authorization: `Bearer ${token}` }, { login, password: 'wrong' }) },
+  { name: 'kratos door', via: 'door', login: 'dup-one', send: (login: string) => rawPost('/v1/idp/kratos/password-migration', { 'x-api-key': KEY }, { identifier: login, password: 'wrong' }) },
+  // FusionAuth's door logs every 503 as an outage: a caller that left is none.
+  { name: 'fusionauth door', via: 'door', login: 'dup-two', send: (login: string) => rawPost('/v1/idp/fusionauth/connector', { 'x-connector-key': KEY }, { loginId: login, password: 'wrong' }) },
+];
+
+for (const c of CASES) {
+  test(`${c.name}: the caller leaves while its verify waits for a hash slot: no hash, request_abandoned, no charge, no outage logged`, { timeout: 15_000 }, async (t) => {
     const held = await holdHashSlots(t);
     const from = audits().length;
-    const req =
-      via === 'api'
-        ? rawPost('/v1/credentials/verify', { authorization: `Bearer ${token}` }, { login, password: 'wrong' })
-        : rawPost('/v1/idp/kratos/password-migration', { 'x-api-key': KEY }, { identifier: login, password: 'wrong' });
-    // The request is in: its login was looked up and it waits for a slot (no audit event yet).
+    const logsFrom = gw.logs.length;
+    const req = c.send(c.login);
     await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
     assert.equal(audits().length, from, 'still waiting');
     req.socket.destroy();
     const e = await nextAudit(from);
-    assert.deepEqual([e.op, e.outcome, e.via], ['verify', 'request_abandoned', via]);
+    assert.deepEqual([e.op, e.outcome, e.via], ['verify', 'request_abandoned', c.via]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(gw.logs.slice(logsFrom).filter((l) => /could not answer|outage/.test(l)), []);
     await held.release();
     assert.equal(held.others(), 0, 'the abandoned verify never reached the hash');
-    await budgetIsWhole(login);
+    await budgetIsWhole(c.login);
   });
 }
 
@@ -83,6 +91,9 @@ test('a caller that stays connected while its verify waits for a slot gets its a
   const held = await holdHashSlots(t);
   const answer = call(gw.url, 'POST', '/v1/credentials/verify', { token, body: ALICE });
   await until(() => passwordChecks().waiting === 1, 'the verify waits for a slot');
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  assert.match(metrics, new RegExp(`^legacy_gateway_password_checks\\{state="running"\\} ${HASH_SLOTS}$`, 'm'));
+  assert.match(metrics, /^legacy_gateway_password_checks\{state="waiting"\} 1$/m);
   await held.release();
   const r = await answer;
   assert.equal(r.status, 200);
@@ -92,8 +103,8 @@ test('a caller that stays connected while its verify waits for a slot gets its a
 test('/metrics: the dropped checks under verify outcome "abandoned", and the checks running and waiting', async () => {
   const r = await fetch(`${gw.url}/metrics`);
   const text = await r.text();
-  // The two tests above each dropped one check (api and door).
-  assert.match(text, /^legacy_gateway_verify_total\{outcome="abandoned"\} 2$/m);
+  // The three cases above each dropped one check.
+  assert.match(text, /^legacy_gateway_verify_total\{outcome="abandoned"\} 3$/m);
   assert.match(text, /^legacy_gateway_password_checks\{state="running"\} 0$/m);
   assert.match(text, /^legacy_gateway_password_checks\{state="waiting"\} 0$/m);
 });

@@ -199,6 +199,40 @@ describe('the Redis key secret: limits.redis.key_secret, else log.audit_key, els
   });
 });
 
+describe('refunds on Redis give back only what the key still holds', { skip }, () => {
+  test('after a success\'s reset, refunds add nothing: the count never goes below zero; a held reservation is given back', async () => {
+    const l: LimitsConfig = {
+      login_failures: { max: 2, window_s: 60 },
+      redis_url: env.redisUrl,
+      redis: { policy: 'fail_closed', timeout_ms: 300, key_prefix: uniqueName('lgtest'), key_secret: KEY_SECRET },
+    };
+    const limiters = await createLimiters(l, createLogger('silent'));
+    const key = limiterKey.login('refund@example.com');
+    try {
+      // The client connects in the background (and refuses commands until it is ready): poll.
+      let first: number | undefined;
+      for (let i = 0; i < 50 && first === undefined; i++) {
+        first = await limiters.login.take(key).catch(async () => {
+          await new Promise((res) => setTimeout(res, 100));
+          return undefined;
+        });
+      }
+      assert.equal(first, 0);
+      await limiters.login.reset(key);
+      await limiters.login.refund(key);
+      await limiters.login.refund(key);
+      // One reservation, given back: it is held, so the refund counts.
+      assert.equal(await limiters.login.take(key), 0);
+      await limiters.login.refund(key);
+      assert.deepEqual([await limiters.login.take(key), await limiters.login.take(key)], [0, 0], 'the whole budget, after the held one was given back');
+      assert.ok((await limiters.login.take(key)) > 0, 'still max 2 after refunds that found nothing to give back');
+    } finally {
+      await limiters.login.reset(key);
+      await limiters.close();
+    }
+  });
+});
+
 describe('Redis unreachable: the configured policy', { skip }, () => {
   let proxy: FaultProxy;
   let closed: TestGateway;
