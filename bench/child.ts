@@ -7,21 +7,28 @@
  *                                           running exactly the SQL the gateway ran for a lookup; no auth, no Express
  *   { mode: 'template', store, port, replay } a bare node:http server that opens a NEW connection per request
  *                                           (as the stock IdP script templates do), runs the same SQL, closes it
+ *   { mode: 'express', store, port, replay }  the mandated HTTP stack and nothing of the gateway's: Express 5 with
+ *                                           helmet and express.json() on a /v1 router, the server-made prototypes
+ *                                           the gateway runs with (src/http/prototypes.ts), the same pool and SQL;
+ *                                           no token, no validation, no log, no metrics, no audit
  * Messages: child → parent { type: 'ready', url } / { type: 'stats', cpu, rss, heap, syscalls } / { type: 'error', message };
  * parent → child { type: 'stats' } / { type: 'exit' }.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
+import helmet from 'helmet';
 import type { SqlDriver } from '../adapters/sql.js';
 import { parseConfig } from '../src/config.js';
+import { expressMessageClasses } from '../src/http/prototypes.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server.js';
 import { openBenchDriver, openOneShot, replayLookup, type BenchStore, type Replay } from './helpers.js';
 
 type Spec =
   | { mode: 'gateway'; config: unknown }
-  | { mode: 'floor' | 'template'; store: BenchStore; port: number; replay: Replay };
+  | { mode: 'floor' | 'template' | 'express'; store: BenchStore; port: number; replay: Replay };
 
 const send = (m: unknown) => process.send?.(m);
 
@@ -52,9 +59,15 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res.end(text);
 }
 
+async function listen(server: ReturnType<typeof createServer>, port: number) {
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
 /** A bare node:http lookup endpoint around `run(login)`. */
-async function bareServer(port: number, run: (login: string) => Promise<unknown>) {
-  const server = createServer(async (req, res) => {
+function bareServer(port: number, run: (login: string) => Promise<unknown>) {
+  const handler: RequestListener = async (req, res) => {
     try {
       const body = JSON.parse(await readBody(req)) as { login?: unknown };
       if (typeof body.login !== 'string') return json(res, 400, { error: 'invalid_request' });
@@ -64,10 +77,31 @@ async function bareServer(port: number, run: (login: string) => Promise<unknown>
     } catch {
       json(res, 503, { error: 'store_unavailable' });
     }
+  };
+  return listen(createServer(handler), port);
+}
+
+/** The same endpoint on Express 5 + helmet + express.json(), laid out and served as the gateway's app is. */
+function expressServer(port: number, run: (login: string) => Promise<unknown>) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(helmet());
+  const v1 = express.Router();
+  v1.use(express.json({ limit: '16kb' }));
+  v1.post('/users/lookup', async (req, res) => {
+    const login = (req.body as { login?: unknown } | undefined)?.login;
+    if (typeof login !== 'string') return void res.status(400).json({ error: 'invalid_request' });
+    try {
+      const user = await run(login);
+      if (!user) return void res.status(404).json({ error: 'user_not_found' });
+      res.json({ user });
+    } catch {
+      res.status(503).json({ error: 'store_unavailable' });
+    }
   });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  app.use('/v1', v1);
+  return listen(createServer(expressMessageClasses(app), app), port);
 }
 
 async function main() {
@@ -79,9 +113,10 @@ async function main() {
     const running = await startServer(config, createLogger(config.log.level));
     url = running.url;
     close = running.close;
-  } else if (spec.mode === 'floor') {
+  } else if (spec.mode === 'floor' || spec.mode === 'express') {
     const driver: SqlDriver = await openBenchDriver(spec.store);
-    const s = await bareServer(spec.port, (login) => replayLookup((sql, p) => driver.all(sql, p), spec.replay, login));
+    const run = (login: string) => replayLookup((sql, p) => driver.all(sql, p), spec.replay, login);
+    const s = await (spec.mode === 'floor' ? bareServer : expressServer)(spec.port, run);
     url = s.url;
     close = async () => {
       await s.close();

@@ -11,6 +11,9 @@
  *   gateway   POST /v1/users/lookup through the real gateway (token check, Express, store, profile)
  *   (a) raw   the same SQL (captured from the gateway's own store for a lookup), same driver and pool size, in a loop
  *   (b) floor a bare node:http server, same driver, pool and SQL, JSON response, no auth: the floor of any HTTP API
+ *   (b′) Express floor: the mandated stack (Express 5, helmet, express.json(), the gateway's server-made prototypes)
+ *             with the same pool and SQL and nothing of the gateway's own: the floor of this gateway's stack, which
+ *             splits the gap to (b) into what the stack costs and what the gateway's own work costs
  *   (c) template style: a bare node:http server opening a new connection per request, same SQL
  *   half rate: the gateway again, paced at half its measured maximum rate (loadtest, evenly spaced requests), for
  *             p99; the floor (b) is paced at the same rate, for comparison
@@ -502,6 +505,7 @@ interface StoreResult {
   floorHalf?: Measured & { rate: number };
   raw?: Measured;
   floor?: Measured;
+  express?: Measured;
   template?: Measured;
   verify?: { gw: Measured; raw: Measured; threadpool: string };
 }
@@ -648,15 +652,15 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
   }
   log(`  (a) raw driver: ${f(res.raw.rps)} queries/s  [t=${secs()} s]`);
 
-  // (b) floor and (c) template style.
-  for (const mode of ['floor', 'template'] as const) {
+  // (b) floor, (b′) the Express floor and (c) template style.
+  const label = { floor: 'b) bare node:http floor', express: 'b′) Express floor', template: 'c) template style' } as const;
+  for (const mode of ['floor', 'express', 'template'] as const) {
     const child = await spawnChild({ mode, store: bs, port: 0, replay }, profileArgs(`${mode}-${adapter}`));
     try {
       await cannon(child.url, '/v1/users/lookup', lookupBody, {}, 1);
       const m = await httpLoad(child, '/v1/users/lookup', lookupBody, {}, SECONDS);
-      if (mode === 'floor') res.floor = m;
-      else res.template = m;
-      log(`  (${mode === 'floor' ? 'b) bare node:http floor' : 'c) template style'}: ${f(m.rps)} req/s (${m.bad} non-2xx/errors)`);
+      res[mode] = m;
+      log(`  (${label[mode]}: ${f(m.rps)} req/s (${m.bad} non-2xx/errors)`);
       if (mode === 'floor' && res.half) {
         res.floorHalf = { ...(await pacedLoad(child, '/v1/users/lookup', lookupBody, {}, SECONDS, res.half.rate)), rate: res.half.rate };
         log(`  (b) floor paced at ${res.half.rate} req/s: p50 ${f(res.floorHalf.p50, 2)} ms, p99 ${f(res.floorHalf.p99, 2)} ms`);
@@ -736,15 +740,16 @@ function report(results: StoreResult[], starts: { cold: number; cached: number }
   const lat = (m?: Measured) => (m ? `${f(m.p50, 1)} / ${f(m.p95, 1)} / ${f(m.p99, 1)}` : '–');
   log(`## Results (concurrency ${CONCURRENCY}, ${SECONDS} s each; requests/s count 2xx only)`);
   log('');
-  log('| store | gateway rps | (a) raw rps | (b) floor rps | (c) template rps | ratio vs (b) | ratio vs (c) | p50/p95/p99 ms | CPU µs/req | RSS MB |');
-  log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  log('| store | gateway rps | (a) raw rps | (b) floor rps | (b′) Express floor rps | (c) template rps | ratio vs (b) | ratio vs (b′) | ratio vs (c) | p50/p95/p99 ms | CPU µs/req | RSS MB |');
+  log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     if (r.skipped) {
-      log(`| ${NAMES[r.adapter]} | skipped: ${r.skipped} | | | | | | | | |`);
+      log(`| ${NAMES[r.adapter]} | skipped: ${r.skipped} | | | | | | | | | | |`);
       continue;
     }
     if (!r.gw) continue;
-    log(`| ${NAMES[r.adapter]} | ${f(r.gw.rps)} | ${f(r.raw?.rps)} | ${f(r.floor?.rps)} | ${f(r.template?.rps)} | ${f(r.gw.rps / r.floor!.rps, 2)}× | ${f(r.gw.rps / r.template!.rps, 1)}× | ${lat(r.gw)} | ${f(r.gw.cpuUsPerReq)} | ${f(r.gw.rssMb, 1)} |`);
+    const ratio = (m: Measured | undefined, digits: number) => (m ? `${f(r.gw!.rps / m.rps, digits)}×` : '–');
+    log(`| ${NAMES[r.adapter]} | ${f(r.gw.rps)} | ${f(r.raw?.rps)} | ${f(r.floor?.rps)} | ${f(r.express?.rps)} | ${f(r.template?.rps)} | ${ratio(r.floor, 2)} | ${ratio(r.express, 2)} | ${ratio(r.template, 1)} | ${lat(r.gw)} | ${f(r.gw.cpuUsPerReq)} | ${f(r.gw.rssMb, 1)} |`);
   }
   log('');
   log('Every configuration (CPU and RSS of the server process; (a) runs in the bench process, so its CPU includes the loop and no RSS is given):');
@@ -758,6 +763,7 @@ function report(results: StoreResult[], starts: { cold: number; cached: number }
       ['(a) raw driver loop, same SQL and pool', r.raw],
       ['(b) bare node:http, same pool and SQL', r.floor],
       [`(b) paced at the gateway's half rate (${r.floorHalf?.rate}/s)`, r.floorHalf],
+      ["(b′) Express 5 + helmet + express.json(), same pool and SQL, nothing of the gateway's", r.express],
       ['(c) template style, new connection per request', r.template],
     ];
     if (r.verify) {
@@ -784,6 +790,9 @@ function report(results: StoreResult[], starts: { cold: number; cached: number }
   for (const a of ['postgres', 'mysql'] as const) {
     const r = ran.find((x) => x.adapter === a);
     target(r ? r.gw!.rps >= 0.8 * r.floor!.rps : null, `${NAMES[a]} lookup ≥ 0.8× the bare node:http floor (b): ${r ? `${f(r.gw!.rps / r.floor!.rps, 2)}×` : 'not run'}`);
+    if (r?.express) {
+      log(`  (not a target: the Express floor (b′), the mandated stack with nothing of the gateway's, is ${f(r.express.rps / r.floor!.rps, 2)}× (b); the gateway is ${f(r.gw!.rps / r.express.rps, 2)}× (b′))`);
+    }
   }
   for (const r of ran) target(r.gw!.rps >= 10 * r.template!.rps, `${NAMES[r.adapter]} lookup ≥ 10× template style (c): ${f(r.gw!.rps / r.template!.rps, 1)}×`);
   for (const r of ran) target(r.half!.p99 <= 10, `${NAMES[r.adapter]} p99 at half the maximum lookup rate (${r.half!.rate}/s, paced) ≤ 10 ms: ${f(r.half!.p99, 2)} ms (the floor at that rate: ${f(r.floorHalf?.p99, 2)} ms)`);
