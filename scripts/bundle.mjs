@@ -25,6 +25,19 @@ const EXTERNAL = ['pg', 'pg-native', 'mysql2', 'mssql', 'oracledb', 'mongodb', '
 // own line, or it is no directive), and import.meta.url is the bundle's own file URL.
 const BANNER = ['"use strict";', "const __lgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;"].join('\n');
 
+/**
+ * The bundle as ASCII text. V8 keeps a script's source for as long as its functions live, one byte per character
+ * only when every character is Latin-1; a single arrow or "≈" makes the whole 3.6 MB source two bytes per character,
+ * twice over at start-up (the source and its module wrapper). esbuild's default charset (ascii) already escapes every
+ * non-ASCII character in code (strings, regular expressions, identifiers); only comments keep theirs (the sources'
+ * own and the packages'). Those become \uXXXX text, which in a comment means nothing. U+2028 and U+2029 end a line
+ * even inside a // comment, so they become "\n".
+ * Measured with the CLI idle on MariaDB: RSS 102 MB before, 95 MB after (README, "Performance").
+ */
+function asciiOnly(text) {
+  return text.replace(/[\u2028\u2029]/g, '\n').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 const targets = [
   // [the entry tsc wrote (replaced by the stub), the crypt worker's file relative to it, src/launch.js relative to it]
   ['src/main.js', './passwords/unix.js', './launch.js'],
@@ -53,6 +66,7 @@ for (const [entry, worker, launcher] of targets) {
     legalComments: 'none',
     logLevel: 'warning',
   });
+  writeFileSync(bundle, asciiOnly(readFileSync(bundle, 'utf8')));
   // The stub finds its neighbours from its real path: started through a symlink with --preserve-symlinks-main, its
   // import.meta.url is the link's.
   writeFileSync(

@@ -31,6 +31,12 @@ describe('the bundled CLI', () => {
     assert.match(text, /^runBundle\(new URL\("\.\/main\.cjs", here\)\);$/m);
   });
 
+  test('dist/src/main.cjs is ASCII: V8 keeps its source one byte per character, not two', () => {
+    const bytes = readFileSync(BUNDLE);
+    const at = bytes.findIndex((b) => b > 0x7f);
+    assert.equal(at, -1, `a non-ASCII byte at offset ${at}`);
+  });
+
   test('started through a symlink, even with --preserve-symlinks-main, it finds the bundle beside its real file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lg-bin-'));
     try {
