@@ -171,23 +171,6 @@ export function createApp({ config, gateway, logger, metrics = createMetrics(), 
     next();
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    if (await gateway.ready()) res.json({ status: 'ready' });
-    else {
-      res.locals.errorCode = 'store_unavailable';
-      res.status(503).set('Retry-After', '5').json({ error: 'store_unavailable', message: 'The legacy store is unreachable.' });
-    }
-  });
-  // With config.metrics set, /metrics is served only on its own listener (src/server.ts); here it is then a 404.
-  if (!config.metrics) {
-    app.get('/metrics', async (_req, res) => {
-      res.set('Content-Type', metrics.registry.contentType).send(await metrics.text());
-    });
-  }
-
   // The IdP front doors (src/http/doors/): each with its own authentication instead of our bearer tokens, behind the
   // same IP allow-list. Mounted before /v1, whose token check would refuse them; an unknown door is a 404.
   const idp = express.Router();
@@ -219,6 +202,25 @@ export function createApp({ config, gateway, logger, metrics = createMetrics(), 
     routes,
   );
   app.use('/v1', v1);
+
+  // After /v1, which nearly every request (the IdPs' calls) is for: Express tries each layer before the matching one,
+  // and these paths are disjoint from /v1's, so the order changes no answer.
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (await gateway.ready()) res.json({ status: 'ready' });
+    else {
+      res.locals.errorCode = 'store_unavailable';
+      res.status(503).set('Retry-After', '5').json({ error: 'store_unavailable', message: 'The legacy store is unreachable.' });
+    }
+  });
+  // With config.metrics set, /metrics is served only on its own listener (src/server.ts); here it is then a 404.
+  if (!config.metrics) {
+    app.get('/metrics', async (_req, res) => {
+      res.set('Content-Type', metrics.registry.contentType).send(await metrics.text());
+    });
+  }
 
   app.use((_req, _res, next) => next(new ApiError(404, 'not_found', 'No such endpoint.')));
 
