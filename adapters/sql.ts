@@ -126,6 +126,8 @@ const FIELD_KEYS = {
 
 /** Rows per page when scanning (keyset pagination on the primary key). */
 const SCAN_PAGE = 500;
+/** At most this many distinct user SELECT texts are kept (userSelect); a further one is built per call. */
+const MAX_CACHED_SELECTS = 32;
 /**
  * Ledger rows per INSERT: two bound values each (within SQL Server's 2,100 parameters), or two bound arrays (no such
  * limit: one statement, so one commit, for a whole call of up to LEDGER_ARRAY_BATCH ids).
@@ -199,6 +201,9 @@ export class SqlUserStore implements UserStore {
   private readonly filterParams: unknown[];
   /** Which database this is (adapter, host, port, database; no credentials), for connection errors. */
   private readonly target: DbTarget | null;
+  /** The user SELECTs built so far, by limit and condition (userSelect), and findById's condition. */
+  private readonly selects = new Map<string, string>();
+  private readonly byIdCond: string;
 
   constructor(
     private readonly driver: SqlDriver,
@@ -253,6 +258,7 @@ export class SqlUserStore implements UserStore {
       }
     }
     this.filterSql = conds.join(' AND ');
+    this.byIdCond = `${this.col('id')} = ${this.keyParam(1)}`;
   }
 
   /** "col" → u."col"; "alias.col" → "alias"."col" (aliases are validated against the joins at start-up). */
@@ -277,6 +283,21 @@ export class SqlUserStore implements UserStore {
     const filters = this.filterSql.replace(/\u0000/g, () => this.d.param(++n));
     const all = [cond, filters].filter((c): c is string => !!c);
     return { sql: all.length ? ` WHERE ${all.map((c) => `(${c})`).join(' AND ')}` : '', params: [...own, ...this.filterParams] };
+  }
+
+  /**
+   * The user SELECT for a condition on `own` leading parameters, then the filters' (whose values follow them), at
+   * most `limit` rows. Built once per condition: a lookup's SQL differs only in how many spellings a login has (MySQL's
+   * sign spellings), so the few texts there are are kept, not rebuilt per request (the select list is long).
+   */
+  private userSelect(cond: string, own: number, limit: number): string {
+    const key = `${limit} ${cond}`;
+    let sql = this.selects.get(key);
+    if (sql === undefined) {
+      sql = this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${this.where(cond, new Array<unknown>(own)).sql}`, limit);
+      if (this.selects.size < MAX_CACHED_SELECTS) this.selects.set(key, sql);
+    }
+    return sql;
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -407,12 +428,13 @@ export class SqlUserStore implements UserStore {
       });
       conds.push(marks.length === 1 ? `${l.key} = ${marks[0]}` : `${l.key} IN (${marks.join(', ')})`);
     }
-    const w = this.where(conds.join(' OR '), params);
+    const sql = this.userSelect(conds.join(' OR '), params.length, CANDIDATE_LIMIT);
+    params.push(...this.filterParams);
     const custom = this.mapping.queries?.find_by_login;
     const rows = await this.guard('findByLogin', async () => {
       try {
         if (custom) return this.withMarks((await this.named(custom, { login: needle })).slice(0, CANDIDATE_LIMIT).map((r) => this.toUser(r)));
-        const found = await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${w.sql}`, CANDIDATE_LIMIT), w.params);
+        const found = await this.driver.all(sql, params);
         return found.map((r) => this.toUser(r));
       } catch (e) {
         // A login the column's character set can't hold (Cyrillic against latin1) names nobody: it is not an outage.
@@ -424,12 +446,12 @@ export class SqlUserStore implements UserStore {
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
-    const w = this.where(`${this.col('id')} = ${this.keyParam(1)}`, [id]);
+    const sql = this.userSelect(this.byIdCond, 1, 2);
     const custom = this.mapping.queries?.find_by_id;
     const rows = await this.guard('findById', async () => {
       try {
         if (custom) return await this.named(custom, { id });
-        return await this.driver.all(this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${w.sql}`, 2), w.params);
+        return await this.driver.all(sql, [id, ...this.filterParams]);
       } catch (e) {
         if (this.d.isInvalidInput?.(e)) return [];
         throw e;
