@@ -4,7 +4,7 @@
  * A token that passed all of them is remembered (TokenCache) so that the RSA/ECDSA verification is not redone on
  * every request with the same token.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { auth, InvalidRequestError, requiredScopes } from 'express-oauth2-jwt-bearer';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
@@ -123,7 +123,7 @@ export class TokenCache {
   }
 
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   get(token: string): VerifiedToken | undefined {
