@@ -56,8 +56,11 @@ export function createAuditLog(logger: Logger, key: string | undefined): AuditLo
   if (!key) logger.warn({}, 'log.audit_key is not set: audit events hash logins with a random key of this process (set it to correlate events across replicas and restarts)');
   // A KeyObject made once: an HMAC keyed by a string converts the key on every call (about a third of its cost).
   const secret = createSecretKey(Buffer.from(key ?? randomBytes(32).toString('hex'), 'utf8'));
-  // Fields are fixed and code-chosen: no wildcard redaction scan.
-  const audit = logger.child({ name: 'audit' }, { redact: { paths: [], censor: '[redacted]' } });
+  // Fields are fixed and code-chosen: no wildcard redaction scan. The audit log is a record, not a diagnostic:
+  // log.level quietens the gateway's own lines, never its audit events, which are written at info whatever the
+  // level says (before, log.level warn silently dropped them). Only silent, no output at all, silences them too.
+  const level = logger.level === 'silent' ? 'silent' : 'info';
+  const audit = logger.child({ name: 'audit' }, { level, redact: { paths: [], censor: '[redacted]' } });
   return {
     record(e) {
       const caller = e.caller;

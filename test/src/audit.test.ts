@@ -17,9 +17,9 @@ const KEY = 'audit-key-for-the-test-0123456789';
 const PASSWORD = 'Audit-Pass-Word-77';
 const ANN: LegacyUser = { id: '7', email: 'Ann@Example.com', username: 'ann', password: hashSync(PASSWORD, 4), appMetadata: {}, userMetadata: {}, migratedAt: null };
 
-function setup(opts: { key?: string; failing?: boolean } = {}) {
+function setup(opts: { key?: string; failing?: boolean; level?: string } = {}) {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const logger = createLogger(opts.level ?? 'info', { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
   const marks = new Map<string, string>();
   const store: UserStore = {
     async findCandidates(login) {
@@ -123,4 +123,25 @@ test('without log.audit_key: a warning, and a random key per process (the HMACs 
   assert.notEqual(ea!.login_hmac, eb!.login_hmac);
   assert.equal(ea!.client_id, 'cli', 'outside a request: the operator CLI');
   assert.equal(ea!.via, 'cli');
+});
+
+test('log.level quietens the gateway\'s own lines, not the audit log: warn and error still write every event; silent writes nothing', async () => {
+  for (const level of ['warn', 'error', 'fatal', 'debug']) {
+    const { gateway, audits, lines } = setup({ key: KEY, level });
+    await gateway.as({ via: 'api', client: 'm2m-client' }).lookup('ann');
+    await gateway.as({ via: 'api', client: 'm2m-client' }).verify('ann', 'wrong-password').catch(() => null);
+    assert.deepEqual(
+      audits().map((e) => [e.op, e.outcome, e.level]),
+      [
+        ['lookup', 'ok', 30],
+        ['verify', 'wrong_password', 30],
+      ],
+      level,
+    );
+    // The level still governs the rest: no other info line gets through a warn logger.
+    if (level !== 'debug') assert.deepEqual(lines.filter((l) => l.name !== 'audit' && (l.level as number) < 40), [], level);
+  }
+  const { gateway, lines } = setup({ key: KEY, level: 'silent' });
+  await gateway.as({ via: 'api', client: 'm2m-client' }).lookup('ann');
+  assert.deepEqual(lines, []);
 });
