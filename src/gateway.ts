@@ -130,29 +130,43 @@ export class Gateway {
    * when the `client` signal aborts (its caller left): a check still waiting for a hash slot then never starts
    * (verifyWith). Work already running (a store query, a hash) runs to its end.
    */
-  private async withinDeadline<T>(work: (abandoned?: AbortSignal) => Promise<T>, abandonable?: { client?: AbortSignal }): Promise<T> {
+  private withinDeadline<T>(work: (abandoned?: AbortSignal) => Promise<T>, abandonable?: { client?: AbortSignal }): Promise<T> {
     // Nothing of this for a lookup or a get: no controller, no listener.
     const abandon = abandonable ? new AbortController() : undefined;
     const client = abandonable?.client;
     const onClientGone = client && (() => abandon!.abort());
     if (client?.aborted) abandon!.abort();
     else if (onClientGone) client!.addEventListener('abort', onClientGone, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    // One promise settled by whichever comes first, the work or the timer (no Promise.race and its extra promises on
+    // every request). A late result or failure of work that lost is ignored: it is handled here, never unhandled.
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
         abandon?.abort();
         reject(new ApiError(503, 'deadline_exceeded', 'The request could not be answered in time. Try again later.', { 'Retry-After': '5' }));
       }, this.resilience.deadlineMs);
+      const done = () => {
+        clearTimeout(timer);
+        if (onClientGone) client!.removeEventListener('abort', onClientGone);
+      };
+      let running: Promise<T>;
+      try {
+        running = work(abandon?.signal);
+      } catch (e) {
+        done();
+        reject(e);
+        return;
+      }
+      running.then(
+        (v) => {
+          done();
+          resolve(v);
+        },
+        (e: unknown) => {
+          done();
+          reject(e);
+        },
+      );
     });
-    const p = work(abandon?.signal);
-    // A late failure of work that lost the race is not an unhandled rejection.
-    p.catch(() => {});
-    try {
-      return await Promise.race([p, deadline]);
-    } finally {
-      clearTimeout(timer);
-      if (onClientGone) client!.removeEventListener('abort', onClientGone);
-    }
   }
 
   /**

@@ -490,3 +490,55 @@ describe('Gateway: a verify abandoned before its check starts checks no password
   });
 });
 
+
+describe('the per-request deadline', () => {
+  /** A store whose lookups settle only when the test says, with a row or a failure. */
+  class HeldStore extends WideStore {
+    settle: ((fail: boolean) => void)[] = [];
+    override findCandidates(): Promise<LegacyUser[] | Ambiguous> {
+      return new Promise((resolve, reject) => {
+        this.settle.push((fail) => (fail ? reject(new StoreError('findByLogin failed (ECONNRESET)')) : resolve(this.rows.map((r) => ({ ...r })))));
+      });
+    }
+  }
+  const held = (deadlineMs: number) => {
+    const store = new HeldStore([user('1', 'alice@example.com', 'alice')]);
+    const g = new Gateway({
+      store,
+      passwords: compilePolicy({ scheme: 'auto', params: {} }),
+      userIdPrefix: '',
+      logger: createLogger('silent'),
+      limiter: new MemoryLoginLimiter(3, 60),
+      resilience: { ...DEFAULT_RESILIENCE, failures: 1000, deadlineMs },
+    });
+    return { store, g };
+  };
+  const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof ApiError ? e.code : String(e)));
+
+  test('work that settles after the deadline does not change the answer, and a late failure is no unhandled rejection', async (t) => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    t.after(() => process.off('unhandledRejection', onUnhandled));
+    const { store, g } = held(50);
+    const late = [code(g.lookup('alice', CLI_CALLER)), code(g.lookup('alice', CLI_CALLER))];
+    assert.deepEqual(await Promise.all(late), ['deadline_exceeded', 'deadline_exceeded']);
+    store.settle[0]!(true); // fails after its caller was answered
+    store.settle[1]!(false); // answers after its caller was answered
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(unhandled, []);
+  });
+
+  test('work that settles in time gives its own answer or failure, and its timer is cleared', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const { store, g } = held(60_000);
+    const ok = code(g.lookup('alice', CLI_CALLER));
+    const failed = code(g.lookup('alice', CLI_CALLER));
+    store.settle[0]!(false);
+    store.settle[1]!(true);
+    assert.deepEqual(await Promise.all([ok, failed]), ['ok', 'store_unavailable']);
+    // Both timers are gone: nothing keeps the event loop alive for the 60 s deadline.
+    assert.equal(timers(), before);
+  });
+});
