@@ -204,6 +204,8 @@ export class SqlUserStore implements UserStore {
   /** The user SELECTs built so far, by limit and condition (userSelect), and findById's condition. */
   private readonly selects = new Map<string, string>();
   private readonly byIdCond: string;
+  /** findCandidates' SELECT and its number of login marks, where the condition does not depend on the login. */
+  private fixedLogin: { sql: string; marks: number } | undefined;
 
   constructor(
     private readonly driver: SqlDriver,
@@ -413,23 +415,42 @@ export class SqlUserStore implements UserStore {
     return row && row.id !== null && row.id !== undefined ? String(row.id) : undefined;
   }
 
-  async findCandidates(login: string): Promise<LegacyUser[]> {
-    const needle = normaliseLogin(login);
+  /** The lookup's condition on the login columns, with one bound value per mark (more than one: MySQL's spellings). */
+  private loginCondition(needle: string): { cond: string; values: string[] } {
     const conds: string[] = [];
-    const params: unknown[] = [];
+    const values: string[] = [];
     for (const key of ['email', 'username'] as const) {
       const c = this.col(key);
       const lc = this.logins.get(key);
       if (!c) continue;
       const l = (lc && this.d.loginLookup?.(c, lc, needle)) || { key: lc ? this.d.loginKey(c, lc) : this.d.lower(c), values: [needle] };
       const marks = l.values.map((v) => {
-        params.push(v);
-        return this.keyParam(params.length);
+        values.push(v);
+        return this.keyParam(values.length);
       });
       conds.push(marks.length === 1 ? `${l.key} = ${marks[0]}` : `${l.key} IN (${marks.join(', ')})`);
     }
-    const sql = this.userSelect(conds.join(' OR '), params.length, CANDIDATE_LIMIT);
-    params.push(...this.filterParams);
+    return { cond: conds.join(' OR '), values };
+  }
+
+  async findCandidates(login: string): Promise<LegacyUser[]> {
+    const needle = normaliseLogin(login);
+    let sql: string;
+    let params: unknown[];
+    if (this.d.loginLookup) {
+      const { cond, values } = this.loginCondition(needle);
+      sql = this.userSelect(cond, values.length, CANDIDATE_LIMIT);
+      params = [...values, ...this.filterParams];
+    } else {
+      // Without spellings (every dialect but MySQL's), the condition is the same for every login: built once, and
+      // each of its marks takes the login itself.
+      if (!this.fixedLogin) {
+        const { cond, values } = this.loginCondition('');
+        this.fixedLogin = { sql: this.userSelect(cond, values.length, CANDIDATE_LIMIT), marks: values.length };
+      }
+      sql = this.fixedLogin.sql;
+      params = new Array<unknown>(this.fixedLogin.marks).fill(needle).concat(this.filterParams);
+    }
     const custom = this.mapping.queries?.find_by_login;
     const rows = await this.guard('findByLogin', async () => {
       try {
