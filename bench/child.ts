@@ -22,6 +22,7 @@ import helmet from 'helmet';
 import type { SqlDriver } from '../adapters/sql.js';
 import { parseConfig } from '../src/config.js';
 import { expressMessageClasses } from '../src/http/prototypes.js';
+import { collectWhenIdle } from '../src/idlegc.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server.js';
 import { openBenchDriver, openOneShot, replayLookup, type BenchStore, type Replay } from './helpers.js';
@@ -110,7 +111,10 @@ async function main() {
   let url: string;
   if (spec.mode === 'gateway') {
     const config = parseConfig(spec.config, {});
-    const running = await startServer(config, createLogger(config.log.level));
+    const logger = createLogger(config.log.level);
+    const running = await startServer(config, logger);
+    // As `serve` does: memory grown for a load is given back once the process is idle.
+    collectWhenIdle({ logger });
     url = running.url;
     close = running.close;
   } else if (spec.mode === 'floor' || spec.mode === 'express') {

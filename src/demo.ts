@@ -10,6 +10,7 @@ import { hashSync as bcryptHashSync } from '@node-rs/bcrypt';
 import type BetterSqlite3 from 'better-sqlite3';
 import { parseConfig, type Config } from './config.js';
 import { startLocalIssuer } from './devtokens.js';
+import { collectWhenIdle } from './idlegc.js';
 import type { Logger } from './logger.js';
 import { onShutdownSignal, startServer } from './server.js';
 
@@ -148,6 +149,7 @@ export async function runDemo(logger: Logger, port: number, dir: string): Promis
   const issuer = await startLocalIssuer('https://legacy-gateway.demo', 'demo-client');
   const config = demoConfig(file, issuer.issuer, issuer.audience, port);
   const running = await startServer(config, logger);
+  collectWhenIdle({ logger });
   const token = await issuer.mint({}, { expiresIn: '12h' });
   const alice = DEMO_USERS[0]!;
   const out = process.stdout;

@@ -150,6 +150,8 @@ async function main(argv: string[]): Promise<number> {
       const logger = createLogger(config.log.level);
       const { onShutdownSignal, startServer } = await import('./server.js');
       const running = await startServer(config, logger);
+      // After a load, the memory V8 grew for it is given back once the process is idle (src/idlegc.ts).
+      (await import('./idlegc.js')).collectWhenIdle({ logger });
       // Graceful: idle keep-alive connections close at once, in-flight requests finish, the store closes;
       // all of it bounded by server.shutdown_grace_ms.
       onShutdownSignal(() => running.close(), config.server.shutdown_grace_ms, logger);
