@@ -104,6 +104,33 @@ describe('serve', () => {
   });
 });
 
+describe('serve: memory after a load', () => {
+  test('once idle, the process gives back the young generation it grew (one debug line says so, with the sizes)', async () => {
+    const db = path.join(dir, 'idle.sqlite');
+    createDemoDatabase(db);
+    const file = path.join(dir, 'idle.yaml');
+    writeFileSync(file, `server: { host: 127.0.0.1, port: 0 }\nauth: { issuer: "https://issuer.example/", audience: aud }\nlog: { level: debug }\nstore:\n  adapter: sqlite\n  url: ${db}\n  users: { table: users, columns: { id: id, email: email, password: password_hash } }\n`);
+    const s = start(['serve', '--config', file], /"msg":"legacy-gateway listening"/);
+    try {
+      const out = await s.started;
+      const url = /"listen":"([^"]+)"/.exec(out)![1]!;
+      // A little load, then nothing: start-up and these requests leave V8's young generation grown (16 MB or more).
+      for (let i = 0; i < 200; i++) assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      type Collected = { heap_mb_before: number; heap_mb_after: number; young_mb_after: number; ms: number };
+      const collected = () => s.output().split('\n').filter((l) => l.includes('"msg":"idle: memory given back"')).map((l) => JSON.parse(l) as Collected);
+      const deadline = Date.now() + 30_000;
+      while (!collected().some((e) => e.young_mb_after <= 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      const all = collected();
+      assert.ok(all.length > 0, 'no idle collection within 30 s');
+      assert.ok(all[0]!.heap_mb_after < all[0]!.heap_mb_before, `heap ${all[0]!.heap_mb_before} -> ${all[0]!.heap_mb_after} MB`);
+      assert.ok(all.some((e) => e.young_mb_after <= 4), `young generation left at ${all.map((e) => e.young_mb_after).join(', ')} MB`);
+      assert.ok(all.length <= 3, 'at most three collections in one idle stretch');
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+  });
+});
+
 describe('serve: shutdown', () => {
   test('SIGTERM with an idle keep-alive client and a silent pre-opened connection exits 0 at once', async () => {
     const db = path.join(dir, 'sigterm.sqlite');
