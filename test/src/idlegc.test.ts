@@ -13,7 +13,7 @@ const MB = 1048576;
 const IDLEGC = fileURLToPath(new URL('../../src/idlegc.js', import.meta.url));
 
 /**
- * A collector on a fake process: `cpu`, `heap` and `young` are what it reads. Each tick is 20 ms; idle after 100 ms;
+ * A collector on a fake process: `cpu`, `heap` and `young` are what it reads. Each tick is 20 ms; idle after 200 ms;
  * a retry 100 ms after a collection that left the young generation grown (above 4 MB: it starts at 1 MB).
  * `shrinkAt`: the collection (1st, 2nd, ...) that gives the young generation back.
  */
@@ -21,7 +21,7 @@ function fake(options: { shrinkAt?: number } = {}) {
   const state = { cpu: 0, heap: 40 * MB, young: 1 * MB, collected: 0 };
   const collector = collectWhenIdle({
     intervalMs: 20,
-    idleMs: 100,
+    idleMs: 200,
     retryMs: 100,
     maxPerIdle: 3,
     idleCpuShare: 0.02,
