@@ -83,6 +83,8 @@ describe('collectWhenIdle', () => {
       state.young = 32 * MB;
       await until(() => state.collected > 0);
       assert.equal(state.young, 32 * MB, 'the first, once idle, left it grown');
+      await sleep(50);
+      assert.equal(state.collected, 1, 'the next one waits retryMs');
       await until(() => state.collected > 1);
       assert.equal(state.young, 1 * MB, 'a second one gave the young generation back');
       await sleep(250);
@@ -97,6 +99,9 @@ describe('collectWhenIdle', () => {
       await until(() => never.state.collected >= 3);
       await sleep(300);
       assert.equal(never.state.collected, 3, 'a young generation V8 keeps: maxPerIdle collections, then none');
+      await busyFor(never.state, 60);
+      await until(() => never.state.collected > 3);
+      assert.equal(never.state.collected, 4, 'maxPerIdle counts one idle stretch: after a busy spell it may collect again');
     } finally {
       never.collector.stop();
     }
