@@ -201,9 +201,10 @@ export class SqlUserStore implements UserStore {
   private readonly filterParams: unknown[];
   /** Which database this is (adapter, host, port, database; no credentials), for connection errors. */
   private readonly target: DbTarget | null;
-  /** The user SELECTs built so far, by limit and condition (userSelect), and findById's condition. */
+  /** The lookup SELECTs built so far, by limit and condition (userSelect: MySQL's spellings vary the condition). */
   private readonly selects = new Map<string, string>();
-  private readonly byIdCond: string;
+  /** findById's SELECT, built at its first call. */
+  private byIdSql: string | undefined;
   /** findCandidates' SELECT and its number of login marks, where the condition does not depend on the login. */
   private fixedLogin: { sql: string; marks: number } | undefined;
 
@@ -260,7 +261,6 @@ export class SqlUserStore implements UserStore {
       }
     }
     this.filterSql = conds.join(' AND ');
-    this.byIdCond = `${this.col('id')} = ${this.keyParam(1)}`;
   }
 
   /** "col" → u."col"; "alias.col" → "alias"."col" (aliases are validated against the joins at start-up). */
@@ -467,7 +467,8 @@ export class SqlUserStore implements UserStore {
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
-    const sql = this.userSelect(this.byIdCond, 1, 2);
+    // The same text for every id: built once, not looked up by a key made per call.
+    const sql = (this.byIdSql ??= this.userSelect(`${this.col('id')} = ${this.keyParam(1)}`, 1, 2));
     const custom = this.mapping.queries?.find_by_id;
     const rows = await this.guard('findById', async () => {
       try {
