@@ -148,15 +148,8 @@ export class Gateway {
         clearTimeout(timer);
         if (onClientGone) client!.removeEventListener('abort', onClientGone);
       };
-      let running: Promise<T>;
-      try {
-        running = work(abandon?.signal);
-      } catch (e) {
-        done();
-        reject(e);
-        return;
-      }
-      running.then(
+      // Every work is an async method: it rejects, it never throws.
+      work(abandon?.signal).then(
         (v) => {
           done();
           resolve(v);
