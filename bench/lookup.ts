@@ -19,6 +19,10 @@
  *             p99; the floor (b) is paced at the same rate, for comparison
  * and once (first available store) verify: POST /v1/credentials/verify vs (d) raw native bcrypt.verify at cost 10,
  * same concurrency, same UV_THREADPOOL_SIZE as the gateway process.
+ * The gateway, (b) and (b′) run side by side and take turns (alternate()): their storms in four turns each, A B C
+ * C B A A B C C B A, their paced runs and the verify comparison in two (A B B A). This machine's speed drifts by
+ * tens of percent from minute to minute; one stretch each, one after the other, put that drift into the ratios.
+ * (a) and (c) run alone, after them.
  * Start to ready: from spawning the gateway's process to its first 200 from /readyz, timed once the machine is quiet
  * again after seeding, with V8's code cache (src/launch.ts); first, on the demo store, a start without the cache and
  * one with it.
@@ -51,6 +55,7 @@ import { createLogger } from '../src/logger.js';
 import { buildGateway } from '../src/server.js';
 import { benchArgs, usageError } from './args.js';
 import { openBenchDriver, openGatewayStore, replayLookup, type BenchAdapter, type BenchStore, type Replay } from './helpers.js';
+import { alternate, measured, type Measured, type Stretch } from './measure.js';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -78,6 +83,8 @@ const PROFILE_DIR = values.profile ? path.resolve(values.profile) : undefined;
 const profileArgs = (name: string) => (PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, name)] : []);
 const STORES = values.stores!.split(',').map((s) => s.trim()).filter(Boolean) as BenchAdapter[];
 const PASSWORD = 'benchmark-password-1';
+/** The storms' turns per configuration (alternate): 4 turns of SECONDS/4, in the order A B C, C B A, A B C, C B A. */
+const STORM_ROUNDS = 4;
 /** How long after the load the RSS is read a second time: src/idlegc.ts gives memory back 4-12 s after a load ends. */
 const AFTER_IDLE_S = 15;
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -117,15 +124,6 @@ const f = (n: number | null | undefined, d = 0) => (n === null || n === undefine
 const secs = () => ((performance.now() - T_START) / 1000).toFixed(0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const errText = (e: unknown) => (e instanceof Error ? `${(e as { code?: string }).code ? `${(e as { code?: string }).code}: ` : ''}${e.message}` : String(e)).split('\n')[0]!;
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-function pcts(lat: number[]) {
-  const s = Float64Array.from(lat).sort();
-  return { p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
-}
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -206,21 +204,6 @@ async function spawnChild(spec: unknown, execArgv: string[] = []): Promise<Child
 
 // ---------------------------------------------------------------------------------------------------------------
 // Load.
-interface Measured {
-  rps: number;
-  ok: number;
-  bad: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  cpuUsPerReq: number | null;
-  /** read + write system calls per request (Linux), null where unknown */
-  syscallsPerReq: number | null;
-  rssMb: number | null;
-  /** V8's committed heap (heapTotal) of the server process after the load, null where unknown */
-  heapMb?: number | null;
-}
-
 /** autocannon against url+path, one POST per request with a fresh body. */
 function cannon(url: string, p: string, body: () => string, headers: Record<string, string>, seconds: number) {
   return new Promise<{ ok: number; bad: number; duration: number; lat: number[] }>((resolve, reject) => {
@@ -243,19 +226,18 @@ function cannon(url: string, p: string, body: () => string, headers: Record<stri
   });
 }
 
-async function httpLoad(child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number): Promise<Measured> {
+async function httpLoad(child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number): Promise<Stretch> {
   const before = await child.stats();
   const r = await cannon(child.url, p, body, headers, seconds);
-  return measured(before, await child.stats(), r);
+  return stretch(before, await child.stats(), r);
 }
 
 type Stats = Awaited<ReturnType<Child['stats']>>;
 
-/** A load's figures: `r` from the generator, the server child's CPU, system calls and RSS from its stats around it. */
-function measured(before: Stats, after: Stats, r: { ok: number; bad: number; duration: number; lat: number[] }): Measured {
-  const n = r.ok + r.bad;
-  const syscalls = after.syscalls !== null && before.syscalls !== null && n ? (after.syscalls - before.syscalls) / n : null;
-  return { rps: r.ok / r.duration, ok: r.ok, bad: r.bad, ...pcts(r.lat), cpuUsPerReq: n ? (after.cpuUs - before.cpuUs) / n : null, syscallsPerReq: syscalls, rssMb: after.rssMb, heapMb: after.heapMb };
+/** A stretch's figures: `r` from the generator, the server child's CPU, system calls and RSS from its stats around it. */
+function stretch(before: Stats, after: Stats, r: { ok: number; bad: number; duration: number; lat: number[] }): Stretch {
+  const syscalls = after.syscalls !== null && before.syscalls !== null ? after.syscalls - before.syscalls : null;
+  return { ...r, cpuUs: after.cpuUs - before.cpuUs, syscalls, rssMb: after.rssMb, heapMb: after.heapMb };
 }
 
 /**
@@ -265,7 +247,7 @@ function measured(before: Stats, after: Stats, r: { ok: number; bad: number; dur
  * share of the second, then waits for the next second), so its latencies are those of full load for part of each
  * second, not of the rate asked for.
  */
-async function pacedLoad(child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number, rate: number): Promise<Measured> {
+async function pacedLoad(child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number, rate: number): Promise<Stretch> {
   const before = await child.stats();
   const lat: number[] = [];
   let ok = 0;
@@ -302,11 +284,11 @@ async function pacedLoad(child: Child, p: string, body: () => string, headers: R
     );
   });
   const duration = (performance.now() - t0) / 1000;
-  return measured(before, await child.stats(), { ok, bad, duration, lat });
+  return stretch(before, await child.stats(), { ok, bad, duration, lat });
 }
 
 /** `concurrency` loops of `op` in this process for `seconds` (no HTTP). CPU is this process's. */
-async function loop(op: () => Promise<boolean>, seconds: number): Promise<Measured> {
+async function loop(op: () => Promise<boolean>, seconds: number): Promise<Stretch> {
   const lat: number[] = [];
   let ok = 0;
   let bad = 0;
@@ -329,7 +311,7 @@ async function loop(op: () => Promise<boolean>, seconds: number): Promise<Measur
   );
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  return { rps: ok / elapsed, ok, bad, ...pcts(lat), cpuUsPerReq: ok + bad ? (cpu.user + cpu.system) / (ok + bad) : null, syscallsPerReq: null, rssMb: null };
+  return { ok, bad, duration: elapsed, lat, cpuUs: cpu.user + cpu.system, syscalls: null, rssMb: null, heapMb: null };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -373,7 +355,14 @@ async function seedPostgres(db: string, hash: string): Promise<Seeded> {
      FROM generate_series(1, $2::int) g`,
     [hash, USERS],
   );
-  return { url, exec: async (sql) => void (await c.query(sql)), analyze: async () => void (await c.query('ANALYZE')), close: () => c.end() };
+  // VACUUM as well: a freshly loaded table's rows carry no hint bits and no visibility map, which the first reader
+  // would set (dirtying pages) and autovacuum would come back for, during whichever configuration runs first.
+  // CHECKPOINT: the load's dirty pages are written now, not by the checkpointer during a measurement.
+  const analyze = async () => {
+    await c.query('VACUUM ANALYZE');
+    await c.query('CHECKPOINT');
+  };
+  return { url, exec: async (sql) => void (await c.query(sql)), analyze, close: () => c.end() };
 }
 
 async function seedMysql(db: string, hash: string): Promise<Seeded> {
@@ -626,29 +615,53 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
   await sleep(1000);
   res.idleRssMb = (await gw.stats()).rssMb;
   log(`  gateway: start to ready ${f(res.startToReadyMs)} ms (after ${f(waited, 1)} s waiting for a quiet machine), idle RSS ${f(res.idleRssMb, 1)} MB  [t=${secs()} s]`);
-  await cannon(gw.url, '/v1/users/lookup', lookupBody, auth, 2);
-  res.gw = await httpLoad(gw, '/v1/users/lookup', lookupBody, auth, SECONDS);
-  log(`  gateway lookup: ${f(res.gw.rps)} req/s (${res.gw.bad} non-2xx/errors)`);
-  const rate = Math.max(1, Math.round(res.gw.rps / 2));
-  res.half = { ...(await pacedLoad(gw, '/v1/users/lookup', lookupBody, auth, SECONDS, rate)), rate };
-  log(`  gateway lookup paced at ${rate} req/s: p50 ${f(res.half.p50, 2)} ms, p99 ${f(res.half.p99, 2)} ms`);
-  // The RSS at the end of the gateway's last load: the paced one, or the verify storm after it.
+
+  // The gateway, (b) the floor and (b′) the Express floor side by side, taking turns (alternate): storms, then the
+  // gateway and the floor paced at half the gateway's maximum rate.
+  const floor = await spawnChild({ mode: 'floor', store: bs, port: 0, replay }, profileArgs(`floor-${adapter}`));
+  const express = await spawnChild({ mode: 'express', store: bs, port: 0, replay }, profileArgs(`express-${adapter}`));
+  try {
+    await cannon(gw.url, '/v1/users/lookup', lookupBody, auth, 2);
+    await cannon(floor.url, '/v1/users/lookup', lookupBody, {}, 1);
+    await cannon(express.url, '/v1/users/lookup', lookupBody, {}, 1);
+    const storm = (c: Child, h: Record<string, string>) => (s: number) => httpLoad(c, '/v1/users/lookup', lookupBody, h, s);
+    const storms = await alternate([['gw', storm(gw, auth)], ['floor', storm(floor, {})], ['express', storm(express, {})]], SECONDS, STORM_ROUNDS);
+    res.gw = storms.gw;
+    res.floor = storms.floor;
+    res.express = storms.express;
+    log(`  storms (${STORM_ROUNDS} turns each): gateway ${f(res.gw.rps)} req/s, (b) bare node:http floor ${f(res.floor.rps)}, (b′) Express floor ${f(res.express.rps)} (non-2xx/errors ${res.gw.bad}, ${res.floor.bad}, ${res.express.bad})  [t=${secs()} s]`);
+    const rate = Math.max(1, Math.round(res.gw.rps / 2));
+    const paced = (c: Child, h: Record<string, string>) => (s: number) => pacedLoad(c, '/v1/users/lookup', lookupBody, h, s, rate);
+    const half = await alternate([['gw', paced(gw, auth)], ['floor', paced(floor, {})]], SECONDS, 2);
+    res.half = { ...half.gw, rate };
+    res.floorHalf = { ...half.floor, rate };
+    log(`  paced at ${rate} req/s: gateway p50 ${f(res.half.p50, 2)} ms, p99 ${f(res.half.p99, 2)} ms; (b) floor p50 ${f(res.floorHalf.p50, 2)} ms, p99 ${f(res.floorHalf.p99, 2)} ms`);
+  } finally {
+    await floor.stop();
+    await express.stop();
+  }
+  // The RSS at the end of the gateway's last load: the paced one (the gateway's turn is last), or the verify storm.
   let lastLoad: Measured = res.half;
   if (doVerify) {
     const verifyBody = () => JSON.stringify({ login: `user${randomId()}@example.com`, password: PASSWORD });
     await cannon(gw.url, '/v1/credentials/verify', verifyBody, auth, 1);
-    const vGw = await httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, SECONDS);
-    lastLoad = vGw;
+    await loop(async () => bcryptVerify(PASSWORD, hash), 1);
+    // The gateway and raw bcrypt (in this process, while the gateway idles) take turns too; the gateway's is last.
+    const v = await alternate(
+      [
+        ['gw', (s: number) => httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, s)],
+        ['raw', (s: number) => loop(async () => bcryptVerify(PASSWORD, hash), s)],
+      ],
+      SECONDS,
+      2,
+    );
+    lastLoad = v.gw;
+    res.verify = { gw: v.gw, raw: v.raw, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' };
+    log(`  verify: gateway ${f(v.gw.rps)} req/s, raw bcrypt ${f(v.raw.rps)} verifies/s`);
   }
   const loadEnded = performance.now();
   res.rssAfterLoadMb = lastLoad.rssMb ?? undefined;
   res.heapAfterLoadMb = lastLoad.heapMb ?? undefined;
-  if (doVerify) {
-    await loop(async () => bcryptVerify(PASSWORD, hash), 1);
-    const vRaw = await loop(async () => bcryptVerify(PASSWORD, hash), SECONDS);
-    res.verify = { gw: lastLoad, raw: vRaw, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' };
-    log(`  verify: gateway ${f(res.verify.gw.rps)} req/s, raw bcrypt ${f(vRaw.rps)} verifies/s`);
-  }
   await sleep(Math.max(0, AFTER_IDLE_S * 1000 - (performance.now() - loadEnded)));
   const afterIdle = await gw.stats();
   res.rssAfterIdleMb = afterIdle.rssMb;
@@ -661,28 +674,20 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
   try {
     const op = async () => (await replayLookup((s, p) => driver.all(s, p), replay, randomLogin())) !== null;
     await loop(op, 1);
-    res.raw = await loop(op, SECONDS);
+    res.raw = measured([await loop(op, SECONDS)]);
   } finally {
     await driver.close();
   }
   log(`  (a) raw driver: ${f(res.raw.rps)} queries/s  [t=${secs()} s]`);
 
-  // (b) floor, (b′) the Express floor and (c) template style.
-  const label = { floor: 'b) bare node:http floor', express: 'b′) Express floor', template: 'c) template style' } as const;
-  for (const mode of ['floor', 'express', 'template'] as const) {
-    const child = await spawnChild({ mode, store: bs, port: 0, replay }, profileArgs(`${mode}-${adapter}`));
-    try {
-      await cannon(child.url, '/v1/users/lookup', lookupBody, {}, 1);
-      const m = await httpLoad(child, '/v1/users/lookup', lookupBody, {}, SECONDS);
-      res[mode] = m;
-      log(`  (${label[mode]}: ${f(m.rps)} req/s (${m.bad} non-2xx/errors)`);
-      if (mode === 'floor' && res.half) {
-        res.floorHalf = { ...(await pacedLoad(child, '/v1/users/lookup', lookupBody, {}, SECONDS, res.half.rate)), rate: res.half.rate };
-        log(`  (b) floor paced at ${res.half.rate} req/s: p50 ${f(res.floorHalf.p50, 2)} ms, p99 ${f(res.floorHalf.p99, 2)} ms`);
-      }
-    } finally {
-      await child.stop();
-    }
+  // (c) template style: alone, after the rest (each of its requests opens and closes a database connection).
+  const template = await spawnChild({ mode: 'template', store: bs, port: 0, replay }, profileArgs(`template-${adapter}`));
+  try {
+    await cannon(template.url, '/v1/users/lookup', lookupBody, {}, 1);
+    res.template = measured([await httpLoad(template, '/v1/users/lookup', lookupBody, {}, SECONDS)]);
+    log(`  (c) template style: ${f(res.template.rps)} req/s (${res.template.bad} non-2xx/errors)`);
+  } finally {
+    await template.stop();
   }
   return res;
 }
