@@ -224,6 +224,45 @@ function metricsListener(registry: Registry, metrics: () => Promise<string>): Re
 }
 
 /**
+ * What is in flight, as a list linked through one small node per item, not a Set. A long-lived Set that takes a new
+ * item per request rehashes every few dozen requests into a new table, and the old table, dead but not yet collected,
+ * still points at the items it held: the young-generation collector counts every pointer from the old generation as
+ * live, so each of those requests (response, request and all they reach) survived its collections and was promoted.
+ * Measured under a storm of 16 connections: 11.5 KB promoted per request with the Set, 1.5 KB with this list, and
+ * collections of the young generation of 4.1 ms against 1.5 ms (README, "Performance").
+ */
+export class InFlightList<T> {
+  private head: InFlightNode<T> | null = null;
+
+  add(value: T): InFlightNode<T> {
+    const node: InFlightNode<T> = { value, prev: null, next: this.head };
+    if (this.head) this.head.prev = node;
+    this.head = node;
+    return node;
+  }
+
+  /** Take a node out (once; a second call does nothing). */
+  remove(node: InFlightNode<T>): void {
+    if (node.prev) node.prev.next = node.next;
+    else if (this.head === node) this.head = node.next;
+    else return;
+    if (node.next) node.next.prev = node.prev;
+    node.prev = node.next = null;
+  }
+
+  /** The values in flight, newest first. */
+  *values(): Generator<T> {
+    for (let n = this.head; n; n = n.next) yield n.value;
+  }
+}
+
+export interface InFlightNode<T> {
+  readonly value: T;
+  prev: InFlightNode<T> | null;
+  next: InFlightNode<T> | null;
+}
+
+/**
  * Track connections and the responses in flight on each, so that a shutdown can (1) close at once every connection
  * with no request being answered: idle keep-alive ones, but also ones that never sent a byte (a client's pre-opened
  * connection) or sent only part of a request head, which Node does not count as idle and, once server.close() has
@@ -232,7 +271,7 @@ function metricsListener(registry: Registry, metrics: () => Promise<string>): Re
  */
 function trackConnections(server: Server): { inFlight: () => number; drain: () => void } {
   const active = new Map<Socket, number>();
-  const responses = new Set<ServerResponse>();
+  const responses = new InFlightList<ServerResponse>();
   let draining = false;
   const track = (socket: Socket) => {
     if (draining) {
@@ -268,13 +307,13 @@ function trackConnections(server: Server): { inFlight: () => number; drain: () =
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     active.set(socket, (active.get(socket) ?? 0) + 1);
-    responses.add(res);
+    const node = responses.add(res);
     if (draining) res.shouldKeepAlive = false;
     let counted = true;
     const done = () => {
       if (!counted) return;
       counted = false;
-      responses.delete(res);
+      responses.remove(node);
       const left = (active.get(socket) ?? 1) - 1;
       if (active.has(socket)) active.set(socket, left);
       // With Connection: close Node ends the socket itself; this is for anything that slipped through.
@@ -288,7 +327,7 @@ function trackConnections(server: Server): { inFlight: () => number; drain: () =
     drain() {
       draining = true;
       // Responses still being worked on close their connection when they are done.
-      for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
+      for (const res of responses.values()) if (!res.headersSent) res.shouldKeepAlive = false;
       server.closeIdleConnections();
       for (const [socket, n] of active) {
         if (n > 0) continue;

@@ -7,7 +7,8 @@ import { Agent, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
-import { checkingIntervalFor } from '../../src/server.js';
+import fc from 'fast-check';
+import { checkingIntervalFor, InFlightList, type InFlightNode } from '../../src/server.js';
 import { call, rawRequest, startTestGateway, slowStatusStore, wrapStore, type TestGateway } from '../helpers/harness.js';
 
 const open: TestGateway[] = [];
@@ -161,6 +162,31 @@ describe('graceful, bounded shutdown', () => {
     assert.ok(ms >= 300 && ms < 1500, `close() took ${ms} ms (the request needed ~500 ms)`);
   });
 
+  test('several requests in flight when close() starts, with answered ones before and between them: each closes its connection', async () => {
+    const slow = slowStatusStore(600);
+    const gw = await start({ wrapStore: slow.wrap });
+    const token = await gw.token();
+    // The list of responses in flight loses its newest (a quick request after each slow one) and its oldest (a, the
+    // first slow one, answered before close()) while b and c are in flight; close() then has to find b and c.
+    const a = call(gw.url, 'GET', '/v1/migration/status', { token });
+    await slow.entered;
+    assert.equal((await call(gw.url, 'GET', '/healthz')).status, 200);
+    await delay(250);
+    const b = call(gw.url, 'GET', '/v1/migration/status', { token });
+    await delay(50);
+    assert.equal((await call(gw.url, 'GET', '/healthz')).status, 200);
+    const c = call(gw.url, 'GET', '/v1/migration/status', { token });
+    const first = await a;
+    assert.equal(first.status, 200, first.text);
+    assert.notEqual(first.headers.get('connection'), 'close', 'a was answered before close()');
+    const closing = gw.running.close();
+    for (const [name, r] of [['b', await b], ['c', await c]] as const) {
+      assert.equal(r.status, 200, `${name}: ${r.text}`);
+      assert.equal(r.headers.get('connection'), 'close', `${name}: the in-flight response closes its connection`);
+    }
+    await Promise.race([closing, delay(3000).then(() => assert.fail('close() did not resolve'))]);
+  });
+
   test('a store whose close() never resolves: close() still resolves at shutdown_grace_ms, with a warning', async () => {
     const gw = await start({
       config: { server: { shutdown_grace_ms: 400 } },
@@ -243,5 +269,49 @@ describe('the timing decoy does not hold up listening', () => {
     } finally {
       release();
     }
+  });
+});
+
+describe('InFlightList (the responses in flight, for a drain)', () => {
+  test('newest first; a middle, the newest and the oldest come out; a second remove does nothing', () => {
+    const l = new InFlightList<string>();
+    const a = l.add('a');
+    const b = l.add('b');
+    const c = l.add('c');
+    assert.deepEqual([...l.values()], ['c', 'b', 'a']);
+    l.remove(b);
+    assert.deepEqual([...l.values()], ['c', 'a']);
+    l.remove(c);
+    assert.deepEqual([...l.values()], ['a']);
+    const d = l.add('d');
+    l.remove(a);
+    l.remove(a);
+    l.remove(b);
+    assert.deepEqual([...l.values()], ['d']);
+    l.remove(d);
+    assert.deepEqual([...l.values()], []);
+  });
+
+  test('any sequence of adds and removes leaves exactly the items not yet removed, newest first', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(-1), fc.nat(5)), { maxLength: 24 }), (ops) => {
+        const l = new InFlightList<number>();
+        const nodes: InFlightNode<number>[] = [];
+        const model: number[] = [];
+        for (const op of ops) {
+          if (op === -1 || nodes.length === 0) {
+            nodes.push(l.add(nodes.length));
+            model.unshift(nodes.length - 1);
+          } else {
+            const node = nodes[op % nodes.length]!;
+            l.remove(node);
+            const i = model.indexOf(node.value);
+            if (i >= 0) model.splice(i, 1);
+          }
+          assert.deepEqual([...l.values()], model);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
