@@ -86,6 +86,8 @@ export interface VerifiedToken {
 }
 
 interface CachedToken {
+  /** The entry's own key: reordering reinserts this string, long-lived like the entry, never a request's copy. */
+  key: string;
   payload: Readonly<Record<string, unknown>>;
   header: Readonly<Record<string, unknown>>;
   /** Epoch ms after which the entry is never used: the token's exp, or sooner (maxAgeMs). */
@@ -109,6 +111,11 @@ function deepFreeze<T>(v: T): T {
  */
 export class TokenCache {
   private readonly entries = new Map<string, CachedToken>();
+  /**
+   * The key most recently set or reordered, last in the map's order while it is in the map: a hit on it has nothing
+   * to reorder. (Once deleted, a get of it misses before this is read, and only set() adds it again.)
+   */
+  private newest: string | undefined;
   hits = 0;
   misses = 0;
 
@@ -133,12 +140,20 @@ export class TokenCache {
       this.misses++;
       return undefined;
     }
-    this.entries.delete(key);
     if (this.now() >= e.until) {
+      this.entries.delete(key);
       this.misses++;
       return undefined;
     }
-    this.entries.set(key, e); // most recently used last
+    // Most recently used last. Not on every hit: an IdP sends one token for hours, and a delete and set per request
+    // made the map rehash every few hundred requests, each time into a new table (README, "Performance": what a
+    // long-lived Set or Map that churns costs the collector). Reinserted under the entry's own key, never this
+    // request's copy of it.
+    if (key !== this.newest) {
+      this.entries.delete(e.key);
+      this.entries.set(e.key, e);
+      this.newest = e.key;
+    }
     this.hits++;
     return { payload: e.payload as Record<string, unknown>, header: e.header as Record<string, unknown>, token };
   }
@@ -152,7 +167,8 @@ export class TokenCache {
     if (until <= now) return;
     const key = TokenCache.keyOf(verified.token);
     this.entries.delete(key);
-    this.entries.set(key, { payload: deepFreeze(verified.payload), header: deepFreeze(verified.header), until });
+    this.entries.set(key, { key, payload: deepFreeze(verified.payload), header: deepFreeze(verified.header), until });
+    this.newest = key;
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

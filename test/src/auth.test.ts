@@ -189,6 +189,36 @@ describe('TokenCache', () => {
     assert.equal(cache.size, 3);
   });
 
+  test('repeated hits on the most recent token keep the order; a hit on another moves it last', () => {
+    const t = 1_700_000_000_000;
+    const cache = new TokenCache(3, 600_000, () => t);
+    for (const k of ['a', 'b', 'c']) cache.set(verified(k, t / 1000 + 3600));
+    for (let i = 0; i < 5; i++) assert.ok(cache.get('c'));
+    assert.ok(cache.get('a'), 'order now b, c, a');
+    assert.ok(cache.get('c'), 'order now b, a, c: c was not the most recent any more');
+    cache.set(verified('d', t / 1000 + 3600));
+    cache.set(verified('e', t / 1000 + 3600));
+    assert.equal(cache.get('b'), undefined, 'b went first');
+    assert.equal(cache.get('a'), undefined, 'then a');
+    assert.ok(cache.get('c') && cache.get('d') && cache.get('e'));
+    assert.equal(cache.hits, 10);
+  });
+
+  test('an expired most recent token is gone, and the next set of it is the most recent again', () => {
+    let t = 1_700_000_000_000;
+    const cache = new TokenCache(2, 600_000, () => t);
+    cache.set(verified('old', t / 1000 + 3600));
+    cache.set(verified('short', t / 1000 + 10));
+    t += 10_000;
+    assert.equal(cache.get('short'), undefined);
+    assert.equal(cache.size, 1);
+    cache.set(verified('short', t / 1000 + 3600));
+    assert.ok(cache.get('old'), 'order now short, old');
+    cache.set(verified('new', t / 1000 + 3600));
+    assert.equal(cache.get('short'), undefined, 'short was the least recently used');
+    assert.ok(cache.get('old') && cache.get('new'));
+  });
+
   test('an entry is never used at or after exp, nor after maxAgeMs, and an expired token is not stored', () => {
     let t = 1_700_000_000_000;
     const cache = new TokenCache(10, 60_000, () => t);
