@@ -19,10 +19,13 @@
  *             p99; the floor (b) is paced at the same rate, for comparison
  * and once (first available store) verify: POST /v1/credentials/verify vs (d) raw native bcrypt.verify at cost 10,
  * same concurrency, same UV_THREADPOOL_SIZE as the gateway process.
- * The gateway, (b) and (b′) run side by side and take turns (alternate()): their storms in four turns each, A B C
- * C B A A B C C B A, their paced runs and the verify comparison in two (A B B A). This machine's speed drifts by
- * tens of percent from minute to minute; one stretch each, one after the other, put that drift into the ratios.
- * (a) and (c) run alone, after them.
+ * The gateway, (b) and (b′) run side by side and take turns (alternate()): their storms in turns of 1 s, their paced
+ * runs in turns of 2 s, the verify comparison in two turns (a verify takes half a second; the end of a turn abandons
+ * those in flight). This machine's speed drifts by tens of percent from minute to
+ * minute; one stretch each, one after the other, put that drift into the ratios. The turns are short so that the
+ * gateway never idles long enough between its own turns for its idle collection (src/idlegc.ts: 4 s below 2% CPU),
+ * which would make its next turn start with a shrunken heap: these measure a steady load. (a) and (c) run alone,
+ * after them.
  * Start to ready: from spawning the gateway's process to its first 200 from /readyz, timed once the machine is quiet
  * again after seeding, with V8's code cache (src/launch.ts); first, on the demo store, a start without the cache and
  * one with it.
@@ -83,8 +86,9 @@ const PROFILE_DIR = values.profile ? path.resolve(values.profile) : undefined;
 const profileArgs = (name: string) => (PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, name)] : []);
 const STORES = values.stores!.split(',').map((s) => s.trim()).filter(Boolean) as BenchAdapter[];
 const PASSWORD = 'benchmark-password-1';
-/** The storms' turns per configuration (alternate): 4 turns of SECONDS/4, in the order A B C, C B A, A B C, C B A. */
-const STORM_ROUNDS = 4;
+/** Turns per configuration (alternate): storms in turns of about 1 s, paced runs in turns of about 2 s. */
+const STORM_ROUNDS = Math.max(1, Math.round(SECONDS));
+const PACED_ROUNDS = Math.max(1, Math.round(SECONDS / 2));
 /** How long after the load the RSS is read a second time: src/idlegc.ts gives memory back 4-12 s after a load ends. */
 const AFTER_IDLE_S = 15;
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -625,14 +629,14 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     await cannon(floor.url, '/v1/users/lookup', lookupBody, {}, 1);
     await cannon(express.url, '/v1/users/lookup', lookupBody, {}, 1);
     const storm = (c: Child, h: Record<string, string>) => (s: number) => httpLoad(c, '/v1/users/lookup', lookupBody, h, s);
-    const storms = await alternate([['gw', storm(gw, auth)], ['floor', storm(floor, {})], ['express', storm(express, {})]], SECONDS, STORM_ROUNDS);
+    const storms = await alternate([['floor', storm(floor, {})], ['express', storm(express, {})], ['gw', storm(gw, auth)]], SECONDS, STORM_ROUNDS);
     res.gw = storms.gw;
     res.floor = storms.floor;
     res.express = storms.express;
     log(`  storms (${STORM_ROUNDS} turns each): gateway ${f(res.gw.rps)} req/s, (b) bare node:http floor ${f(res.floor.rps)}, (b′) Express floor ${f(res.express.rps)} (non-2xx/errors ${res.gw.bad}, ${res.floor.bad}, ${res.express.bad})  [t=${secs()} s]`);
     const rate = Math.max(1, Math.round(res.gw.rps / 2));
     const paced = (c: Child, h: Record<string, string>) => (s: number) => pacedLoad(c, '/v1/users/lookup', lookupBody, h, s, rate);
-    const half = await alternate([['gw', paced(gw, auth)], ['floor', paced(floor, {})]], SECONDS, 2);
+    const half = await alternate([['floor', paced(floor, {})], ['gw', paced(gw, auth)]], SECONDS, PACED_ROUNDS);
     res.half = { ...half.gw, rate };
     res.floorHalf = { ...half.floor, rate };
     log(`  paced at ${rate} req/s: gateway p50 ${f(res.half.p50, 2)} ms, p99 ${f(res.half.p99, 2)} ms; (b) floor p50 ${f(res.floorHalf.p50, 2)} ms, p99 ${f(res.floorHalf.p99, 2)} ms`);
@@ -640,7 +644,7 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     await floor.stop();
     await express.stop();
   }
-  // The RSS at the end of the gateway's last load: the paced one (the gateway's turn is last), or the verify storm.
+  // The RSS at the end of the gateway's last load: its last paced turn (the last turn of all), or the verify storm's.
   let lastLoad: Measured = res.half;
   if (doVerify) {
     const verifyBody = () => JSON.stringify({ login: `user${randomId()}@example.com`, password: PASSWORD });
@@ -649,10 +653,11 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     // The gateway and raw bcrypt (in this process, while the gateway idles) take turns too; the gateway's is last.
     const v = await alternate(
       [
-        ['gw', (s: number) => httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, s)],
         ['raw', (s: number) => loop(async () => bcryptVerify(PASSWORD, hash), s)],
+        ['gw', (s: number) => httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, s)],
       ],
       SECONDS,
+      // Two long turns: a verify takes about half a second, and a turn's end abandons the verifications in flight.
       2,
     );
     lastLoad = v.gw;

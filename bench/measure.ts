@@ -74,15 +74,15 @@ export function measured(parts: readonly Stretch[]): Measured {
 }
 
 /**
- * Configurations measured side by side, taking turns: `rounds` rounds of seconds/rounds each, every other round in
- * reverse order (A B C, C B A, A B C, ...), so that a change of the machine's speed during the measurement falls on
- * every configuration alike instead of on whichever ran first or last. Each configuration's figures are over all its
- * stretches. With an even number of rounds the first configuration also runs last.
+ * Configurations measured side by side, taking turns: `rounds` rounds of seconds/rounds each, each round in the same
+ * order (A B C A B C ...), so that a change of the machine's speed during the measurement falls on every
+ * configuration alike instead of on whichever ran first or last. Each configuration's figures are over all its
+ * stretches; the last configuration's stretch is the last one.
  */
 export async function alternate<K extends string>(runs: readonly (readonly [K, (seconds: number) => Promise<Stretch>])[], seconds: number, rounds: number): Promise<Record<K, Measured>> {
   const parts = new Map<K, Stretch[]>(runs.map(([k]) => [k, []]));
   for (let i = 0; i < rounds; i++) {
-    for (const [k, run] of i % 2 ? [...runs].reverse() : runs) parts.get(k)!.push(await run(seconds / rounds));
+    for (const [k, run] of runs) parts.get(k)!.push(await run(seconds / rounds));
   }
   return Object.fromEntries([...parts].map(([k, v]) => [k, measured(v)])) as Record<K, Measured>;
 }

@@ -45,21 +45,17 @@ describe('bench measure', () => {
     assert.throws(() => measured([]), /no stretches/);
   });
 
-  test('alternate: every other round in reverse order, each turn seconds/rounds long, each configuration over its own turns', async () => {
+  test('alternate: rounds in the same order, each turn seconds/rounds long, each configuration over its own turns', async () => {
     const order: string[] = [];
     const turn = (k: string, ok: number) => async (s: number) => {
       order.push(`${k}${s}`);
       return stretch({ ok, duration: s });
     };
     const r = await alternate([['a', turn('a', 10)], ['b', turn('b', 20)], ['c', turn('c', 30)]], 8, 4);
-    assert.deepEqual(order, ['a2', 'b2', 'c2', 'c2', 'b2', 'a2', 'a2', 'b2', 'c2', 'c2', 'b2', 'a2']);
+    assert.deepEqual(order, ['a2', 'b2', 'c2', 'a2', 'b2', 'c2', 'a2', 'b2', 'c2', 'a2', 'b2', 'c2']);
     assert.deepEqual(Object.keys(r).sort(), ['a', 'b', 'c']);
     assert.equal(r.a.ok, 40);
     assert.equal(r.b.rps, 80 / 8);
     assert.equal(r.c.ok, 120);
-
-    const two: string[] = [];
-    await alternate([['gw', async (s) => (two.push(`gw${s}`), stretch({ duration: s }))], ['floor', async (s) => (two.push(`floor${s}`), stretch({ duration: s }))]], 8, 2);
-    assert.deepEqual(two, ['gw4', 'floor4', 'floor4', 'gw4'], 'A B B A: the first configuration also runs last');
   });
 });
