@@ -20,8 +20,8 @@
  * and once (first available store) verify: POST /v1/credentials/verify vs (d) raw native bcrypt.verify at cost 10,
  * same concurrency, same UV_THREADPOOL_SIZE as the gateway process.
  * The gateway, (b) and (b′) run side by side and take turns (alternate()): their storms in turns of 1 s, their paced
- * runs in turns of 2 s, the verify comparison in two turns (a verify takes half a second; the end of a turn abandons
- * those in flight). This machine's speed drifts by tens of percent from minute to
+ * runs in turns of 2 s; the verify comparison is one stretch each (a turn's end would abandon verifications in
+ * flight, whose hashes run on into the next turn). This machine's speed drifts by tens of percent from minute to
  * minute; one stretch each, one after the other, put that drift into the ratios. The turns are short so that the
  * gateway never idles long enough between its own turns for its idle collection (src/idlegc.ts: 4 s below 2% CPU),
  * which would make its next turn start with a shrunken heap: these measure a steady load. (a) and (c) run alone,
@@ -650,15 +650,17 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     const verifyBody = () => JSON.stringify({ login: `user${randomId()}@example.com`, password: PASSWORD });
     await cannon(gw.url, '/v1/credentials/verify', verifyBody, auth, 1);
     await loop(async () => bcryptVerify(PASSWORD, hash), 1);
-    // The gateway and raw bcrypt (in this process, while the gateway idles) take turns too; the gateway's is last.
+    // One stretch each, the gateway's first, straight after its paced turns: not in turns, because a turn's end
+    // abandons the verifications in flight (the gateway's hashes then run on into raw bcrypt's turn), and because
+    // raw bcrypt's turn (in this process) leaves the gateway idle long enough for its idle collection, which would
+    // make the RSS read at the end of its next turn that of a load seconds old.
     const v = await alternate(
       [
-        ['raw', (s: number) => loop(async () => bcryptVerify(PASSWORD, hash), s)],
         ['gw', (s: number) => httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, s)],
+        ['raw', (s: number) => loop(async () => bcryptVerify(PASSWORD, hash), s)],
       ],
       SECONDS,
-      // Two long turns: a verify takes about half a second, and a turn's end abandons the verifications in flight.
-      2,
+      1,
     );
     lastLoad = v.gw;
     res.verify = { gw: v.gw, raw: v.raw, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' };

@@ -146,9 +146,9 @@ export class TokenCache {
       return undefined;
     }
     // Most recently used last. Not on every hit: an IdP sends one token for hours, and a delete and set per request
-    // made the map rehash every few hundred requests, each time into a new table (README, "Performance": what a
-    // long-lived Set or Map that churns costs the collector). Reinserted under the entry's own key, never this
-    // request's copy of it.
+    // made the map rehash every few hundred requests, each time into a new table, the dead one still pointing at this
+    // request's key (README, "Garbage collection: the responses in flight", and InFlightList in src/server.ts).
+    // Reinserted under the entry's own key, never this request's copy of it.
     if (key !== this.newest) {
       this.entries.delete(e.key);
       this.entries.set(e.key, e);
