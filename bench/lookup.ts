@@ -650,21 +650,15 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     const verifyBody = () => JSON.stringify({ login: `user${randomId()}@example.com`, password: PASSWORD });
     await cannon(gw.url, '/v1/credentials/verify', verifyBody, auth, 1);
     await loop(async () => bcryptVerify(PASSWORD, hash), 1);
-    // One stretch each, the gateway's first, straight after its paced turns: not in turns, because a turn's end
-    // abandons the verifications in flight (the gateway's hashes then run on into raw bcrypt's turn), and because
-    // raw bcrypt's turn (in this process) leaves the gateway idle long enough for its idle collection, which would
-    // make the RSS read at the end of its next turn that of a load seconds old.
-    const v = await alternate(
-      [
-        ['gw', (s: number) => httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, s)],
-        ['raw', (s: number) => loop(async () => bcryptVerify(PASSWORD, hash), s)],
-      ],
-      SECONDS,
-      1,
-    );
-    lastLoad = v.gw;
-    res.verify = { gw: v.gw, raw: v.raw, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' };
-    log(`  verify: gateway ${f(v.gw.rps)} req/s, raw bcrypt ${f(v.raw.rps)} verifies/s`);
+    // One stretch each, the gateway's first (after 2 s of warm-ups), not in turns: a turn's end abandons the
+    // verifications in flight, whose hashes would run on into raw bcrypt's turn, and raw bcrypt's turn (in this
+    // process) would leave the gateway idle long enough for its idle collection before its next turn, whose end the
+    // RSS reading is.
+    const vGw = measured([await httpLoad(gw, '/v1/credentials/verify', verifyBody, auth, SECONDS)]);
+    const vRaw = measured([await loop(async () => bcryptVerify(PASSWORD, hash), SECONDS)]);
+    lastLoad = vGw;
+    res.verify = { gw: vGw, raw: vRaw, threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' };
+    log(`  verify: gateway ${f(vGw.rps)} req/s, raw bcrypt ${f(vRaw.rps)} verifies/s`);
   }
   const loadEnded = performance.now();
   res.rssAfterLoadMb = lastLoad.rssMb ?? undefined;
