@@ -16,7 +16,9 @@
  * previous collection gave it back). So while the young generation is above youngLimitBytes, the idle process collects
  * again, retryMs after the previous collection, at most maxPerIdle times in one idle stretch. The gateway's own
  * start-up leaves the young generation at 16 MB: the first idle stretch after start gives that back too. A busy
- * process, or an idle one with nothing to give back, costs one getrusage() and two heap readings per interval.
+ * process costs one getrusage() per interval; an idle one with nothing to give back, two heap readings more.
+ * Started by serve, demo and the benchmark's gateway child. Its price (README, "Memory after a load"): a load that
+ * starts right after a collection begins on a shrunken heap, and its first seconds cost more CPU per request.
  */
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
