@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { cacheFileFor } from '../../src/launch.js';
+import { BUNDLE_V8_FLAGS, bundleV8Flags, cacheFileFor } from '../../src/launch.js';
 
 const LAUNCH = fileURLToPath(new URL('../../src/launch.js', import.meta.url));
 
@@ -118,5 +118,37 @@ describe('runBundle: a CommonJS bundle with its V8 code cache', () => {
       assert.equal(r.launched.cacheUsed, false);
     }
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  });
+
+  test('the bundle runs with BUNDLE_V8_FLAGS: after a full collection the old generation may grow by their factor, not V8\'s own', () => {
+    const percent = Number(/^--heap-growing-percent=(\d+)$/.exec(BUNDLE_V8_FLAGS.find((f) => f.startsWith('--heap-growing-percent=')) ?? '')?.[1]);
+    assert.ok(percent > 0, `BUNDLE_V8_FLAGS sets --heap-growing-percent: ${BUNDLE_V8_FLAGS.join(' ')}`);
+    const gcFile = path.join(dir, 'collects.cjs');
+    writeFileSync(gcFile, 'const kept = []; for (let i = 0; i < 100000; i++) kept.push({ i }); gc(); gc(); console.log(kept.length);\n');
+    // V8 prints each new old-generation limit with the factor it used: "[HeapController] Limit: old size: ..., new limit: ... (4.0)".
+    const factors = (args: string[]) =>
+      execFileSync(process.execPath, ['--expose-gc', '--trace-gc-verbose', ...args], { encoding: 'utf8' })
+        .split('\n')
+        .flatMap((line) => (line.includes('[HeapController] Limit:') ? [/\((\d+\.\d+)\)\s*$/.exec(line)?.[1]] : []));
+    const viaRunBundle = ['--input-type=module', '-e', `import { runBundle } from ${JSON.stringify(LAUNCH)}; runBundle(process.argv[1], 60000);`, gcFile];
+    const launched = factors(viaRunBundle);
+    const plain = factors([gcFile]);
+    const expected = (1 + percent / 100).toFixed(1);
+    assert.ok(launched.length >= 2, 'a limit after each collection');
+    assert.deepEqual(new Set(launched), new Set([expected]), 'through runBundle');
+    assert.ok(plain.length >= 2 && !plain.includes(expected), `run by node alone, V8 picks its own factor (${plain.join(', ')}): the test can tell the two apart`);
+    const operators = percent === 100 ? 200 : 100;
+    assert.deepEqual(new Set(factors([`--heap_growing_percent=${operators}`, ...viaRunBundle])), new Set([(1 + operators / 100).toFixed(1)]), "an operator's own flag stands");
+  });
+
+  test('bundleV8Flags: every flag of BUNDLE_V8_FLAGS but those that node\'s command line names, however spelt', () => {
+    assert.deepEqual(bundleV8Flags([]), BUNDLE_V8_FLAGS);
+    assert.deepEqual(bundleV8Flags(['--max-old-space-size=512', '--expose-gc', '--heap-growing']), BUNDLE_V8_FLAGS, 'other flags, and a name that only begins alike');
+    for (const flag of BUNDLE_V8_FLAGS) {
+      const name = flag.split('=')[0]!;
+      for (const own of [[`${name}=7`], [name.replaceAll('-', '_').replace(/^__/, '--') + '=7'], [name, '7']]) {
+        assert.ok(!bundleV8Flags(own).includes(flag), `${own.join(' ')} stands`);
+      }
+    }
   });
 });
