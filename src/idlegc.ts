@@ -18,7 +18,9 @@
  * start-up leaves the young generation at 16 MB: the first idle stretch after start gives that back too. A busy
  * process costs one getrusage() per interval; an idle one with nothing to give back, two heap readings more.
  * Started by serve, demo and the benchmark's gateway child. Its price (README, "Memory after a load"): a load that
- * starts right after a collection begins on a shrunken heap, and its first seconds cost more CPU per request.
+ * starts right after a collection begins on a shrunken heap, and with some of V8's optimized code discarded (a full
+ * collection that frees the objects such code holds weakly discards the code), so its first seconds cost more CPU
+ * per request while V8 optimizes again.
  */
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
