@@ -19,13 +19,13 @@
  *             p99; the floor (b) is paced at the same rate, for comparison
  * and once (first available store) verify: POST /v1/credentials/verify vs (d) raw native bcrypt.verify at cost 10,
  * same concurrency, same UV_THREADPOOL_SIZE as the gateway process.
- * The gateway, (b) and (b′) run side by side and take turns (alternate()): their storms in turns of 1 s, their paced
- * runs in turns of 2 s; the verify comparison is one stretch each (a turn's end would abandon verifications in
- * flight, whose hashes run on into the next turn). This machine's speed drifts by tens of percent from minute to
- * minute; one stretch each, one after the other, put that drift into the ratios. The turns are short so that the
- * gateway never idles long enough between its own turns for its idle collection (src/idlegc.ts: 4 s below 2% CPU),
- * which would make its next turn start with a shrunken heap: these measure a steady load. (a) and (c) run alone,
- * after them.
+ * The gateway, (b) and (b′) run side by side and take turns (alternate()), because this machine's speed drifts by
+ * tens of percent from minute to minute, and configurations measured one after the other each got their own minute's
+ * speed: their storms in turns of 1 s, their paced runs in turns of 2 s. The turns are short so that the gateway
+ * never idles long enough between its own turns for its idle collection (src/idlegc.ts: 4 s below 2% CPU), which
+ * would make its next turn start with a shrunken heap and part of its optimized code discarded: these measure a
+ * steady load. The verify comparison is one stretch each, not turns: the end of an autocannon turn abandons the
+ * verifications in flight, whose hashes would run on into the next turn. (a) and (c) run alone, after them.
  * Start to ready: from spawning the gateway's process to its first 200 from /readyz, timed once the machine is quiet
  * again after seeding, with V8's code cache (src/launch.ts); first, on the demo store, a start without the cache and
  * one with it.
