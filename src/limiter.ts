@@ -170,6 +170,20 @@ export async function createLimiters(limits: LimitsConfig, logger: Logger, audit
     if (down) logger.info({}, 'limiter: Redis reachable again');
     down = false;
   });
+  // Serve only once the connection is up, or has failed, or connectTimeout has passed: a request that found it still
+  // connecting would take the policy's path (fail_closed: 503 to verify; otherwise this process's memory, so that the
+  // first requests after a start were counted apart from the rest).
+  await new Promise<void>((resolve) => {
+    const settle = () => {
+      clearTimeout(timer);
+      redis.off('ready', settle);
+      redis.off('error', settle);
+      resolve();
+    };
+    const timer = setTimeout(settle, Math.max(1000, limits.redis.timeout_ms));
+    redis.once('ready', settle);
+    redis.once('error', settle);
+  });
   const onError = (op: string, e: unknown) => {
     const x = e as { name?: string; code?: string };
     logger.warn({ op, err_class: x?.name ?? typeof e, err_code: x?.code, policy: limits.redis.policy }, 'limiter: Redis call failed');

@@ -233,6 +233,34 @@ describe('refunds on Redis give back only what the key still holds', { skip }, (
   });
 });
 
+describe('start-up waits for Redis: the first requests after a start are counted in Redis', { skip }, () => {
+  test('the first take right after createLimiters is answered by Redis, for the failed-login limit (fail_closed) and the client request rate', async () => {
+    const prefix = uniqueName('lgtest');
+    const l: LimitsConfig = {
+      login_failures: { max: 2, window_s: 60 },
+      redis_url: env.redisUrl,
+      redis: { policy: 'fail_closed', timeout_ms: 300, key_prefix: prefix, key_secret: KEY_SECRET },
+      client_requests: { max: 5, window_s: 60 },
+    };
+    const limiters = await createLimiters(l, createLogger('silent'));
+    const r = new Redis(env.redisUrl);
+    try {
+      // No polling: a client still connecting would refuse the command (fail_closed: an error, a 503 to verify)...
+      assert.equal(await limiters.login.take(limiterKey.login('first@example.com')), 0);
+      // ... and the request rate would be counted in this process's memory instead (it fails open).
+      assert.equal(await limiters.requests!.take('client:first-client'), 0);
+      const keys = await r.keys(`${prefix}:*`);
+      assert.equal(keys.filter((k) => k.startsWith(`${prefix}:login-failures`)).length, 1, keys.join(' '));
+      assert.equal(keys.filter((k) => k.startsWith(`${prefix}:client-requests`)).length, 1, keys.join(' '));
+    } finally {
+      const keys = await r.keys(`${prefix}:*`);
+      if (keys.length) await r.del(...keys);
+      r.disconnect();
+      await limiters.close();
+    }
+  });
+});
+
 describe('Redis unreachable: the configured policy', { skip }, () => {
   let proxy: FaultProxy;
   let closed: TestGateway;
