@@ -6,7 +6,7 @@
  *                         [--users 100000] [--pool 10] [--log-level info] [--profile DIR])
  *   --profile DIR writes a V8 CPU profile of each server child (node --cpu-prof) to DIR/<mode>-<store>/.
  *
- * Load comes from autocannon, in this process; every server under test runs in a child process (bench/child.ts),
+ * Storms come from autocannon, in this process; every server under test runs in a child process (bench/child.ts),
  * so its CPU time and RSS are its own. Per store, all at the same concurrency:
  *   gateway   POST /v1/users/lookup through the real gateway (token check, Express, store, profile)
  *   (a) raw   the same SQL (captured from the gateway's own store for a lookup), same driver and pool size, in a loop
@@ -15,8 +15,8 @@
  *             with the same pool and SQL and nothing of the gateway's own: the floor of this gateway's stack, which
  *             splits the gap to (b) into what the stack costs and what the gateway's own work costs
  *   (c) template style: a bare node:http server opening a new connection per request, same SQL
- *   half rate: the gateway again, paced at half its measured maximum rate (loadtest, evenly spaced requests), for
- *             p99; the floor (b) is paced at the same rate, for comparison
+ *   half rate: the gateway again, paced at half its measured maximum rate (loadtest, evenly spaced requests, in a
+ *             process of its own: bench/pacer.ts), for p99; the floor (b) is paced at the same rate, for comparison
  * and once (first available store) verify: POST /v1/credentials/verify vs (d) raw native bcrypt.verify at cost 10,
  * same concurrency, same UV_THREADPOOL_SIZE as the gateway process.
  * The gateway, (b) and (b′) run side by side and take turns (alternate()), because this machine's speed drifts by
@@ -34,7 +34,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +42,6 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { hashSync, verify as bcryptVerify } from '@node-rs/bcrypt';
 import autocannon from 'autocannon';
-import { loadTest } from 'loadtest';
 import type BetterSqlite3 from 'better-sqlite3';
 import type * as MySQL from 'mysql2/promise';
 import type PG from 'pg';
@@ -59,6 +57,7 @@ import { buildGateway } from '../src/server.js';
 import { benchArgs, usageError } from './args.js';
 import { openBenchDriver, openGatewayStore, replayLookup, type BenchAdapter, type BenchStore, type Replay } from './helpers.js';
 import { alternate, measured, type Measured, type Stretch } from './measure.js';
+import type { PaceJob, PaceResult } from './pacer.js';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -244,51 +243,71 @@ function stretch(before: Stats, after: Stats, r: { ok: number; bad: number; dura
   return { ...r, cpuUs: after.cpuUs - before.cpuUs, syscalls, rssMb: after.rssMb, heapMb: after.heapMb };
 }
 
-/**
- * Paced (open-model) load: loadtest sends `rate` requests per second at evenly spaced moments whatever the answers
- * (HighResolutionTimer), as independent callers would; latency is from each request's send to its answer.
- * autocannon's overallRate is a per-second budget instead (each connection runs at full speed until it has sent its
- * share of the second, then waits for the next second), so its latencies are those of full load for part of each
- * second, not of the rate asked for.
- */
-async function pacedLoad(child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number, rate: number): Promise<Stretch> {
-  const before = await child.stats();
-  const lat: number[] = [];
-  let ok = 0;
-  let bad = 0;
-  const t0 = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    loadTest(
-      {
-        url: `${child.url}${p}`,
-        method: 'POST',
-        contentType: 'application/json',
-        headers,
-        body,
-        requestsPerSecond: rate,
-        maxSeconds: seconds,
-        agentKeepAlive: true,
-        timeout: 10_000,
-        quiet: true,
-        // loadtest's own requestElapsed is in whole milliseconds: time each request here instead, from its creation to
-        // its answer's headers (the answer is one small packet).
-        requestGenerator: (_o: unknown, params: RequestOptions, request: typeof httpRequest, callback: (res: IncomingMessage) => void) => {
-          const t = performance.now();
-          return request(params, (res) => {
-            lat.push(performance.now() - t);
-            callback(res);
-          });
-        },
-        statusCallback: (error: unknown, result?: { statusCode?: number }) => {
-          if (!error && result?.statusCode !== undefined && result.statusCode < 300) ok++;
-          else bad++;
-        },
-      },
-      (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
-    );
+/** The paced load generator (bench/pacer.ts), in its own process: its loop's stalls would be added to the latencies. */
+interface Pacer {
+  run(job: PaceJob): Promise<PaceResult>;
+  stop(): Promise<void>;
+}
+
+async function startPacer(): Promise<Pacer> {
+  const proc = fork(path.join(HERE, 'pacer.js'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: process.env, execArgv: [] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
   });
-  const duration = (performance.now() - t0) / 1000;
-  return stretch(before, await child.stats(), { ok, bad, duration, lat });
+  let pending: { resolve: (r: PaceResult) => void; reject: (e: Error) => void } | null = null;
+  let exited = false;
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.on('message', (m: { type: string; message?: string } & PaceResult) => {
+      if (m.type === 'ready') resolve();
+      else if (m.type === 'paced') pending?.resolve(m);
+      else if (m.type === 'error') pending?.reject(new Error(`pacer: ${m.message} ${stderr}`));
+      if (m.type !== 'ready') pending = null;
+    });
+    proc.once('exit', (code) => {
+      exited = true;
+      const e = new Error(`pacer exited (${code}) ${stderr}`);
+      reject(e);
+      pending?.reject(e);
+    });
+  });
+  const stop = async () => {
+    if (exited) return;
+    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.send({ type: 'exit' });
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  };
+  cleanups.push(stop);
+  await ready;
+  return {
+    run: (job) =>
+      new Promise((resolve, reject) => {
+        pending = { resolve, reject };
+        proc.send({ type: 'pace', ...job });
+      }),
+    stop,
+  };
+}
+
+/** A paced configuration's figures, with the rate and the generator's own loop delay (worst turn's p99 and max). */
+type Paced = Measured & { rate: number; pacerLoop?: { p99: number; max: number } | undefined };
+
+/** The paced generator's own event-loop delay, per configuration: the worst turn's p99 and max, ms. */
+const pacerLoop = new Map<string, { p99: number; max: number }>();
+
+/**
+ * Paced (open-model) load on `child` from the pacer (bench/pacer.ts: loadtest, evenly spaced requests whatever the
+ * answers, as independent callers would send them); latency is from each request's creation to its answer.
+ */
+async function pacedLoad(pacer: Pacer, child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number, rate: number): Promise<Stretch> {
+  const bodies = Array.from({ length: Math.ceil(rate * seconds) + 16 }, body);
+  const before = await child.stats();
+  const r = await pacer.run({ url: `${child.url}${p}`, headers, bodies, rate, seconds });
+  const seen = pacerLoop.get(child.url) ?? { p99: 0, max: 0 };
+  pacerLoop.set(child.url, { p99: Math.max(seen.p99, r.loopP99), max: Math.max(seen.max, r.loopMax) });
+  return stretch(before, await child.stats(), r);
 }
 
 /** `concurrency` loops of `op` in this process for `seconds` (no HTTP). CPU is this process's. */
@@ -499,8 +518,8 @@ interface StoreResult {
   rssAfterIdleMb?: number;
   heapAfterIdleMb?: number;
   gw?: Measured;
-  half?: Measured & { rate: number };
-  floorHalf?: Measured & { rate: number };
+  half?: Paced;
+  floorHalf?: Paced;
   raw?: Measured;
   floor?: Measured;
   express?: Measured;
@@ -635,11 +654,22 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     res.express = storms.express;
     log(`  storms (${STORM_ROUNDS} turns each): gateway ${f(res.gw.rps)} req/s, (b) bare node:http floor ${f(res.floor.rps)}, (b′) Express floor ${f(res.express.rps)} (non-2xx/errors ${res.gw.bad}, ${res.floor.bad}, ${res.express.bad})  [t=${secs()} s]`);
     const rate = Math.max(1, Math.round(res.gw.rps / 2));
-    const paced = (c: Child, h: Record<string, string>) => (s: number) => pacedLoad(c, '/v1/users/lookup', lookupBody, h, s, rate);
-    const half = await alternate([['floor', paced(floor, {})], ['gw', paced(gw, auth)]], SECONDS, PACED_ROUNDS);
-    res.half = { ...half.gw, rate };
-    res.floorHalf = { ...half.floor, rate };
+    const pacer = await startPacer();
+    try {
+      const paced = (c: Child, h: Record<string, string>) => (s: number) => pacedLoad(pacer, c, '/v1/users/lookup', lookupBody, h, s, rate);
+      // One short paced stretch each first, not counted: the pacer's own code warms up (compiles) on them.
+      await paced(floor, {})(0.5);
+      await paced(gw, auth)(0.5);
+      pacerLoop.clear();
+      const half = await alternate([['floor', paced(floor, {})], ['gw', paced(gw, auth)]], SECONDS, PACED_ROUNDS);
+      res.half = { ...half.gw, rate, pacerLoop: pacerLoop.get(gw.url) };
+      res.floorHalf = { ...half.floor, rate, pacerLoop: pacerLoop.get(floor.url) };
+    } finally {
+      await pacer.stop();
+    }
+    const gen = (m: { pacerLoop?: { p99: number; max: number } | undefined }) => `${f(m.pacerLoop?.p99, 1)} / ${f(m.pacerLoop?.max, 1)} ms`;
     log(`  paced at ${rate} req/s: gateway p50 ${f(res.half.p50, 2)} ms, p99 ${f(res.half.p99, 2)} ms; (b) floor p50 ${f(res.floorHalf.p50, 2)} ms, p99 ${f(res.floorHalf.p99, 2)} ms`);
+    log(`  the paced generator's own event-loop delay, worst turn's p99 / max: during the gateway's turns ${gen(res.half)}, the floor's ${gen(res.floorHalf)}`);
   } finally {
     await floor.stop();
     await express.stop();
@@ -816,7 +846,7 @@ function report(results: StoreResult[], starts: { cold: number; cached: number }
     }
   }
   for (const r of ran) target(r.gw!.rps >= 10 * r.template!.rps, `${NAMES[r.adapter]} lookup ≥ 10× template style (c): ${f(r.gw!.rps / r.template!.rps, 1)}×`);
-  for (const r of ran) target(r.half!.p99 <= 10, `${NAMES[r.adapter]} p99 at half the maximum lookup rate (${r.half!.rate}/s, paced) ≤ 10 ms: ${f(r.half!.p99, 2)} ms (the floor at that rate: ${f(r.floorHalf?.p99, 2)} ms)`);
+  for (const r of ran) target(r.half!.p99 <= 10, `${NAMES[r.adapter]} p99 at half the maximum lookup rate (${r.half!.rate}/s, paced) ≤ 10 ms: ${f(r.half!.p99, 2)} ms (the floor at that rate: ${f(r.floorHalf?.p99, 2)} ms; the generator's own loop delay in the gateway's turns, worst p99 / max: ${f(r.half!.pacerLoop?.p99, 1)} / ${f(r.half!.pacerLoop?.max, 1)} ms)`);
   const v = ran.find((r) => r.verify)?.verify;
   target(v ? v.gw.rps >= 0.95 * v.raw.rps : null, `verify ≥ 0.95× raw bcrypt (d): ${v ? `${f(v.gw.rps / v.raw.rps, 3)}× (${f(v.gw.rps)} vs ${f(v.raw.rps)}/s)` : 'not run'}`);
   for (const r of ran) target(r.idleRssMb! < 100, `${NAMES[r.adapter]} idle RSS < 100 MB: ${f(r.idleRssMb, 1)} MB`);
