@@ -657,7 +657,8 @@ async function benchStore(adapter: BenchAdapter, dir: string, hash: string, issu
     const pacer = await startPacer();
     try {
       const paced = (c: Child, h: Record<string, string>) => (s: number) => pacedLoad(pacer, c, '/v1/users/lookup', lookupBody, h, s, rate);
-      // One short paced stretch each first, not counted: the pacer's own code warms up (compiles) on them.
+      // One short paced stretch each first, not counted: the pacer's own code warms up (compiles) on them, and each
+      // server's first paced requests (after its storms and the other's turn) are not a steady load's.
       await paced(floor, {})(0.5);
       await paced(gw, auth)(0.5);
       pacerLoop.clear();

@@ -5,10 +5,10 @@
  *
  * Why a process of its own: a paced request's latency is timed by the generator, so every stall of the generator's
  * event loop (its own garbage collection, other work in its process) is added to the answers that arrive during it.
- * In the benchmark's own process, whose heap holds the storms' latencies and the seeding's leftovers, incremental
- * marking steps of up to 13 ms were seen during paced turns, and that loop's delay reached p99 8 ms, max 14 ms. Here
- * the heap holds one turn's latencies, and the generator's own loop delay is measured and reported with each turn,
- * so that a reader can tell the generator's share of a p99 from the server's.
+ * In the benchmark's own process, whose heap holds the storms' latencies and the seeding's leftovers, one SQLite-only
+ * run showed an incremental-marking step of 12.9 ms during a paced turn, and that loop's delay reached p99 8.3 ms,
+ * max 14.3 ms in its worst turn. Here the heap holds one turn's latencies, and the generator's own loop delay is
+ * measured and reported with each turn, so that a reader can tell the generator's share of a p99 from the server's.
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
