@@ -779,8 +779,11 @@ async function main() {
       if (r.verify) verified = true;
       results.push(r);
     } catch (e) {
+      // Reported with the others, and the run exits 1: a measurement that failed is not a result (an unreachable
+      // server, above, is a skip).
       log(`  ${NAMES[a]}: FAILED: ${errText(e)}`);
       results.push({ adapter: a, skipped: `failed: ${errText(e)}` });
+      process.exitCode = 1;
     }
     log('');
   }
