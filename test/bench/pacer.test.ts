@@ -36,7 +36,7 @@ describe('bench pacer', () => {
   test('sends the rate asked for, with the bodies and headers given; non-2xx answers are bad', async () => {
     seen.length = 0;
     const r = await pace({ url, headers: { authorization: 'Bearer t' }, bodies: ['{"a":1}', '{"bad":1}'], rate: 200, seconds: 1 });
-    assert.ok(r.ok + r.bad >= 180 && r.ok + r.bad <= 220, `about 200 requests in 1 s: ${r.ok + r.bad}`);
+    assert.ok(r.ok + r.bad >= 160 && r.ok + r.bad <= 240, `about 200 requests in 1 s: ${r.ok + r.bad}`);
     assert.ok(Math.abs(r.ok - r.bad) <= 2, `the two bodies in turn: ${r.ok} ok, ${r.bad} bad`);
     assert.equal(r.lat.length, r.ok + r.bad, 'every answer timed');
     assert.ok(r.lat.every((x) => x > 0 && x < 1000));
@@ -46,9 +46,10 @@ describe('bench pacer', () => {
   });
 
   test('open model: slow answers do not slow the sending', async () => {
-    // Every answer takes 40 ms; a closed loop of loadtest's 10 clients would send at most 250/s, one at a time 25/s.
-    const r = await pace({ url, headers: {}, bodies: ['{"slow":1}'], rate: 300, seconds: 1 });
-    assert.ok(r.ok >= 270, `about 300 sent and answered in 1 s, whatever the answers' latency: ${r.ok}`);
+    // Every answer takes 40 ms; a closed loop of loadtest's 10 clients would send at most 250/s (500 in 2 s), one at a
+    // time 25/s.
+    const r = await pace({ url, headers: {}, bodies: ['{"slow":1}'], rate: 300, seconds: 2 });
+    assert.ok(r.ok >= 540, `about 600 sent and answered in 2 s, whatever the answers' latency: ${r.ok}`);
     const sorted = [...r.lat].sort((a, b) => a - b);
     assert.ok(sorted[Math.floor(sorted.length / 2)]! >= 39, `latency from the send, the server's 40 ms included: median ${sorted[Math.floor(sorted.length / 2)]}`);
   });
