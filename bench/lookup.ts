@@ -153,15 +153,20 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function spawnChild(spec: unknown, execArgv: string[] = []): Promise<Child> {
-  const spawnedAt = performance.now();
-  const proc = fork(path.join(HERE, 'child.js'), [JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: process.env, execArgv });
-  let stderr = '';
+/**
+ * A forked process of the benchmark's (bench/child.ts, bench/pacer.ts): the tail of its stderr, for error messages,
+ * and a stop that asks it to exit and kills it after 5 s, registered with the clean-ups.
+ */
+function forkBench(file: string, args: string[], execArgv: string[]) {
+  const proc = fork(path.join(HERE, file), args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: process.env, execArgv });
+  let tail = '';
   proc.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-2000);
+    tail = (tail + d.toString()).slice(-2000);
   });
-  const waiters: ((m: { cpu: NodeJS.CpuUsage; rss: number; heap: number; syscalls: number | null }) => void)[] = [];
   let exited = false;
+  proc.once('exit', () => {
+    exited = true;
+  });
   const stop = async () => {
     if (exited) return;
     const gone = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -171,21 +176,27 @@ async function spawnChild(spec: unknown, execArgv: string[] = []): Promise<Child
     clearTimeout(t);
   };
   cleanups.push(stop);
+  return { proc, stderr: () => tail, stop };
+}
+
+async function spawnChild(spec: unknown, execArgv: string[] = []): Promise<Child> {
+  const spawnedAt = performance.now();
+  const { proc, stderr, stop } = forkBench('child.js', [JSON.stringify(spec)], execArgv);
+  const waiters: ((m: { cpu: NodeJS.CpuUsage; rss: number; heap: number; syscalls: number | null }) => void)[] = [];
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child did not start within 30 s ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`child did not start within 30 s ${stderr()}`)), 30_000);
     proc.on('message', (m: { type: string; url?: string; message?: string; cpu?: NodeJS.CpuUsage; rss?: number; heap?: number; syscalls?: number | null }) => {
       if (m.type === 'ready') {
         clearTimeout(timer);
         resolve(m.url!);
       } else if (m.type === 'error') {
         clearTimeout(timer);
-        reject(new Error(`child failed: ${m.message} ${stderr}`));
+        reject(new Error(`child failed: ${m.message} ${stderr()}`));
       } else if (m.type === 'stats') waiters.shift()?.({ cpu: m.cpu!, rss: m.rss!, heap: m.heap ?? NaN, syscalls: m.syscalls ?? null });
     });
     proc.once('exit', (code) => {
-      exited = true;
       clearTimeout(timer);
-      reject(new Error(`child exited (${code}) ${stderr}`));
+      reject(new Error(`child exited (${code}) ${stderr()}`));
     });
   });
   return {
@@ -232,7 +243,7 @@ function cannon(url: string, p: string, body: () => string, headers: Record<stri
 async function httpLoad(child: Child, p: string, body: () => string, headers: Record<string, string>, seconds: number): Promise<Stretch> {
   const before = await child.stats();
   const r = await cannon(child.url, p, body, headers, seconds);
-  return stretch(before, await child.stats(), r);
+  return stretch(before, await child.stats(), { ok: r.ok, bad: r.bad, duration: r.duration, lat: r.lat });
 }
 
 type Stats = Awaited<ReturnType<Child['stats']>>;
@@ -250,37 +261,28 @@ interface Pacer {
 }
 
 async function startPacer(): Promise<Pacer> {
-  const proc = fork(path.join(HERE, 'pacer.js'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: process.env, execArgv: [] });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-2000);
-  });
+  const { proc, stderr, stop } = forkBench('pacer.js', [], []);
   let pending: { resolve: (r: PaceResult) => void; reject: (e: Error) => void } | null = null;
-  let exited = false;
-  const ready = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pacer did not start within 30 s ${stderr()}`)), 30_000);
     proc.on('message', (m: { type: string; message?: string } & PaceResult) => {
-      if (m.type === 'ready') resolve();
-      else if (m.type === 'paced') pending?.resolve(m);
-      else if (m.type === 'error') pending?.reject(new Error(`pacer: ${m.message} ${stderr}`));
-      if (m.type !== 'ready') pending = null;
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve();
+        return;
+      }
+      const p = pending;
+      pending = null;
+      if (m.type === 'paced') p?.resolve(m);
+      else if (m.type === 'error') p?.reject(new Error(`pacer: ${m.message} ${stderr()}`));
     });
     proc.once('exit', (code) => {
-      exited = true;
-      const e = new Error(`pacer exited (${code}) ${stderr}`);
+      clearTimeout(timer);
+      const e = new Error(`pacer exited (${code}) ${stderr()}`);
       reject(e);
       pending?.reject(e);
     });
   });
-  const stop = async () => {
-    if (exited) return;
-    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.send({ type: 'exit' });
-    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
-  };
-  cleanups.push(stop);
-  await ready;
   return {
     run: (job) =>
       new Promise((resolve, reject) => {
@@ -307,7 +309,7 @@ async function pacedLoad(pacer: Pacer, child: Child, p: string, body: () => stri
   const r = await pacer.run({ url: `${child.url}${p}`, headers, bodies, rate, seconds });
   const seen = pacerLoop.get(child.url) ?? { p99: 0, max: 0 };
   pacerLoop.set(child.url, { p99: Math.max(seen.p99, r.loopP99), max: Math.max(seen.max, r.loopMax) });
-  return stretch(before, await child.stats(), r);
+  return stretch(before, await child.stats(), { ok: r.ok, bad: r.bad, duration: r.duration, lat: r.lat });
 }
 
 /** `concurrency` loops of `op` in this process for `seconds` (no HTTP). CPU is this process's. */
