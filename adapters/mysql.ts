@@ -11,6 +11,8 @@ export interface MysqlColumnInfo {
   collation: string | null;
   /** COLUMN_TYPE, e.g. varchar(255), text. */
   type: string;
+  /** The character set's default collation (information_schema.CHARACTER_SETS), for check's remedy. */
+  charsetDefault?: string | null;
   nullable: boolean;
 }
 
@@ -55,9 +57,14 @@ export function signSpellings(needle: string): string[] | null {
   return out;
 }
 
-/** A case-insensitive collation of the same character set, for check's remedy. */
-function ciCollation(charset: string): string {
-  return /^utf8/i.test(charset) ? `${charset}_unicode_ci` : `${charset}_general_ci`;
+/**
+ * A case-insensitive collation of the same character set, for check's remedy: the Unicode sets' unicode_ci, else the
+ * set's own default collation when that is one (latin5_turkish_ci, big5_chinese_ci: not every set has a general_ci),
+ * else none.
+ */
+function ciCollation(i: MysqlColumnInfo): string | null {
+  if (/^utf8/i.test(i.charset ?? '')) return `${i.charset}_unicode_ci`;
+  return isCaseInsensitive(i.charsetDefault) ? i.charsetDefault! : null;
 }
 
 /**
@@ -96,7 +103,13 @@ export function mysqlDialectFor(columns: MysqlColumns = new Map(), sideKey: Mysq
       if (!i || !i.collation || !i.charset) {
         return [`-- ${c}: no character collation found for it at start-up: the gateway compares LOWER(${c}), which no index serves; lookups on it SCAN the table`];
       }
-      const ci = ciCollation(i.charset);
+      const ci = ciCollation(i);
+      if (!ci) {
+        return [
+          `-- ${c} is ${i.collation} (case-sensitive): the gateway compares LOWER(${c}), which no index serves on MariaDB; lookups on it SCAN the table.`,
+          `-- Its character set ${i.charset} has no case-insensitive collation to offer: converting ${c} to utf8mb4 with utf8mb4_unicode_ci and a plain index would serve lookups.`,
+        ];
+      }
       return [
         `-- ${c} is ${i.collation} (case-sensitive): the gateway compares LOWER(${c}), which no index serves on MariaDB; lookups on it SCAN the table.`,
         `-- Remedy: a case-insensitive collation on ${c} plus a plain index; restart the gateway (it reads collations at start-up) and it compares ${c} = ? using that index:`,
@@ -147,7 +160,9 @@ export async function readColumnFacts(driver: SqlDriver, mapping: MappingConfig)
   }
   try {
     const rows = await driver.all(
-      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COLUMN_NAME AS c, CHARACTER_SET_NAME AS cs, COLLATION_NAME AS co, COLUMN_TYPE AS ty, IS_NULLABLE AS n, DATABASE() AS db FROM information_schema.COLUMNS WHERE ${conds.join(' OR ')}`,
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COLUMN_NAME AS c, CHARACTER_SET_NAME AS cs, COLLATION_NAME AS co, COLUMN_TYPE AS ty, IS_NULLABLE AS n, DATABASE() AS db,
+        (SELECT DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS x WHERE x.CHARACTER_SET_NAME = COLUMNS.CHARACTER_SET_NAME) AS dco
+        FROM information_schema.COLUMNS WHERE ${conds.join(' OR ')}`,
       params,
     );
     for (const r of rows) {
@@ -158,6 +173,7 @@ export async function readColumnFacts(driver: SqlDriver, mapping: MappingConfig)
         collation: name(r.co),
         type: String(r.ty),
         nullable: String(r.n).toUpperCase() === 'YES',
+        charsetDefault: name(r.dco),
       };
       const inDb = String(r.s) === String(r.db);
       for (const [table, column] of wanted) {

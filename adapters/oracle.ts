@@ -10,7 +10,7 @@
 import type { Config } from '../src/config.js';
 import { loadDriver } from './driver.js';
 import type { PoolOptions } from './postgres.js';
-import { SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { loginIndexName, SqlUserStore, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { StoreError } from './types.js';
 
 /** The part of oracledb (which ships no TypeScript declarations) this adapter uses. */
@@ -75,7 +75,7 @@ export const oracleDialect: Dialect = {
   // LOWER() folds Unicode under AL32UTF8 and for NVARCHAR2 columns.
   lower: (e) => `LOWER(${e})`,
   loginKey: (ref) => `LOWER(${ref})`,
-  loginIndex: (t, c, col) => [`CREATE INDEX "lg_lower_${col.key}" ON ${t} (LOWER(${c}));  -- a function-based index: the gateway compares LOWER(${c})`],
+  loginIndex: (t, c, col) => [`CREATE INDEX "${loginIndexName(col)}" ON ${t} (LOWER(${c}));  -- a function-based index: the gateway compares LOWER(${c})`],
   idAsText: (e) => `TO_CHAR(${e})`,
   // No ON CONFLICT. Two concurrent MERGEs of one key can both find no match; the second one then fails with
   // ORA-00001 on the primary key (isDuplicateKey), which SqlUserStore.markMigrated treats as "already marked".

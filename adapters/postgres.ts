@@ -1,7 +1,7 @@
 /** PostgreSQL store (pg). */
 import type PG from 'pg';
 import type { Config } from '../src/config.js';
-import { SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { loginIndexName, SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 
 /**
@@ -10,6 +10,9 @@ import { loadDriver } from './driver.js';
  * character_not_in_repertoire (a byte sequence invalid in the encoding).
  */
 const UNREPRESENTABLE = ['22P05', '22021'];
+
+/** ICU's root collation: lower() under it folds Unicode as JavaScript's toLowerCase() does (its Unicode version allowing). */
+const ICU_FOLD = 'und-x-icu';
 
 export function postgresDialect(foldCollation: string | null): Dialect {
   // lower() folds with the column's collation; under "C" that is ASCII only. ICU's root collation folds Unicode.
@@ -21,11 +24,17 @@ export function postgresDialect(foldCollation: string | null): Dialect {
     // The expression index must match the query's expression exactly, COLLATE included: both come from here.
     loginKey: (ref) => lower(ref),
     loginIndex: (t, c, col) => [
-      `CREATE INDEX "lg_lower_${col.key}" ON ${t} (${lower(c)});  -- the expression the gateway compares${
+      `CREATE INDEX "${loginIndexName(col)}" ON ${t} (${lower(c)});  -- the expression the gateway compares${
         foldCollation ? ` (it folds with the ICU collation "${foldCollation}", found at start-up)` : ' (no ICU collation on this server: plain lower())'
       }`,
     ],
-    idAsText: (e) => `CAST(${e} AS text)`,
+    // In the default collation, as the gateway's tables' text keys have it: a users key of another collation ("C", or
+    // a nondeterministic ICU one) would otherwise make the join compare in that collation, which their primary key
+    // index can't serve (a scan of the side table per lookup).
+    idAsText: (e) => `(CAST(${e} AS text) COLLATE "default")`,
+    // The id as that same text: a char(n) key comes from the driver blank-padded, but its cast to text (the joins
+    // above) drops the padding, so a mark written with the padded id would never be read back.
+    idValue: (e) => `CAST(${e} AS text)`,
     insertIfAbsent: (t, cols, vals, key) => `INSERT INTO ${t} (${cols.join(', ')}) VALUES ${valuesList(vals)} ON CONFLICT (${key}) DO NOTHING`,
     insertArraysIfAbsent: (t, cols, types, key) =>
       `INSERT INTO ${t} (${cols.join(', ')}) SELECT * FROM unnest(${types.map((ty, i) => `$${i + 1}::${ty}[]`).join(', ')}) ON CONFLICT (${key}) DO NOTHING`,
@@ -61,10 +70,12 @@ export async function openPostgresDriver(url: string, opts: PoolOptions): Promis
   pool.on('error', () => {});
   let fold: string | null = null;
   try {
-    const r = await pool.query("SELECT collname FROM pg_collation WHERE collname = 'und-x-icu' LIMIT 1");
-    fold = r.rowCount ? 'und-x-icu' : null;
+    // Used, not only looked up: ICU collations exist in pg_collation for every encoding, but a database in SQL_ASCII,
+    // MULE_INTERNAL or EUC_JIS_2004 can't use them (42704), and every lookup would fail.
+    await pool.query(`SELECT lower('A' COLLATE "${ICU_FOLD}") AS folded`);
+    fold = ICU_FOLD;
   } catch {
-    // Unreachable at start-up: fall back to plain lower(); queries will report the store as unavailable.
+    // No ICU here (or unreachable at start-up): plain lower(); an unreachable store reports itself on its queries.
   }
   return {
     dialect: postgresDialect(fold),

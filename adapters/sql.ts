@@ -3,6 +3,7 @@
  * (identifier quoting, placeholders, text casts, case folding, insert-if-absent, row limits).
  * Identifiers come from validated configuration and are always quoted; values are always bound.
  */
+import { createHash } from 'node:crypto';
 import { exportsTable, type Config } from '../src/config.js';
 import { describeConnectionError, isConnectionError, storeTarget, type DbTarget } from '../src/dbhints.js';
 import { CANDIDATE_LIMIT, normaliseLogin } from '../src/matching.js';
@@ -55,6 +56,12 @@ export interface Dialect {
    * the gateway table (the migration side table or the export ledger) as configured, unquoted.
    */
   idAsText(expr: string, table: string): string;
+  /**
+   * Optional: how a user's id is read, where the driver's value of the key column is not the text idAsText gives
+   * (PostgreSQL hands a char(n) key over blank-padded, and its cast to text drops the padding). The profile's user_id,
+   * the marks and ledger rows written with it, and the joins that read them must all be one text. Absent: the value.
+   */
+  idValue?(expr: string): string;
   /**
    * INSERT that does nothing when the key already exists: one row (`values`: its placeholders) or several (`values`:
    * one array of placeholders per row, keys distinct).
@@ -124,6 +131,9 @@ const FIELD_KEYS = {
   last_login: 'last_login',
 } as const;
 
+type LoginKey = 'email' | 'username';
+const LOGIN_KEYS: readonly LoginKey[] = ['email', 'username'];
+
 /** Rows per page when scanning (keyset pagination on the primary key). */
 const SCAN_PAGE = 500;
 /** At most this many distinct user SELECT texts are kept (userSelect); a further one is built per call. */
@@ -182,6 +192,19 @@ export function loginColumns(users: MappingConfig['users']): LoginColumn[] {
   return out;
 }
 
+/**
+ * The name check prints for a login column's index: `lg_lower_<table>_<email|username>`, so that two tables in one
+ * schema (a store's customers and its staff, each behind its own gateway) never print the same name. Where schema
+ * object names are short (Oracle before 12.2: 30 bytes), a longer one ends in a hash of the table's name instead.
+ */
+export function loginIndexName(col: LoginColumn, max = 30): string {
+  const table = col.table.slice(col.table.lastIndexOf('.') + 1);
+  const name = `lg_lower_${table}_${col.key}`;
+  if (name.length <= max) return name;
+  const hash = createHash('sha256').update(col.table).digest('hex').slice(0, 8);
+  return `lg_lower_${col.key}_${hash}`;
+}
+
 export class SqlUserStore implements UserStore {
   private readonly d: Dialect;
   private readonly users: string;
@@ -205,8 +228,10 @@ export class SqlUserStore implements UserStore {
   private readonly selects = new Map<string, string>();
   /** findById's SELECT, built at its first call. */
   private byIdSql: string | undefined;
-  /** findCandidates' SELECT and its number of login marks, where the condition does not depend on the login. */
-  private fixedLogin: { sql: string; marks: number } | undefined;
+  /** findCandidates' statement per set of login columns and its parts' login marks, where it does not depend on the login. */
+  private readonly fixedLogin = new Map<string, { sql: string; marks: number[] }>();
+  /** The login columns configured (email, username, or both), in that order. */
+  private readonly loginKeys: LoginKey[];
 
   constructor(
     private readonly driver: SqlDriver,
@@ -227,7 +252,7 @@ export class SqlUserStore implements UserStore {
     const parts: string[] = [];
     for (const [key, alias] of Object.entries(FIELD_KEYS)) {
       const col = cols[key as keyof typeof cols];
-      if (col) parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`f_${alias}`)}`);
+      if (col) parts.push(`${key === 'id' && this.d.idValue ? this.d.idValue(this.ref(col)) : this.ref(col)} AS ${this.d.quoteIdent(`f_${alias}`)}`);
     }
     mapping.users.app_metadata.forEach((col, i) => parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`a_${i}`)}`));
     mapping.users.user_metadata.forEach((col, i) => parts.push(`${this.ref(col)} AS ${this.d.quoteIdent(`m_${i}`)}`));
@@ -237,6 +262,7 @@ export class SqlUserStore implements UserStore {
     if (mapping.users.joins.some((j) => j.alias === MARK_ALIAS)) throw new StoreError(`store.users.joins: the alias ${MARK_ALIAS} is reserved`, { transient: false });
     this.selectList = this.side ? `${this.baseSelect}, ${mark}.migrated_at AS ${this.d.quoteIdent('f_migrated_at')}` : this.baseSelect;
     this.logins = new Map(loginColumns(mapping.users).map((c) => [c.key, c]));
+    this.loginKeys = LOGIN_KEYS.filter((k) => !!cols[k]);
 
     let from = `${this.users} u`;
     for (const j of mapping.users.joins) {
@@ -279,9 +305,12 @@ export class SqlUserStore implements UserStore {
     return c ? this.ref(c) : null;
   }
 
-  /** The WHERE clause for a query whose own condition uses `own` bound values: filters are numbered after them. */
-  private where(cond: string | null, own: unknown[]): { sql: string; params: unknown[] } {
-    let n = own.length;
+  /**
+   * The WHERE clause for a query whose own condition uses `own` bound values: filters are numbered after them (and
+   * after `offset` values bound before this part of the statement).
+   */
+  private where(cond: string | null, own: unknown[], offset = 0): { sql: string; params: unknown[] } {
+    let n = offset + own.length;
     const filters = this.filterSql.replace(/\u0000/g, () => this.d.param(++n));
     const all = [cond, filters].filter((c): c is string => !!c);
     return { sql: all.length ? ` WHERE ${all.map((c) => `(${c})`).join(' AND ')}` : '', params: [...own, ...this.filterParams] };
@@ -292,11 +321,11 @@ export class SqlUserStore implements UserStore {
    * most `limit` rows. Built once per condition: a lookup's SQL differs only in how many spellings a login has (MySQL's
    * sign spellings), so the few texts there are are kept, not rebuilt per request (the select list is long).
    */
-  private userSelect(cond: string, own: number, limit: number): string {
-    const key = `${limit} ${cond}`;
+  private userSelect(cond: string, own: number, limit: number, offset = 0): string {
+    const key = `${limit} ${offset} ${cond}`;
     let sql = this.selects.get(key);
     if (sql === undefined) {
-      sql = this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${this.where(cond, new Array<unknown>(own)).sql}`, limit);
+      sql = this.d.limit(`SELECT ${this.selectList} FROM ${this.readFrom}${this.where(cond, new Array<unknown>(own), offset).sql}`, limit);
       if (this.selects.size < MAX_CACHED_SELECTS) this.selects.set(key, sql);
     }
     return sql;
@@ -415,55 +444,121 @@ export class SqlUserStore implements UserStore {
     return row && row.id !== null && row.id !== undefined ? String(row.id) : undefined;
   }
 
-  /** The lookup's condition on the login columns, with one bound value per mark (more than one: MySQL's spellings). */
-  private loginCondition(needle: string): { cond: string; values: string[] } {
+  /**
+   * The lookup's condition on these login columns, with one bound value per mark (more than one: MySQL's spellings),
+   * numbered after `offset` values bound before it.
+   */
+  private loginCondition(needle: string, keys: readonly LoginKey[], offset: number): { cond: string; values: string[] } {
     const conds: string[] = [];
     const values: string[] = [];
-    for (const key of ['email', 'username'] as const) {
-      const c = this.col(key);
+    for (const key of keys) {
+      const c = this.col(key)!;
       const lc = this.logins.get(key);
-      if (!c) continue;
       const l = (lc && this.d.loginLookup?.(c, lc, needle)) || { key: lc ? this.d.loginKey(c, lc) : this.d.lower(c), values: [needle] };
       const marks = l.values.map((v) => {
         values.push(v);
-        return this.keyParam(values.length);
+        return this.keyParam(offset + values.length);
       });
       conds.push(marks.length === 1 ? `${l.key} = ${marks[0]}` : `${l.key} IN (${marks.join(', ')})`);
     }
     return { cond: conds.join(' OR '), values };
   }
 
+  /**
+   * The lookup's statement on these login columns: its SQL, and how many login marks each part binds before the
+   * filters' values. Columns of one table are one SELECT (`email = ? OR username = ?`, which an index on each serves).
+   * Columns in different tables (a login column in a joined table: ASP.NET's aspnet_Membership.Email beside
+   * aspnet_Users.UserName) are one SELECT each, joined by UNION ALL: an OR across two tables can't use either index,
+   * and every lookup would scan. A user found by both parts comes twice (findCandidates keeps one).
+   */
+  private lookupStatement(needle: string, keys: readonly LoginKey[]): { sql: string; values: string[]; marks: number[] } {
+    const parts: string[] = [];
+    const values: string[] = [];
+    const marks: number[] = [];
+    let offset = 0;
+    for (const group of this.byTable(keys)) {
+      const c = this.loginCondition(needle, group, offset);
+      parts.push(this.userSelect(c.cond, c.values.length, CANDIDATE_LIMIT, offset));
+      values.push(...c.values);
+      marks.push(c.values.length);
+      offset += c.values.length + this.filterParams.length;
+    }
+    const sql = parts.length === 1 ? parts[0]! : parts.map((p, i) => `SELECT * FROM (${p}) ${this.d.quoteIdent(`lg_part${i}`)}`).join(' UNION ALL ');
+    return { sql, values, marks };
+  }
+
+  /** The login columns grouped by the table (alias) they are read from: u, or a join's alias. */
+  private byTable(keys: readonly LoginKey[]): LoginKey[][] {
+    const groups = new Map<string, LoginKey[]>();
+    for (const key of keys) {
+      const ref = this.mapping.users.columns[key]!;
+      const alias = ref.includes('.') ? ref.slice(0, ref.indexOf('.')) : 'u';
+      groups.set(alias, [...(groups.get(alias) ?? []), key]);
+    }
+    return [...groups.values()];
+  }
+
+  /** The SQL and bound values of a lookup of `needle` on these login columns. */
+  private lookupQuery(needle: string, keys: readonly LoginKey[]): { sql: string; params: unknown[] } {
+    const bind = (marks: number[], values: (part: number) => string[]) => marks.flatMap((_, i) => [...values(i), ...this.filterParams]);
+    if (this.d.loginLookup) {
+      const s = this.lookupStatement(needle, keys);
+      let at = 0;
+      return { sql: s.sql, params: bind(s.marks, (i) => s.values.slice(at, (at += s.marks[i]!))) };
+    }
+    // Without spellings (every dialect but MySQL's), the statement is the same for every login: built once per set
+    // of columns, and each of its marks takes the login itself.
+    const k = keys.join(' ');
+    let fixed = this.fixedLogin.get(k);
+    if (!fixed) {
+      const s = this.lookupStatement('', keys);
+      fixed = { sql: s.sql, marks: s.marks };
+      this.fixedLogin.set(k, fixed);
+    }
+    return { sql: fixed.sql, params: bind(fixed.marks, (i) => new Array<string>(fixed.marks[i]!).fill(needle)) };
+  }
+
   async findCandidates(login: string): Promise<LegacyUser[]> {
     const needle = normaliseLogin(login);
-    let sql: string;
-    let params: unknown[];
-    if (this.d.loginLookup) {
-      const { cond, values } = this.loginCondition(needle);
-      sql = this.userSelect(cond, values.length, CANDIDATE_LIMIT);
-      params = [...values, ...this.filterParams];
-    } else {
-      // Without spellings (every dialect but MySQL's), the condition is the same for every login: built once, and
-      // each of its marks takes the login itself.
-      if (!this.fixedLogin) {
-        const { cond, values } = this.loginCondition('');
-        this.fixedLogin = { sql: this.userSelect(cond, values.length, CANDIDATE_LIMIT), marks: values.length };
-      }
-      sql = this.fixedLogin.sql;
-      params = new Array<unknown>(this.fixedLogin.marks).fill(needle).concat(this.filterParams);
-    }
     const custom = this.mapping.queries?.find_by_login;
-    const rows = await this.guard('findByLogin', async () => {
+    if (custom) {
+      return this.guard('findByLogin', async () => {
+        try {
+          return await this.withMarks((await this.named(custom, { login: needle })).slice(0, CANDIDATE_LIMIT).map((r) => this.toUser(r)));
+        } catch (e) {
+          if (this.d.isUnrepresentable?.(e)) return [];
+          throw e;
+        }
+      });
+    }
+    return this.guard('findByLogin', async () => {
+      const ask = async (keys: readonly LoginKey[]) => {
+        const q = this.lookupQuery(needle, keys);
+        return (await this.driver.all(q.sql, q.params)).map((r) => this.toUser(r));
+      };
+      if (this.loginKeys.length === 0) return [];
+      let found: LegacyUser[];
       try {
-        if (custom) return this.withMarks((await this.named(custom, { login: needle })).slice(0, CANDIDATE_LIMIT).map((r) => this.toUser(r)));
-        const found = await this.driver.all(sql, params);
-        return found.map((r) => this.toUser(r));
+        found = await ask(this.loginKeys);
       } catch (e) {
-        // A login the column's character set can't hold (Cyrillic against latin1) names nobody: it is not an outage.
-        if (this.d.isUnrepresentable?.(e)) return [];
-        throw e;
+        // A login a column's character set can't hold (Cyrillic against latin1) names nobody there: not an outage.
+        // The other login column may hold it (a utf8mb4 username beside a latin1 email), so each is asked alone.
+        if (!this.d.isUnrepresentable?.(e)) throw e;
+        found = [];
+        if (this.loginKeys.length > 1) {
+          for (const key of this.loginKeys) {
+            try {
+              found.push(...(await ask([key])));
+            } catch (e2) {
+              if (!this.d.isUnrepresentable?.(e2)) throw e2;
+            }
+          }
+        }
       }
+      // One user found through both login columns (parts of a UNION ALL, or both asked alone) is one candidate.
+      const seen = new Set<string>();
+      return found.filter((u) => !seen.has(u.id) && seen.add(u.id)).slice(0, CANDIDATE_LIMIT);
     });
-    return rows;
   }
 
   async findById(id: string): Promise<LegacyUser | null> {

@@ -1,6 +1,6 @@
 /** Embedded SQLite store (better-sqlite3). Used for the demo and for small legacy apps that really ran on SQLite. */
 import type BetterSqlite3 from 'better-sqlite3';
-import { SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { loginIndexName, SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 import { StoreError } from './types.js';
 
@@ -18,8 +18,9 @@ export const sqliteDialect: Dialect = {
   // SQLite's lower() folds ASCII only; lg_lower is registered below with JavaScript's Unicode toLowerCase().
   lower: (e) => `lg_lower(${e})`,
   loginKey: (ref) => `lg_lower(${ref})`,
+  // SQLite names the schema on the index, not on its table: CREATE INDEX "main"."i" ON "users" (...).
   loginIndex: (t, c, col) => [
-    `CREATE INDEX "lg_lower_${col.key}" ON ${t} (lg_lower(${c}));`,
+    `CREATE INDEX ${col.table.includes('.') ? `"${col.table.slice(0, col.table.indexOf('.'))}".` : ''}"${loginIndexName(col)}" ON "${col.table.slice(col.table.indexOf('.') + 1)}" (lg_lower(${c}));`,
     '-- lg_lower is the gateway\'s Unicode lower() (JavaScript toLowerCase), registered as deterministic on its own connections.',
     `-- With this index, any other connection that INSERTs, UPDATEs or DELETEs in ${t} (the legacy application, the sqlite3 shell)`,
     '-- fails with "unknown function: lg_lower()" unless it registers the same function: create it only when that is acceptable.',

@@ -109,6 +109,8 @@ type PgPlan = { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: st
 function pgNodes(p: PgPlan): PgPlan[] {
   return [p, ...(p.Plans ?? []).flatMap(pgNodes)];
 }
+/** A plan's nodes in one line each: type, relation, index. */
+const pgSummary = (nodes: PgPlan[]) => nodes.map((n) => `${n['Node Type']} ${n['Relation Name'] ?? ''} ${n['Index Name'] ?? ''}`.trim()).join('; ');
 
 const pgSkip = await availability('postgres');
 describe('index use: PostgreSQL, 100k rows, check\'s printed index', { skip: pgSkip }, () => {
@@ -141,8 +143,8 @@ describe('index use: PostgreSQL, 100k rows, check\'s printed index', { skip: pgS
       const before = await perLookup(store);
       const { statements, section } = await checkIndexes(config);
       assert.deepEqual(statements, [
-        'CREATE INDEX "lg_lower_email" ON "users" (lower("email" COLLATE "und-x-icu"))',
-        'CREATE INDEX "lg_lower_username" ON "users" (lower("username" COLLATE "und-x-icu"))',
+        'CREATE INDEX "lg_lower_users_email" ON "users" (lower("email" COLLATE "und-x-icu"))',
+        'CREATE INDEX "lg_lower_users_username" ON "users" (lower("username" COLLATE "und-x-icu"))',
       ], section);
       for (const s of statements) await client.query(s);
       await client.query('ANALYZE users');
@@ -153,7 +155,7 @@ describe('index use: PostgreSQL, 100k rows, check\'s printed index', { skip: pgS
       const plan = (await client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)).rows[0]['QUERY PLAN'][0].Plan as PgPlan;
       const nodes = pgNodes(plan);
       const indexes = nodes.map((n) => n['Index Name']).filter(Boolean);
-      assert.ok(indexes.includes('lg_lower_email') && indexes.includes('lg_lower_username'), JSON.stringify(plan));
+      assert.ok(indexes.includes('lg_lower_users_email') && indexes.includes('lg_lower_users_username'), JSON.stringify(plan));
       assert.ok(indexes.includes('legacy_gateway_migrations_pkey'), JSON.stringify(plan));
       assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), JSON.stringify(plan));
       const text = (await client.query(`EXPLAIN ${sql}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -169,6 +171,82 @@ describe('index use: PostgreSQL, 100k rows, check\'s printed index', { skip: pgS
       assert.ok(idx2.includes('users_pkey') && idx2.includes('legacy_gateway_migrations_pkey'), JSON.stringify(plan2));
     } finally {
       await store.close();
+    }
+  });
+});
+
+/** A PostgreSQL database holding `create` (the users table) with 20k rows and marks for every second user, check's indexes applied. */
+async function pgKeyCase(create: string, id: (i: string) => string, encoding?: 'SQL_ASCII') {
+  const db = await createPostgresDatabase(encoding ? { encoding } : {});
+  const config = configFor('postgres', db.url);
+  await db.exec([
+    create,
+    ...migrationStatements(config),
+    `INSERT INTO users SELECT ${id('i')}, 'User' || i || '@Example.com', 'User' || i, 'x' FROM generate_series(1, 20000) i`,
+    `INSERT INTO legacy_gateway_migrations SELECT CAST(${id('i')} AS text), now() FROM generate_series(2, 20000, 2) i`,
+  ]);
+  const { statements } = await checkIndexes(config);
+  await db.exec([...statements, 'ANALYZE']);
+  const rec = recorder();
+  const store = await createPostgresStore(config.store, rec.wrap);
+  const plan = async (sql: string, params: unknown[]) => {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      return pgNodes((await c.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)).rows[0]['QUERY PLAN'][0].Plan as PgPlan);
+    } finally {
+      await c.end();
+    }
+  };
+  return { db, store, calls: rec.calls, statements, plan, async close() { await store.close(); await db.drop(); } };
+}
+
+describe('PostgreSQL: users keys of other types and collations, a database ICU can\'t serve', { skip: pgSkip }, () => {
+  test('a char(10) key: user_id is its text without the padding, and a mark by that id is read back', async () => {
+    const c = await pgKeyCase('CREATE TABLE users (id char(10) PRIMARY KEY, email varchar(255), username varchar(255), password_hash text NOT NULL)', (i) => `'C' || ${i}`);
+    try {
+      const { user } = await lookupSql(c.store, c.calls, 'user41@example.com');
+      assert.ok(user && 'id' in user);
+      assert.equal(user.id, 'C41');
+      assert.equal(user.migratedAt, null);
+      const marked = await c.store.markMigrated('C41');
+      assert.ok(marked, 'the mark is written and read back');
+      const again = await findByLogin(c.store, 'user41@example.com');
+      assert.ok(again && 'id' in again && again.migratedAt === marked);
+      // A mark written before (by the export's reconcile, by hand) as the cast gives it: read with the row.
+      const premarked = await findByLogin(c.store, 'user42@example.com');
+      assert.ok(premarked && 'id' in premarked && premarked.id === 'C42' && premarked.migratedAt !== null);
+      // The padded spelling is not another name for it: user_id is canonical.
+      assert.equal(await c.store.findById('C41       '), null);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a text key in the "C" collation: the side table is still joined on its primary key', async () => {
+    const c = await pgKeyCase('CREATE TABLE users (id text COLLATE "C" PRIMARY KEY, email varchar(255), username varchar(255), password_hash text NOT NULL)', (i) => `'k' || ${i}`);
+    try {
+      const { user, sql, params } = await lookupSql(c.store, c.calls, 'User4242@example.com');
+      assert.ok(user && 'id' in user && user.id === 'k4242' && user.migratedAt !== null);
+      const nodes = await c.plan(sql, params);
+      assert.ok(nodes.some((n) => n['Index Name'] === 'legacy_gateway_migrations_pkey'), pgSummary(nodes));
+      assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), pgSummary(nodes));
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a SQL_ASCII database (no ICU collation usable): check prints plain lower() indexes that apply, and lookups use them', async () => {
+    const c = await pgKeyCase('CREATE TABLE users (id integer PRIMARY KEY, email varchar(255), username varchar(255), password_hash text NOT NULL)', (i) => i, 'SQL_ASCII');
+    try {
+      assert.deepEqual(c.statements, ['CREATE INDEX "lg_lower_users_email" ON "users" (lower("email"))', 'CREATE INDEX "lg_lower_users_username" ON "users" (lower("username"))']);
+      const { user, sql, params } = await lookupSql(c.store, c.calls, ' USER777@example.com');
+      assert.ok(user && 'id' in user && user.id === '777');
+      const nodes = await c.plan(sql, params);
+      assert.ok(nodes.some((n) => n['Index Name'] === 'lg_lower_users_email'), pgSummary(nodes));
+      assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), pgSummary(nodes));
+    } finally {
+      await c.close();
     }
   });
 });
@@ -369,7 +447,7 @@ describe('index use: SQLite, 100k rows, check\'s printed index', () => {
     const before = await perLookup(store, 10);
     await store.close();
     const { statements, section } = await checkIndexes(config);
-    assert.deepEqual(statements, ['CREATE INDEX "lg_lower_email" ON "users" (lg_lower("email"))', 'CREATE INDEX "lg_lower_username" ON "users" (lg_lower("username"))'], section);
+    assert.deepEqual(statements, ['CREATE INDEX "lg_lower_users_email" ON "users" (lg_lower("email"))', 'CREATE INDEX "lg_lower_users_username" ON "users" (lg_lower("username"))'], section);
     assert.match(section, /unknown function: lg_lower\(\)/);
     const db = new Database(file);
     db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
@@ -381,14 +459,239 @@ describe('index use: SQLite, 100k rows, check\'s printed index', () => {
       const { sql, params } = await lookupSql(store, rec.calls, 'USER4242@example.com');
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
       t.diagnostic(`sqlite per lookup: ${before.toFixed(2)} ms without the index, ${afterMs.toFixed(2)} ms with it\n${plan.join('\n')}`);
-      assert.ok(plan.some((d) => /USING INDEX lg_lower_email/.test(d)), plan.join('\n'));
-      assert.ok(plan.some((d) => /USING INDEX lg_lower_username/.test(d)), plan.join('\n'));
+      assert.ok(plan.some((d) => /USING INDEX lg_lower_users_email/.test(d)), plan.join('\n'));
+      assert.ok(plan.some((d) => /USING INDEX lg_lower_users_username/.test(d)), plan.join('\n'));
       assert.ok(plan.some((d) => /lg_mark USING INDEX sqlite_autoindex_legacy_gateway_migrations_1 \(user_id=\?\)/.test(d)), plan.join('\n'));
       assert.ok(!plan.some((d) => /^SCAN u\b/.test(d)), plan.join('\n'));
       assert.ok(afterMs < before, `${afterMs} < ${before}`);
     } finally {
       await store.close();
       db.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Login columns in two tables (ASP.NET Membership's layout: aspnet_Membership.Email beside aspnet_Users.UserName)
+// ---------------------------------------------------------------------------------------------------------------
+
+const JOINED_ROWS = 20_000;
+
+/** users(id, username, password_hash) and profiles(user_id, email): the email is read through a join. */
+function joinedConfig(adapter: 'postgres' | 'mysql' | 'sqlite', url: string): Config {
+  return parseConfig(
+    {
+      auth: { issuer: 'https://issuer.example/', audience: 'aud' },
+      store: {
+        adapter,
+        url,
+        users: {
+          table: 'users',
+          joins: [{ table: 'profiles', alias: 'p', on: { id: 'user_id' }, type: 'inner' }],
+          columns: { id: 'id', email: 'p.email', username: 'username', password: 'password_hash' },
+        },
+        migration: { table: 'legacy_gateway_migrations' },
+      },
+    },
+    {},
+  );
+}
+
+/** Look up by email (the joined table) and by username (the users table): the right user each time, one statement. */
+async function joinedLookups(store: SqlUserStore, calls: { sql: string; params: unknown[] }[]) {
+  const byEmail = await lookupSql(store, calls, ' USER4242@example.COM');
+  assert.ok(byEmail.user && 'id' in byEmail.user && byEmail.user.id === '4242', 'found by its email');
+  const byName = await lookupSql(store, calls, 'user4243');
+  assert.ok(byName.user && 'id' in byName.user && byName.user.id === '4243', 'found by its username');
+  // A login that is one user's email and the same user's username: one candidate (not 409 ambiguous_login).
+  const both = await lookupSql(store, calls, 'same7@example.com');
+  assert.ok(both.user && 'id' in both.user && both.user.id === '7', JSON.stringify(both.user));
+  return [byEmail, byName];
+}
+
+describe('login columns in two tables: a UNION ALL of one SELECT per table, each on its own index', () => {
+  test('PostgreSQL', { skip: pgSkip }, async () => {
+    const db = await createPostgresDatabase();
+    const config = joinedConfig('postgres', db.url);
+    try {
+      await db.exec([
+        'CREATE TABLE users (id integer PRIMARY KEY, username varchar(255), password_hash text NOT NULL)',
+        'CREATE TABLE profiles (user_id integer PRIMARY KEY, email varchar(255))',
+        ...migrationStatements(config),
+        `INSERT INTO users SELECT i, CASE i WHEN 7 THEN 'Same7@Example.com' ELSE 'User' || i END, 'x' FROM generate_series(1, ${JOINED_ROWS}) i`,
+        `INSERT INTO profiles SELECT i, CASE i WHEN 7 THEN 'same7@example.com' ELSE 'User' || i || '@Example.com' END FROM generate_series(1, ${JOINED_ROWS}) i`,
+        `INSERT INTO legacy_gateway_migrations SELECT i::text, now() FROM generate_series(1, ${JOINED_ROWS}, 2) i`,
+      ]);
+      const { statements } = await checkIndexes(config);
+      assert.deepEqual(statements, [
+        'CREATE INDEX "lg_lower_profiles_email" ON "profiles" (lower("email" COLLATE "und-x-icu"))',
+        'CREATE INDEX "lg_lower_users_username" ON "users" (lower("username" COLLATE "und-x-icu"))',
+      ]);
+      await db.exec([...statements, 'ANALYZE']);
+      const rec = recorder();
+      const store = await createPostgresStore(config.store, rec.wrap);
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        for (const { sql, params } of await joinedLookups(store, rec.calls)) {
+          const nodes = pgNodes((await c.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)).rows[0]['QUERY PLAN'][0].Plan as PgPlan);
+          const used = nodes.map((n) => n['Index Name']);
+          assert.ok(used.includes('lg_lower_profiles_email') && used.includes('lg_lower_users_username'), pgSummary(nodes));
+          assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), pgSummary(nodes));
+        }
+      } finally {
+        await c.end();
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('MariaDB', { skip: mySkip }, async () => {
+    const db = await createMysqlDatabase();
+    const config = joinedConfig('mysql', db.url);
+    const conn = await mysql.createConnection({ uri: db.url, charset: 'utf8mb4' });
+    try {
+      await db.exec([
+        'CREATE TABLE users (id INT PRIMARY KEY, username VARCHAR(255) COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB',
+        'CREATE TABLE profiles (user_id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_unicode_ci) ENGINE=InnoDB',
+        ...migrationStatements(config),
+        `INSERT INTO users SELECT seq, IF(seq = 7, 'Same7@Example.com', CONCAT('User', seq)), 'x' FROM seq_1_to_${JOINED_ROWS}`,
+        `INSERT INTO profiles SELECT seq, IF(seq = 7, 'same7@example.com', CONCAT('User', seq, '@Example.com')) FROM seq_1_to_${JOINED_ROWS}`,
+        `INSERT INTO legacy_gateway_migrations SELECT seq, NOW() FROM seq_1_to_${JOINED_ROWS}_step_2`,
+      ]);
+      const { statements } = await checkIndexes(config);
+      assert.deepEqual(statements, ['CREATE INDEX `lg_email` ON `profiles` (`email`)', 'CREATE INDEX `lg_username` ON `users` (`username`)']);
+      await db.exec([...statements, 'ANALYZE TABLE users, profiles, legacy_gateway_migrations']);
+      const rec = recorder();
+      const store = await createMysqlStore(config.store, rec.wrap);
+      try {
+        for (const { sql, params } of await joinedLookups(store, rec.calls)) {
+          const rows = (await conn.query(`EXPLAIN ${sql}`, params))[0] as MyRow[];
+          const keys = rows.map((r) => r.key);
+          assert.ok(keys.includes('lg_email') && keys.includes('lg_username'), JSON.stringify(rows));
+          // The outer SELECT reads the parts' few rows (<derivedN>); no table of the store is read whole.
+          assert.ok(!rows.some((r) => r.type === 'ALL' && !r.table.startsWith('<')), JSON.stringify(rows));
+        }
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await conn.end();
+      await db.drop();
+    }
+  });
+
+  test('SQLite', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lg-idx-'));
+    const file = path.join(dir, 'joined.sqlite');
+    const config = joinedConfig('sqlite', file);
+    const db = new Database(file);
+    db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
+    try {
+      db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, password_hash TEXT NOT NULL)');
+      db.exec('CREATE TABLE profiles (user_id INTEGER PRIMARY KEY, email TEXT)');
+      db.exec(migrationDdl(config));
+      db.exec(`WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${JOINED_ROWS})
+        INSERT INTO users SELECT i, CASE i WHEN 7 THEN 'Same7@Example.com' ELSE 'User' || i END, 'x' FROM s`);
+      db.exec(`INSERT INTO profiles SELECT id, CASE id WHEN 7 THEN 'same7@example.com' ELSE 'User' || id || '@Example.com' END FROM users`);
+      db.exec("INSERT INTO legacy_gateway_migrations SELECT CAST(id AS TEXT), '2024-01-01T00:00:00.000Z' FROM users WHERE id % 2 = 1");
+      const { statements } = await checkIndexes(config);
+      assert.deepEqual(statements, ['CREATE INDEX "lg_lower_profiles_email" ON "profiles" (lg_lower("email"))', 'CREATE INDEX "lg_lower_users_username" ON "users" (lg_lower("username"))']);
+      for (const s of statements) db.exec(s);
+      db.exec('ANALYZE');
+      const rec = recorder();
+      const store = createSqliteStore(file, config.store, rec.wrap);
+      try {
+        for (const { sql, params } of await joinedLookups(store, rec.calls)) {
+          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+          assert.ok(plan.some((d) => /USING INDEX lg_lower_profiles_email/.test(d)) && plan.some((d) => /USING INDEX lg_lower_users_username/.test(d)), plan.join('\n'));
+          assert.ok(!plan.some((d) => /^SCAN (u|p|lg_mark)\b/.test(d)), plan.join('\n'));
+        }
+      } finally {
+        await store.close();
+      }
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('MariaDB: a login one login column\'s character set can\'t hold, which the other holds', { skip: mySkip }, () => {
+  test('a latin1 email beside a utf8mb4 username: the user is found by the username, through one statement per column', async () => {
+    const db = await createMysqlDatabase();
+    const config = configFor('mysql', db.url);
+    try {
+      await db.exec([
+        `CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) CHARACTER SET latin1 COLLATE latin1_swedish_ci,
+          username VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB`,
+        ...migrationStatements(config),
+        "INSERT INTO users VALUES (1, 'zhanna@example.com', 'Жанна', 'x'), (2, 'bob@example.com', '😀Bob', 'x'), (3, 'carol@example.com', 'carol', 'x')",
+      ]);
+      const rec = recorder();
+      const store = await createMysqlStore(config.store, rec.wrap);
+      try {
+        for (const [login, id] of [['жанна', '1'], ['😀bob', '2'], ['zhanna@example.com', '1'], ['Carol', '3']] as const) {
+          rec.calls.length = 0;
+          const u = await findByLogin(store, login);
+          assert.ok(u && 'id' in u && u.id === id, `${login}: ${JSON.stringify(u)}`);
+        }
+        rec.calls.length = 0;
+        assert.equal(await findByLogin(store, 'Жанна2'), null);
+        // Asked together first; the latin1 column refuses the login, so each column is asked alone.
+        assert.equal(rec.calls.length, 3, rec.calls.map((c) => c.sql).join('\n'));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('MariaDB: check\'s remedy for a case-sensitive column names a collation its character set has', { skip: mySkip }, () => {
+  test('latin5_bin and big5_bin (no *_general_ci exists): the set\'s own case-insensitive default, which applies; then the index is used', async () => {
+    const db = await createMysqlDatabase();
+    try {
+      for (const [cs, expected] of [['latin5', 'latin5_turkish_ci'], ['big5', 'big5_chinese_ci']] as const) {
+        const table = `users_${cs}`;
+        const config = configFor('mysql', db.url, table, `marks_${cs}`);
+        await db.exec([
+          `CREATE TABLE ${table} (id INT PRIMARY KEY, email VARCHAR(255) CHARACTER SET ${cs} COLLATE ${cs}_bin NULL,
+            username VARCHAR(255) CHARACTER SET ${cs} COLLATE ${cs}_bin NULL, password_hash TEXT NOT NULL) ENGINE=InnoDB`,
+          `CREATE TABLE marks_${cs} (user_id VARCHAR(255) NOT NULL PRIMARY KEY, migrated_at DATETIME(3) NOT NULL) ENGINE=InnoDB`,
+          `INSERT INTO ${table} SELECT seq, CONCAT('User', seq, '@Example.com'), CONCAT('User', seq), 'x' FROM seq_1_to_5000`,
+        ]);
+        const { section } = await checkIndexes(config);
+        const remedy = section
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => /^-- {3}(ALTER|CREATE)/.test(l))
+          .map((l) => l.replace(/^-- {3}/, ''))
+          .map((l) => l.slice(0, l.indexOf(';')));
+        assert.equal(remedy.length, 4, section);
+        assert.ok(remedy[0]!.includes(`CHARACTER SET ${cs} COLLATE ${expected}`), remedy[0]);
+        await db.exec([...remedy, `ANALYZE TABLE ${table}`]);
+        const rec = recorder();
+        const store = await createMysqlStore(config.store, rec.wrap);
+        try {
+          const { user, sql, params } = await lookupSql(store, rec.calls, 'USER77@example.com');
+          assert.ok(user && 'id' in user && user.id === '77');
+          const conn = await mysql.createConnection({ uri: db.url, charset: 'utf8mb4' });
+          try {
+            const rows = (await conn.query(`EXPLAIN ${sql}`, params))[0] as MyRow[];
+            assert.ok(!rows.some((r) => r.type === 'ALL' && r.table === 'u'), JSON.stringify(rows));
+          } finally {
+            await conn.end();
+          }
+        } finally {
+          await store.close();
+        }
+      }
+    } finally {
+      await db.drop();
     }
   });
 });

@@ -69,12 +69,12 @@ export interface TestDatabase {
 }
 
 /** encoding LATIN1: a legacy single-byte database (its C locale is the one every server has). */
-export async function createPostgresDatabase(opts: { encoding?: 'UTF8' | 'LATIN1' } = {}): Promise<TestDatabase> {
+export async function createPostgresDatabase(opts: { encoding?: 'UTF8' | 'LATIN1' | 'SQL_ASCII' } = {}): Promise<TestDatabase> {
   const name = uniqueName();
   const admin = new pg.Client({ connectionString: env.postgresUrl });
   await admin.connect();
   try {
-    const locale = opts.encoding === 'LATIN1' ? " LC_COLLATE 'C' LC_CTYPE 'C'" : '';
+    const locale = opts.encoding && opts.encoding !== 'UTF8' ? " LC_COLLATE 'C' LC_CTYPE 'C'" : '';
     await admin.query(`CREATE DATABASE ${name} ENCODING '${opts.encoding ?? 'UTF8'}'${locale} TEMPLATE template0`);
   } finally {
     await admin.end();

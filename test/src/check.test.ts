@@ -113,7 +113,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
     test('the printed index is the one the connected store\'s lookup compares', async () => {
       const r = await capture(configFor(dialect, db.url));
       if (dialect === 'postgres') {
-        assert.match(r.text, /\n {2}CREATE INDEX "lg_lower_email" ON "users" \(lower\("email" COLLATE "und-x-icu"\)\);  -- the expression the gateway compares/);
+        assert.match(r.text, /\n {2}CREATE INDEX "lg_lower_users_email" ON "users" \(lower\("email" COLLATE "und-x-icu"\)\);  -- the expression the gateway compares/);
       } else {
         // The column has the database's utf8mb4_unicode_ci: a plain index, compared as is.
         assert.match(r.text, /\n {2}CREATE INDEX `lg_email` ON `users` \(`email`\);  -- `email` is utf8mb4_unicode_ci \(case-insensitive\)/);

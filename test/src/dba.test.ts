@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
+import type BetterSqlite3 from 'better-sqlite3';
 import { parseConfig } from '../../src/config.js';
 import { mssqlDialect } from '../../adapters/mssql.js';
 import { mysqlDialectFor, signSpellings } from '../../adapters/mysql.js';
 import { postgresDialect } from '../../adapters/postgres.js';
-import { SqlUserStore, type Row } from '../../adapters/sql.js';
+import { loginIndexName, SqlUserStore, type Row } from '../../adapters/sql.js';
 import { gatewayWrites, grantStatements, indexSuggestions, migrationDdl, migrationStatements } from '../../src/dba.js';
 
 const base = (adapter: string, migration: Record<string, string>, extra: Record<string, unknown> = {}) =>
@@ -104,11 +106,11 @@ describe('index suggestions', () => {
   test('PostgreSQL: the expression the connected dialect compares, byte for byte (plain lower() offline, ICU when found)', () => {
     const cfg = base('postgres', { table: 'm' }, { columns: { id: 'id', email: 'email', username: 'login', password: 'pw' } });
     assert.deepEqual(indexSuggestions(cfg).map((s) => s.slice(0, s.indexOf(';'))), [
-      'CREATE INDEX "lg_lower_email" ON "dbo"."users" (lower("email"))',
-      'CREATE INDEX "lg_lower_username" ON "dbo"."users" (lower("login"))',
+      'CREATE INDEX "lg_lower_users_email" ON "dbo"."users" (lower("email"))',
+      'CREATE INDEX "lg_lower_users_username" ON "dbo"."users" (lower("login"))',
     ]);
     const icu = postgresDialect('und-x-icu');
-    assert.equal(indexSuggestions(cfg, icu)[0]!.slice(0, indexSuggestions(cfg, icu)[0]!.indexOf(';')), 'CREATE INDEX "lg_lower_email" ON "dbo"."users" (lower("email" COLLATE "und-x-icu"))');
+    assert.equal(indexSuggestions(cfg, icu)[0]!.slice(0, indexSuggestions(cfg, icu)[0]!.indexOf(';')), 'CREATE INDEX "lg_lower_users_email" ON "dbo"."users" (lower("email" COLLATE "und-x-icu"))');
     // The query compares the same expression (on the aliased column).
     assert.equal(icu.loginKey('u."email"', { key: 'email', table: 'dbo.users', column: 'email' }), 'lower(u."email" COLLATE "und-x-icu")');
   });
@@ -117,12 +119,37 @@ describe('index suggestions', () => {
       joins: [{ table: 'app.members', alias: 'mm', on: { id: 'user_id' } }],
       columns: { id: 'id', email: 'mm.Email', password: 'pw' },
     });
-    assert.match(indexSuggestions(cfg)[0]!, /^CREATE INDEX "lg_lower_email" ON "app"."members" \(lower\("Email"\)\);/);
+    assert.match(indexSuggestions(cfg)[0]!, /^CREATE INDEX "lg_lower_members_email" ON "app"."members" \(lower\("Email"\)\);/);
+  });
+  test('index names carry the table: two tables in one schema never print the same name; a long one ends in a hash (30 bytes at most)', () => {
+    const name = (table: string, key: 'email' | 'username' = 'email') => loginIndexName({ key, table, column: 'x' });
+    assert.equal(name('users'), 'lg_lower_users_email');
+    assert.equal(name('shop.oc_user', 'username'), 'lg_lower_oc_user_username');
+    assert.notEqual(name('shop.oc_customer'), name('shop.oc_user'));
+    const long = [name('legacy_customer_accounts'), name('other.legacy_customer_accounts'), name('legacy_customer_accountz')];
+    for (const n of long) assert.match(n, /^lg_lower_email_[0-9a-f]{8}$/);
+    assert.equal(new Set(long).size, 3, long.join(' '));
+    assert.equal(name('x'.repeat(128)).length, 23);
   });
   test('SQLite: an lg_lower() expression index, with the warning that only the gateway\'s connections can maintain it', () => {
     const lines = indexSuggestions(base('sqlite', { table: 'm' }));
-    assert.equal(lines[0], 'CREATE INDEX "lg_lower_email" ON "dbo"."users" (lg_lower("email"));');
+    // SQLite names the schema on the index, not on the table ("dbo"."users" there is a syntax error).
+    assert.equal(lines[0], 'CREATE INDEX "dbo"."lg_lower_users_email" ON "users" (lg_lower("email"));');
     assert.match(lines.join('\n'), /unknown function: lg_lower\(\)/);
+    // As printed, it applies to a real SQLite database (a schema-qualified table: main.users).
+    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+    const db = new Database(':memory:');
+    try {
+      db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
+      db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)');
+      const cfg = base('sqlite', { table: 'm' });
+      cfg.store.users.table = 'main.users';
+      const [create] = indexSuggestions(cfg);
+      db.exec(create!);
+      assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all(), [{ name: 'lg_lower_users_email' }]);
+    } finally {
+      db.close();
+    }
   });
   test('SQL Server: an indexed computed column LOWER(col), the expression the gateway compares', () => {
     const lines = indexSuggestions(base('mssql', { table: 'm' }), mssqlDialect);
@@ -182,7 +209,7 @@ describe('index suggestions', () => {
       {},
     );
     const [email, username] = indexSuggestions(cfg);
-    assert.match(email!, /^CREATE INDEX "lg_lower_email" ON "USERS" \(LOWER\("EMAIL"\)\);/);
-    assert.match(username!, /^CREATE INDEX "lg_lower_username" ON "USERS" \(LOWER\("LOGIN"\)\);/);
+    assert.match(email!, /^CREATE INDEX "lg_lower_USERS_email" ON "USERS" \(LOWER\("EMAIL"\)\);/);
+    assert.match(username!, /^CREATE INDEX "lg_lower_USERS_username" ON "USERS" \(LOWER\("LOGIN"\)\);/);
   });
 });
