@@ -38,6 +38,7 @@ export const RULES = [
   ['username_duplicate', 'blocker', 'Same username as another user'],
   ['username_duplicate_case', 'blocker', 'Same username as another user once lower-cased'],
   ['login_collision', 'blocker', "One user's email is another user's username: that login is ambiguous"],
+  ['login_untrimmed', 'blocker', 'Email or username stored with whitespace around it: no login finds the user'],
   ['user_id_invalid', 'blocker', "user_id the IdP doesn't accept (too long, empty, or with whitespace)"],
   ['profile_over_limit', 'blocker', "Value over the IdP's limits that it refuses the user for"],
   ['profile_invalid', 'blocker', 'Other value the IdP refuses the user for'],
@@ -290,6 +291,13 @@ function checkUser(u: LegacyUser, config: Config, o: AuditOptions, report: (rule
     report(rule, recordDetail(p, rule));
   }
   if (o.requireUsername && !text(u.username)) report('username_missing');
+  // The store compares the stored value as it is (an index on lower(email) holds ' bob@x.com' with its space): a login
+  // is trimmed, so no login ever finds such a row. (A legacy web service finds users by its own rules.)
+  if (!o.passwordsElsewhere) {
+    for (const [field, v] of [['email', u.email], ['username', u.username]] as const) {
+      if (typeof v === 'string' && v.trim() !== '' && v !== v.trim()) report('login_untrimmed', field);
+    }
+  }
 
   const r = resolveScheme(u, config.passwords);
   const h = record.password;

@@ -80,6 +80,8 @@ const ROWS: Row[] = [
   { id: 'u39', email: 'both@example.com', username: 'mig4', migrated_at: '2025-01-04 00:00:00' }, // nothing: both migrated
   // password_unverifiable: bcrypt cost 31 is over the gateway's cap (it refuses to verify it), so not importable either
   { id: 'u40', email: 'cost@example.com', username: 'cost', password_hash: '$2b$31$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K' },
+  { id: 'u41', email: ' lead@example.com', username: 'lead' }, // login_untrimmed (email)
+  { id: 'u42', email: 'trail@example.com', username: 'trail\t' }, // login_untrimmed (username)
 ];
 
 const f = (id: string, extra: Omit<Finding, 'id'> = {}): Finding => ({ id, ...extra });
@@ -95,6 +97,7 @@ const EXPECTED: Partial<Record<RuleId, Finding[]>> = {
   username_duplicate: [f('u10', { same_as: 'u09' })],
   username_duplicate_case: [f('u12', { same_as: 'u11' })],
   login_collision: [f('u15', { same_as: 'u01' })],
+  login_untrimmed: [f('u41', { detail: 'email' }), f('u42', { detail: 'username' })],
   user_id_invalid: [f('u16 x'), f(LONG_ID, { detail: 'user_id: user_id_too_long' })],
   profile_over_limit: [f('u18', { detail: 'email: email_too_long' }), f('u19', { detail: 'username: username_too_long' })],
   password_unverifiable: [f('u20', { detail: 'unrecognised' }), f('u21', { detail: 'unknown_scheme' }), f('u22', { detail: 'malformed_hash:bcrypt' }), f('u40', { detail: 'over_limits:bcrypt' })],
