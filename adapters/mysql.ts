@@ -1,6 +1,7 @@
 /** MySQL and MariaDB store (mysql2). */
 import type * as MySQL from 'mysql2/promise';
 import { exportsTable, type Config } from '../src/config.js';
+import { isConnectionError } from '../src/dbhints.js';
 import type { PoolOptions } from './postgres.js';
 import { loginColumns, SqlUserStore, valuesList, type Dialect, type LoginColumn, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
@@ -140,8 +141,8 @@ export const mysqlDialect: Dialect = mysqlDialectFor();
 
 /**
  * One query at store open: the collation of every login column (users table and joined tables) and of the side
- * table's and the export ledger's user_id. A failure (server down) leaves the safe defaults: LOWER(col), a plain
- * cast. (A ledger created after start-up is joined with the side table's collation, or a plain cast, until the next start.)
+ * table's and the export ledger's user_id. It throws when the server can't be reached; any other failure gives the
+ * safe defaults: LOWER(col), a plain cast. (A ledger created after start-up is joined with the side table's collation, or a plain cast, until the next start.)
  */
 export async function readColumnFacts(driver: SqlDriver, mapping: MappingConfig): Promise<{ columns: MysqlColumns; sideKey: MysqlColumnInfo | null }> {
   const wanted: [string, string][] = loginColumns(mapping.users).map((c) => [c.table, c.column]);
@@ -182,8 +183,10 @@ export async function readColumnFacts(driver: SqlDriver, mapping: MappingConfig)
         if (same && column.toLowerCase() === String(r.c).toLowerCase()) columns.set(columnKey(table, column), fact);
       }
     }
-  } catch {
-    // Unreachable at start-up: the safe defaults; queries report the store as unavailable meanwhile.
+  } catch (e) {
+    // Unreachable: the caller keeps the safe defaults and asks again once the server answers (SqlUserStore).
+    if (isConnectionError(e)) throw e;
+    // Readable server, unreadable facts: the safe defaults for good.
   }
   return { columns, sideKey: side ? (columns.get(columnKey(side, 'user_id')) ?? null) : null };
 }
@@ -334,7 +337,15 @@ export async function createMysqlStore(
   wrap: (d: SqlDriver) => SqlDriver = (d) => d,
 ): Promise<SqlUserStore> {
   const driver = await openMysqlDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms });
-  const facts = await readColumnFacts(driver, store);
-  driver.dialect = mysqlDialectFor(facts.columns, facts.sideKey);
-  return new SqlUserStore(wrap(driver), store);
+  const learn = async () => {
+    const facts = await readColumnFacts(driver, store);
+    return mysqlDialectFor(facts.columns, facts.sideKey);
+  };
+  try {
+    driver.dialect = await learn();
+    return new SqlUserStore(wrap(driver), store);
+  } catch {
+    // Unreachable at start-up: LOWER() and plain casts until the store's first operation that finds the server up.
+    return new SqlUserStore(wrap(driver), store, learn);
+  }
 }

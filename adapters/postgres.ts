@@ -1,7 +1,7 @@
 /** PostgreSQL store (pg). */
 import type PG from 'pg';
 import type { Config } from '../src/config.js';
-import { loginIndexName, SqlUserStore, valuesList, type Dialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { loginIndexName, SqlUserStore, valuesList, type Dialect, type LearnDialect, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 
 /**
@@ -50,12 +50,30 @@ export function postgresDialect(foldCollation: string | null): Dialect {
   };
 }
 
+/**
+ * The dialect for this server: ICU folding where the database can use ICU's root collation. It is used, not only
+ * looked up: ICU collations exist in pg_collation for every encoding, but a database in SQL_ASCII, MULE_INTERNAL or
+ * EUC_JIS_2004 can't use them (42704 there), and every lookup would fail. Throws when the server can't be asked.
+ */
+async function learnPostgresDialect(pool: PG.Pool): Promise<Dialect> {
+  try {
+    await pool.query(`SELECT lower('A' COLLATE "${ICU_FOLD}") AS folded`);
+    return postgresDialect(ICU_FOLD);
+  } catch (e) {
+    // The server rejected the statement itself (42704 undefined_object, 0A000 feature_not_supported): no ICU to use.
+    // Anything else (refused, reset, timed out, 57P03 starting up) means the server could not be asked.
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && /^(42|0A)[0-9A-Z]{3}$/.test(code)) return postgresDialect(null);
+    throw e;
+  }
+}
+
 export interface PoolOptions {
   max: number;
   queryTimeoutMs: number;
 }
 
-export async function openPostgresDriver(url: string, opts: PoolOptions): Promise<SqlDriver> {
+export async function openPostgresDriver(url: string, opts: PoolOptions): Promise<SqlDriver & { learn?: LearnDialect | undefined }> {
   const pg = loadDriver<typeof PG>('pg', 'postgres');
   const pool = new pg.Pool({
     connectionString: url,
@@ -68,17 +86,18 @@ export async function openPostgresDriver(url: string, opts: PoolOptions): Promis
   });
   // An idle client's connection dropping must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  let fold: string | null = null;
+  let dialect: Dialect;
+  let learn: LearnDialect | undefined;
   try {
-    // Used, not only looked up: ICU collations exist in pg_collation for every encoding, but a database in SQL_ASCII,
-    // MULE_INTERNAL or EUC_JIS_2004 can't use them (42704), and every lookup would fail.
-    await pool.query(`SELECT lower('A' COLLATE "${ICU_FOLD}") AS folded`);
-    fold = ICU_FOLD;
+    dialect = await learnPostgresDialect(pool);
   } catch {
-    // No ICU here (or unreachable at start-up): plain lower(); an unreachable store reports itself on its queries.
+    // Not askable at start-up: plain lower() until the store's first operation that finds the server up (SqlUserStore).
+    dialect = postgresDialect(null);
+    learn = () => learnPostgresDialect(pool);
   }
   return {
-    dialect: postgresDialect(fold),
+    learn,
+    dialect,
     async all(sql, params) {
       return (await pool.query(sql, params)).rows as Row[];
     },
@@ -97,5 +116,6 @@ export async function createPostgresStore(
   store: Pick<Config['store'], 'url' | 'query_timeout_ms' | 'pool_max'> & MappingConfig,
   wrap: (d: SqlDriver) => SqlDriver = (d) => d,
 ): Promise<SqlUserStore> {
-  return new SqlUserStore(wrap(await openPostgresDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms })), store);
+  const driver = await openPostgresDriver(store.url, { max: store.pool_max, queryTimeoutMs: store.query_timeout_ms });
+  return new SqlUserStore(wrap(driver), store, driver.learn);
 }

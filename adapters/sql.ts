@@ -205,8 +205,15 @@ export function loginIndexName(col: LoginColumn, max = 30): string {
   return `lg_lower_${col.key}_${hash}`;
 }
 
+/**
+ * Reads the server facts a dialect depends on (PostgreSQL's ICU folding, MySQL/MariaDB's column collations) and
+ * returns the dialect for them. It throws only when the server can't be asked (down, starting up); facts the server
+ * refuses to give are a dialect with the safe defaults.
+ */
+export type LearnDialect = () => Promise<Dialect>;
+
 export class SqlUserStore implements UserStore {
-  private readonly d: Dialect;
+  private d: Dialect;
   private readonly users: string;
   private readonly side: string | null;
   private readonly migColumn: string | null;
@@ -217,7 +224,7 @@ export class SqlUserStore implements UserStore {
   private readonly baseSelect: string;
   private readonly selectList: string;
   private readonly fromClause: string;
-  private readonly readFrom: string;
+  private readFrom: string;
   private readonly logins: Map<string, LoginColumn>;
   /** " AND <filters>" (or ""), with its bound values. */
   private readonly filterSql: string;
@@ -233,9 +240,16 @@ export class SqlUserStore implements UserStore {
   /** The login columns configured (email, username, or both), in that order. */
   private readonly loginKeys: LoginKey[];
 
+  /**
+   * `learn`: the store opened while its server could not be asked for the facts its dialect depends on, and runs on a
+   * provisional dialect (plain lower(), no collations: lookups that no index serves). The first operation that finds
+   * the server up learns them before it builds any SQL (relearn). Without this, a gateway started before its
+   * database (a container starting beside it) would scan on every lookup for its whole life.
+   */
   constructor(
     private readonly driver: SqlDriver,
     private readonly mapping: MappingConfig,
+    private learn?: LearnDialect,
   ) {
     this.d = driver.dialect;
     this.target = mapping.adapter ? storeTarget(mapping.adapter, mapping.url) : null;
@@ -270,9 +284,7 @@ export class SqlUserStore implements UserStore {
       from += ` ${j.type === 'left' ? 'LEFT JOIN' : 'JOIN'} ${q(j.table)} ${this.d.quoteIdent(j.alias)} ON ${on.join(' AND ')}`;
     }
     this.fromClause = from;
-    // One round trip per lookup: the mark comes with the row, joined on the side table's primary key (user_id, text).
-    this.readFrom =
-      'table' in migration ? `${from} LEFT JOIN ${this.side} ${mark} ON ${mark}.user_id = ${this.d.idAsText(this.ref(mapping.users.columns.id), migration.table)}` : from;
+    this.readFrom = this.markedFrom();
 
     // Filters bind their values after every query's own parameters, so numbering is done per query (see where()).
     this.filterParams = [];
@@ -287,6 +299,30 @@ export class SqlUserStore implements UserStore {
       }
     }
     this.filterSql = conds.join(' AND ');
+  }
+
+  /** The FROM clause with, in side-table mode, the mark joined on the side table's primary key (user_id, text): one round trip per lookup. */
+  private markedFrom(): string {
+    const m = this.mapping.migration;
+    if (!('table' in m)) return this.fromClause;
+    const mark = this.d.quoteIdent(MARK_ALIAS);
+    return `${this.fromClause} LEFT JOIN ${this.side} ${mark} ON ${mark}.user_id = ${this.d.idAsText(this.ref(this.mapping.users.columns.id), m.table)}`;
+  }
+
+  /**
+   * The dialect is provisional (see the constructor): ask the server now. Learned: the SQL built so far is dropped and
+   * every later statement is built with the server's facts. `learn` throws only when the server could not be asked:
+   * that is this operation's failure (it could not have run anyway), and the next operation asks again.
+   */
+  private async relearn(learn: LearnDialect): Promise<void> {
+    const d = await learn();
+    this.learn = undefined;
+    this.d = d;
+    this.driver.dialect = d;
+    this.selects.clear();
+    this.fixedLogin.clear();
+    this.byIdSql = undefined;
+    this.readFrom = this.markedFrom();
   }
 
   /** "col" → u."col"; "alias.col" → "alias"."col" (aliases are validated against the joins at start-up). */
@@ -333,6 +369,7 @@ export class SqlUserStore implements UserStore {
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
+      if (this.learn) await this.relearn(this.learn);
       return await fn();
     } catch (e) {
       if (e instanceof StoreError) throw e;
@@ -562,12 +599,12 @@ export class SqlUserStore implements UserStore {
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
-    // The same text for every id: built once, not looked up by a key made per call.
-    const sql = (this.byIdSql ??= this.userSelect(`${this.col('id')} = ${this.keyParam(1)}`, 1, 2));
     const custom = this.mapping.queries?.find_by_id;
     const rows = await this.guard('findById', async () => {
       try {
         if (custom) return await this.named(custom, { id });
+        // The same text for every id: built once, not looked up by a key made per call.
+        const sql = (this.byIdSql ??= this.userSelect(`${this.col('id')} = ${this.keyParam(1)}`, 1, 2));
         return await this.driver.all(sql, [id, ...this.filterParams]);
       } catch (e) {
         if (this.d.isInvalidInput?.(e)) return [];
@@ -749,6 +786,8 @@ export class SqlUserStore implements UserStore {
   async probe(): Promise<ProbeResult[]> {
     try {
       await this.driver.all(this.d.pingSql ?? 'SELECT 1 AS ok', []);
+      // The server answers: its facts (and so check's index advice) are the server's, not the provisional ones.
+      if (this.learn) await this.relearn(this.learn);
     } catch (e) {
       return [{ what: 'connection', ok: false, error: this.connectionError(e), connection: true }];
     }

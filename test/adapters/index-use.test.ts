@@ -23,6 +23,7 @@ import { parseConfig, type Config } from '../../src/config.js';
 import { migrationDdl, migrationStatements } from '../../src/dba.js';
 import { findByLogin } from '../../src/matching.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
+import { startFaultProxy } from '../helpers/faultproxy.js';
 
 const ROWS = 100_000;
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -691,6 +692,67 @@ describe('MariaDB: check\'s remedy for a case-sensitive column names a collation
         }
       }
     } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('a store opened while its server can\'t be reached learns the server\'s facts at its first operation that reaches it', () => {
+  test('PostgreSQL: lookups compare lower(col COLLATE "und-x-icu") once the server answers, on check\'s index', { skip: pgSkip }, async () => {
+    const c = await pgKeyCase('CREATE TABLE users (id integer PRIMARY KEY, email varchar(255), username varchar(255), password_hash text NOT NULL)', (i) => i);
+    const target = new URL(c.db.url);
+    const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    proxy.cut();
+    const config = configFor('postgres', proxy.url(c.db.url));
+    const rec = recorder();
+    const store = await createPostgresStore(config.store, rec.wrap);
+    try {
+      await assert.rejects(findByLogin(store, 'user42@example.com'), /findByLogin failed/);
+      proxy.pass();
+      const { user, sql, params } = await lookupSql(store, rec.calls, 'USER4242@example.com');
+      assert.ok(user && 'id' in user && user.id === '4242');
+      assert.match(sql, /lower\(u\."email" COLLATE "und-x-icu"\) = \$1/);
+      const nodes = await c.plan(sql, params);
+      assert.ok(nodes.some((n) => n['Index Name'] === 'lg_lower_users_email'), pgSummary(nodes));
+      assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), pgSummary(nodes));
+    } finally {
+      await store.close();
+      await proxy.close();
+      await c.close();
+    }
+  });
+
+  test('MariaDB: lookups compare a utf8mb4_unicode_ci column itself (`email = ?`) once the server answers, on check\'s index', { skip: mySkip }, async () => {
+    const db = await createMysqlDatabase();
+    const target = new URL(db.url);
+    const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port || 3306) });
+    const conn = await mysql.createConnection({ uri: db.url, charset: 'utf8mb4' });
+    try {
+      const direct = configFor('mysql', db.url);
+      await db.exec([
+        'CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_unicode_ci, username VARCHAR(255) COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB',
+        ...migrationStatements(direct),
+        "INSERT INTO users SELECT seq, CONCAT('User', seq, '@Example.com'), CONCAT('User', seq), 'x' FROM seq_1_to_20000",
+      ]);
+      const { statements } = await checkIndexes(direct);
+      await db.exec([...statements, 'ANALYZE TABLE users']);
+      proxy.cut();
+      const rec = recorder();
+      const store = await createMysqlStore(configFor('mysql', proxy.url(db.url)).store, rec.wrap);
+      try {
+        await assert.rejects(findByLogin(store, 'user42@example.com'), /findByLogin failed/);
+        proxy.pass();
+        const { user, sql, params } = await lookupSql(store, rec.calls, 'USER4242@example.com');
+        assert.ok(user && 'id' in user && user.id === '4242');
+        assert.match(sql, /\(u\.`email` = \? OR u\.`username` = \?\)/);
+        const rows = (await conn.query(`EXPLAIN ${sql}`, params))[0] as MyRow[];
+        assert.ok(rows.some((r) => r.table === 'u' && r.type !== 'ALL' && String(r.key).includes('lg_email')), JSON.stringify(rows));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await conn.end();
+      await proxy.close();
       await db.drop();
     }
   });
