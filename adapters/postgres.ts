@@ -25,7 +25,7 @@ export function postgresDialect(foldCollation: string | null): Dialect {
     loginKey: (ref) => lower(ref),
     loginIndex: (t, c, col) => [
       `CREATE INDEX "${loginIndexName(col)}" ON ${t} (${lower(c)});  -- the expression the gateway compares${
-        foldCollation ? ` (it folds with the ICU collation "${foldCollation}", found at start-up)` : ' (no ICU collation on this server: plain lower())'
+        foldCollation ? ` (it folds with the ICU collation "${foldCollation}", found on this server)` : ' (no ICU collation this database can use: plain lower())'
       }`,
     ],
     // In the default collation, as the gateway's tables' text keys have it: a users key of another collation ("C", or

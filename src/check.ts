@@ -8,7 +8,7 @@
  */
 import type { Writable } from 'node:stream';
 import { createStore } from '../adapters/index.js';
-import type { SqlUserStore } from '../adapters/sql.js';
+import { loginColumns, type SqlUserStore } from '../adapters/sql.js';
 import type { LegacyUser, ProbeResult, UserStore } from '../adapters/types.js';
 import { exportsTable, type Config } from './config.js';
 import { gatewayWrites, grantStatements, indexSuggestions, migrationDdl, readTables } from './dba.js';
@@ -18,6 +18,40 @@ import { detectScheme, isCleartextScheme, resolveScheme } from './passwords/inde
 import { schemaVerdict } from './startup.js';
 
 const SAMPLE = 500;
+
+/**
+ * The tables holding a login column that are views (where the engine can tell: PostgreSQL, MySQL/MariaDB, SQLite).
+ * An index can't be created on a view; check's statements then name the view, and say so.
+ */
+async function loginViews(config: Config, store: SqlUserStore): Promise<string[]> {
+  const tables = [...new Set(loginColumns(config.store.users).map((c) => c.table))];
+  const out: string[] = [];
+  for (const t of tables) {
+    const dot = t.indexOf('.');
+    const [schema, name] = dot < 0 ? [null, t] : [t.slice(0, dot), t.slice(dot + 1)];
+    try {
+      let kind: unknown;
+      switch (config.store.adapter) {
+        case 'postgres':
+          [{ k: kind } = { k: null }] = await store.introspect('SELECT relkind AS k FROM pg_class WHERE oid = to_regclass($1)', [t.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.')]);
+          if (kind === 'v') out.push(t);
+          break;
+        case 'mysql':
+          [{ k: kind } = { k: null }] = await store.introspect('SELECT TABLE_TYPE AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?', [schema, name]);
+          if (kind === 'VIEW') out.push(t);
+          break;
+        case 'sqlite':
+          [{ k: kind } = { k: null }] = await store.introspect(`SELECT type AS k FROM "${(schema ?? 'main').replaceAll('"', '""')}".sqlite_master WHERE name = ?`, [name]);
+          if (kind === 'view') out.push(t);
+          break;
+        default:
+      }
+    } catch {
+      // Not readable here: nothing to say.
+    }
+  }
+  return out;
+}
 
 type Privileges = { table: string; select: boolean; insert: boolean; update: boolean; delete: boolean };
 
@@ -331,6 +365,10 @@ async function checkStore(config: Config, say: (s?: string) => void): Promise<nu
     const idx = indexSuggestions(config, sql?.dialect);
     if (idx.length) {
       say('\nindexes for case-insensitive login lookups:');
+      for (const v of sql ? await loginViews(config, sql) : []) {
+        say(`  -- ${v} is a view, which takes no index: create the statements below on the table it reads, with its column names`);
+        say('  --   (a lookup through a simple view uses an index of that table), or point the configuration at that table.');
+      }
       for (const i of idx) say(`  ${i}`);
     }
     return failures ? 1 : 0;

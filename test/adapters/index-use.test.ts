@@ -757,3 +757,96 @@ describe('a store opened while its server can\'t be reached learns the server\'s
     }
   });
 });
+
+describe('a view as the users table: check says it takes no index, and the same index on the table it reads serves lookups through it', () => {
+  /** check's index section for `config`, its note, and the statements rewritten onto the base table `users`. */
+  const onBase = async (config: Config, view: RegExp) => {
+    const { statements, section } = await checkIndexes(config);
+    assert.match(section, /-- v_users is a view, which takes no index: create the statements below on the table it reads/);
+    assert.ok(statements.length > 0 && statements.every((s) => view.test(s)), section);
+    return statements.map((s) => s.replace(view, (m) => m.replace('v_users', 'users')));
+  };
+
+  test('PostgreSQL', { skip: pgSkip }, async () => {
+    const c = await pgKeyCase('CREATE TABLE users (id integer PRIMARY KEY, email varchar(255), username varchar(255), password_hash text NOT NULL)', (i) => i);
+    try {
+      await c.db.exec(['DROP INDEX lg_lower_users_email, lg_lower_users_username', 'CREATE VIEW v_users AS SELECT id, email, username, password_hash FROM users']);
+      const config = configFor('postgres', c.db.url, 'v_users');
+      const statements = await onBase(config, /ON "v_users"/);
+      await c.db.exec([...statements, 'ANALYZE']);
+      const rec = recorder();
+      const store = await createPostgresStore(config.store, rec.wrap);
+      try {
+        const { user, sql, params } = await lookupSql(store, rec.calls, 'USER4242@example.com');
+        assert.ok(user && 'id' in user && user.id === '4242');
+        const nodes = await c.plan(sql, params);
+        assert.ok(nodes.some((n) => n['Index Name'] === 'lg_lower_v_users_email'), pgSummary(nodes));
+        assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan'), pgSummary(nodes));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('MariaDB', { skip: mySkip }, async () => {
+    const db = await createMysqlDatabase();
+    const conn = await mysql.createConnection({ uri: db.url, charset: 'utf8mb4' });
+    try {
+      const config = configFor('mysql', db.url, 'v_users');
+      await db.exec([
+        'CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_unicode_ci, username VARCHAR(255) COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB',
+        'CREATE VIEW v_users AS SELECT id, email, username, password_hash FROM users',
+        ...migrationStatements(config),
+        "INSERT INTO users SELECT seq, CONCAT('User', seq, '@Example.com'), CONCAT('User', seq), 'x' FROM seq_1_to_20000",
+      ]);
+      await db.exec([...(await onBase(config, /ON `v_users`/)), 'ANALYZE TABLE users']);
+      const rec = recorder();
+      const store = await createMysqlStore(config.store, rec.wrap);
+      try {
+        const { user, sql, params } = await lookupSql(store, rec.calls, 'USER4242@example.com');
+        assert.ok(user && 'id' in user && user.id === '4242');
+        const rows = (await conn.query(`EXPLAIN ${sql}`, params))[0] as MyRow[];
+        assert.ok(rows.some((r) => r.table === 'users' && String(r.key).includes('lg_email')), JSON.stringify(rows));
+        assert.ok(!rows.some((r) => r.type === 'ALL' && !r.table.startsWith('<')), JSON.stringify(rows));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await conn.end();
+      await db.drop();
+    }
+  });
+
+  test('SQLite', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lg-idx-'));
+    const file = path.join(dir, 'view.sqlite');
+    const config = configFor('sqlite', file, 'v_users');
+    const db = new Database(file);
+    db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
+    try {
+      db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, username TEXT, password_hash TEXT NOT NULL)');
+      db.exec('CREATE VIEW v_users AS SELECT id, email, username, password_hash FROM users');
+      db.exec(migrationDdl(config));
+      db.exec(`WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20000)
+        INSERT INTO users SELECT i, 'User' || i || '@Example.com', 'User' || i, 'x' FROM s`);
+      for (const s of await onBase(config, /ON "v_users"/)) db.exec(s);
+      db.exec('ANALYZE');
+      const rec = recorder();
+      const store = createSqliteStore(file, config.store, rec.wrap);
+      try {
+        const { user, sql, params } = await lookupSql(store, rec.calls, 'USER4242@example.com');
+        assert.ok(user && 'id' in user && user.id === '4242');
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+        assert.ok(plan.some((d) => /USING INDEX lg_lower_v_users_email/.test(d)), plan.join('\n'));
+        assert.ok(!plan.some((d) => /^SCAN users\b/.test(d)), plan.join('\n'));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
