@@ -206,6 +206,26 @@ export function loginIndexName(col: LoginColumn, max = 30): string {
 }
 
 /**
+ * The rows of a lookup asked in parts (a UNION ALL, or each login column alone), each row once: the same row found
+ * through its email and through its username is one candidate. Only rows equal in every column are one: two rows of
+ * one user that differ (two joined profile rows, two applications' memberships) stay two, as a single SELECT returns
+ * them, and the rule decides. With CANDIDATE_LIMIT rows or more, a part may have been cut at its limit: nothing is
+ * merged, so that the set still reads as "more than the limit" (ambiguous, fail closed).
+ */
+export function sameRowOnce(rows: Row[]): Row[] {
+  if (rows.length >= CANDIDATE_LIMIT) return rows;
+  // Dates and Buffers serialise through their toJSON; bigints (which JSON refuses) as text.
+  const key = (r: Row) => JSON.stringify(Object.values(r), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const k = key(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
  * Reads the server facts a dialect depends on (PostgreSQL's ICU folding, MySQL/MariaDB's column collations) and
  * returns the dialect for them. It throws only when the server can't be asked (down, starting up); facts the server
  * refuses to give are a dialect with the safe defaults.
@@ -506,7 +526,7 @@ export class SqlUserStore implements UserStore {
    * filters' values. Columns of one table are one SELECT (`email = ? OR username = ?`, which an index on each serves).
    * Columns in different tables (a login column in a joined table: ASP.NET's aspnet_Membership.Email beside
    * aspnet_Users.UserName) are one SELECT each, joined by UNION ALL: an OR across two tables can't use either index,
-   * and every lookup would scan. A user found by both parts comes twice (findCandidates keeps one).
+   * and every lookup would scan. A row found by both parts comes twice (findCandidates keeps it once: sameRowOnce).
    */
   private lookupStatement(needle: string, keys: readonly LoginKey[]): { sql: string; values: string[]; marks: number[] } {
     const parts: string[] = [];
@@ -536,12 +556,12 @@ export class SqlUserStore implements UserStore {
   }
 
   /** The SQL and bound values of a lookup of `needle` on these login columns. */
-  private lookupQuery(needle: string, keys: readonly LoginKey[]): { sql: string; params: unknown[] } {
+  private lookupQuery(needle: string, keys: readonly LoginKey[]): { sql: string; params: unknown[]; parts: number } {
     const bind = (marks: number[], values: (part: number) => string[]) => marks.flatMap((_, i) => [...values(i), ...this.filterParams]);
     if (this.d.loginLookup) {
       const s = this.lookupStatement(needle, keys);
       let at = 0;
-      return { sql: s.sql, params: bind(s.marks, (i) => s.values.slice(at, (at += s.marks[i]!))) };
+      return { sql: s.sql, params: bind(s.marks, (i) => s.values.slice(at, (at += s.marks[i]!))), parts: s.marks.length };
     }
     // Without spellings (every dialect but MySQL's), the statement is the same for every login: built once per set
     // of columns, and each of its marks takes the login itself.
@@ -552,7 +572,7 @@ export class SqlUserStore implements UserStore {
       fixed = { sql: s.sql, marks: s.marks };
       this.fixedLogin.set(k, fixed);
     }
-    return { sql: fixed.sql, params: bind(fixed.marks, (i) => new Array<string>(fixed.marks[i]!).fill(needle)) };
+    return { sql: fixed.sql, params: bind(fixed.marks, (i) => new Array<string>(fixed.marks[i]!).fill(needle)), parts: fixed.marks.length };
   }
 
   async findCandidates(login: string): Promise<LegacyUser[]> {
@@ -569,33 +589,58 @@ export class SqlUserStore implements UserStore {
       });
     }
     return this.guard('findByLogin', async () => {
+      if (this.loginKeys.length === 0) return [];
       const ask = async (keys: readonly LoginKey[]) => {
         const q = this.lookupQuery(needle, keys);
-        return (await this.driver.all(q.sql, q.params)).map((r) => this.toUser(r));
+        return { rows: await this.driver.all(q.sql, q.params), parts: q.parts };
       };
-      if (this.loginKeys.length === 0) return [];
-      let found: LegacyUser[];
+      let rows: Row[];
+      let parts: number;
       try {
-        found = await ask(this.loginKeys);
+        ({ rows, parts } = await ask(this.loginKeys));
       } catch (e) {
         // A login a column's character set can't hold (Cyrillic against latin1) names nobody there: not an outage.
         // The other login column may hold it (a utf8mb4 username beside a latin1 email), so each is asked alone.
         if (!this.d.isUnrepresentable?.(e)) throw e;
-        found = [];
-        if (this.loginKeys.length > 1) {
+        await this.filtersComparable();
+        rows = [];
+        parts = this.loginKeys.length;
+        if (parts > 1) {
           for (const key of this.loginKeys) {
             try {
-              found.push(...(await ask([key])));
+              rows.push(...(await ask([key])).rows);
             } catch (e2) {
               if (!this.d.isUnrepresentable?.(e2)) throw e2;
             }
           }
         }
       }
-      // One user found through both login columns (parts of a UNION ALL, or both asked alone) is one candidate.
-      const seen = new Set<string>();
-      return found.filter((u) => !seen.has(u.id) && seen.add(u.id)).slice(0, CANDIDATE_LIMIT);
+      return (parts > 1 ? sameRowOnce(rows) : rows).map((r) => this.toUser(r));
     });
+  }
+
+  /**
+   * An "unrepresentable" error may come from a filter's value rather than the login (a Cyrillic value against a
+   * latin1 column): that is the configuration's fault, for every login, and must not read as "names nobody". Asked
+   * once, on the first such error: the filters alone, with their values.
+   */
+  private filtersChecked: Promise<void> | undefined;
+  private filtersComparable(): Promise<void> {
+    if (!this.filterSql) return Promise.resolve();
+    this.filtersChecked ??= (async () => {
+      const w = this.where(null, []);
+      try {
+        await this.driver.all(this.d.limit(`SELECT 1 AS ${this.d.quoteIdent('ok')} FROM ${this.fromClause}${w.sql}`, 1), w.params);
+      } catch (e) {
+        if (!this.d.isUnrepresentable?.(e)) throw e;
+        throw new StoreError("store.users.filter: a filter's value can't be compared with its column (the column's character set can't hold it)", { transient: false });
+      }
+    })();
+    // A failure other than the verdict (the connection) is asked again next time.
+    this.filtersChecked.catch((e) => {
+      if (!(e instanceof StoreError)) this.filtersChecked = undefined;
+    });
+    return this.filtersChecked;
   }
 
   async findById(id: string): Promise<LegacyUser | null> {
@@ -607,8 +652,9 @@ export class SqlUserStore implements UserStore {
         const sql = (this.byIdSql ??= this.userSelect(`${this.col('id')} = ${this.keyParam(1)}`, 1, 2));
         return await this.driver.all(sql, [id, ...this.filterParams]);
       } catch (e) {
-        if (this.d.isInvalidInput?.(e)) return [];
-        throw e;
+        if (!this.d.isInvalidInput?.(e)) throw e;
+        if (this.d.isUnrepresentable?.(e)) await this.filtersComparable();
+        return [];
       }
     });
     // user_id is canonical: '01', '1abc' or ' 1' do not name user 1, whatever the engine's coercion rules.

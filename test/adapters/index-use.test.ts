@@ -21,6 +21,7 @@ import { createSqliteStore } from '../../adapters/sqlite.js';
 import { runCheck } from '../../src/check.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { migrationDdl, migrationStatements } from '../../src/dba.js';
+import { isAmbiguous } from '../../adapters/types.js';
 import { findByLogin } from '../../src/matching.js';
 import { availability, createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startFaultProxy } from '../helpers/faultproxy.js';
@@ -847,6 +848,94 @@ describe('a view as the users table: check says it takes no index, and the same 
     } finally {
       db.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lookups asked in parts keep every row the rule must see, and the candidate limit', () => {
+  test('PostgreSQL, login columns in two tables: 25 joined rows of one user and one of another behind one email is 409, not the first user', { skip: pgSkip }, async () => {
+    const db = await createPostgresDatabase();
+    const config = joinedConfig('postgres', db.url);
+    try {
+      await db.exec([
+        'CREATE TABLE users (id integer PRIMARY KEY, username varchar(255), password_hash text NOT NULL)',
+        'CREATE TABLE profiles (user_id integer, email varchar(255))',
+        ...migrationStatements(config),
+        "INSERT INTO users VALUES (1, 'one', 'x'), (2, 'two', 'x')",
+        "INSERT INTO profiles SELECT 1, 'dup@x.com' FROM generate_series(1, 25)",
+        "INSERT INTO profiles VALUES (2, 'dup@x.com')",
+      ]);
+      const store = await createPostgresStore(config.store);
+      try {
+        assert.ok(isAmbiguous(await findByLogin(store, 'dup@x.com')));
+        // User 2 by its username: its one joined row.
+        const two = await findByLogin(store, 'two');
+        assert.ok(two && 'id' in two && two.id === '2');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('MariaDB, login columns in two tables: of one user\'s two profile rows the collation finds, the one that matches is kept', { skip: mySkip }, async () => {
+    const db = await createMysqlDatabase();
+    const config = joinedConfig('mysql', db.url);
+    try {
+      await db.exec([
+        'CREATE TABLE users (id INT PRIMARY KEY, username VARCHAR(255) COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB',
+        'CREATE TABLE profiles (user_id INT, email VARCHAR(255) COLLATE utf8mb4_unicode_ci) ENGINE=InnoDB',
+        ...migrationStatements(config),
+        "INSERT INTO users VALUES (2, 'two', 'x')",
+        "INSERT INTO profiles VALUES (2, 'alic\u00e9@x.com'), (2, 'alice@x.com')",
+      ]);
+      const store = await createMysqlStore(config.store);
+      try {
+        const u = await findByLogin(store, 'alice@x.com');
+        assert.ok(u && 'id' in u && u.id === '2' && u.email === 'alice@x.com', JSON.stringify(u));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('MariaDB: a filter value its column\'s character set can\'t hold is a store failure that names the filter, not "nobody" for every login', { skip: mySkip }, async () => {
+    const db = await createMysqlDatabase();
+    const config = parseConfig(
+      {
+        auth: { issuer: 'https://issuer.example/', audience: 'aud' },
+        store: {
+          adapter: 'mysql',
+          url: db.url,
+          users: {
+            table: 'users',
+            columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' },
+            filter: [{ column: 'region', op: '<>', value: '\u041c\u043e\u0441\u043a\u0432\u0430' }],
+          },
+          migration: { table: 'legacy_gateway_migrations' },
+        },
+      },
+      {},
+    );
+    try {
+      await db.exec([
+        `CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_unicode_ci, username VARCHAR(255) COLLATE utf8mb4_unicode_ci,
+          password_hash TEXT NOT NULL, region VARCHAR(20) CHARACTER SET latin1) ENGINE=InnoDB`,
+        ...migrationStatements(config),
+        "INSERT INTO users VALUES (1, 'a@x.com', 'alice', 'x', 'Paris')",
+      ]);
+      const store = await createMysqlStore(config.store);
+      try {
+        await assert.rejects(findByLogin(store, 'alice'), /store\.users\.filter: a filter's value can't be compared with its column/);
+        await assert.rejects(store.findById('1'), /store\.users\.filter/);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
     }
   });
 });
