@@ -95,6 +95,32 @@ async function perLookup(store: SqlUserStore, n = 30): Promise<number> {
   return (performance.now() - t0) / n;
 }
 
+/** A new MariaDB database and a connection to it (for EXPLAIN); both are gone after `fn`. */
+async function withMysql(fn: (db: TestDatabase, conn: mysql.Connection) => Promise<void>): Promise<void> {
+  const db = await createMysqlDatabase();
+  const conn = await mysql.createConnection({ uri: db.url, charset: 'utf8mb4' });
+  try {
+    await fn(db, conn);
+  } finally {
+    await conn.end();
+    await db.drop();
+  }
+}
+
+/** A SQLite file in a new directory, open with lg_lower registered (so check's indexes can be built); gone after `fn`. */
+async function withSqlite(name: string, fn: (db: BetterSqlite3.Database, file: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lg-idx-'));
+  const file = path.join(dir, name);
+  const db = new Database(file);
+  db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
+  try {
+    await fn(db, file);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** One lookup, and the statement it ran (exactly one). */
 async function lookupSql(store: SqlUserStore, calls: { sql: string; params: unknown[] }[], login: string) {
   calls.length = 0;
@@ -551,10 +577,8 @@ describe('login columns in two tables: a UNION ALL of one SELECT per table, each
   });
 
   test('MariaDB', { skip: mySkip }, async () => {
-    const db = await createMysqlDatabase();
-    const config = joinedConfig('mysql', db.url);
-    const conn = await mysql.createConnection({ uri: db.url, charset: 'utf8mb4' });
-    try {
+    await withMysql(async (db, conn) => {
+      const config = joinedConfig('mysql', db.url);
       await db.exec([
         'CREATE TABLE users (id INT PRIMARY KEY, username VARCHAR(255) COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB',
         'CREATE TABLE profiles (user_id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_unicode_ci) ENGINE=InnoDB',
@@ -579,19 +603,12 @@ describe('login columns in two tables: a UNION ALL of one SELECT per table, each
       } finally {
         await store.close();
       }
-    } finally {
-      await conn.end();
-      await db.drop();
-    }
+    });
   });
 
   test('SQLite', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'lg-idx-'));
-    const file = path.join(dir, 'joined.sqlite');
-    const config = joinedConfig('sqlite', file);
-    const db = new Database(file);
-    db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
-    try {
+    await withSqlite('joined.sqlite', async (db, file) => {
+      const config = joinedConfig('sqlite', file);
       db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, password_hash TEXT NOT NULL)');
       db.exec('CREATE TABLE profiles (user_id INTEGER PRIMARY KEY, email TEXT)');
       db.exec(migrationDdl(config));
@@ -614,18 +631,14 @@ describe('login columns in two tables: a UNION ALL of one SELECT per table, each
       } finally {
         await store.close();
       }
-    } finally {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('MariaDB: a login one login column\'s character set can\'t hold, which the other holds', { skip: mySkip }, () => {
   test('a latin1 email beside a utf8mb4 username: the user is found by the username, through one statement per column', async () => {
-    const db = await createMysqlDatabase();
-    const config = configFor('mysql', db.url);
-    try {
+    await withMysql(async (db) => {
+      const config = configFor('mysql', db.url);
       await db.exec([
         `CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) CHARACTER SET latin1 COLLATE latin1_swedish_ci,
           username VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB`,
@@ -647,16 +660,13 @@ describe('MariaDB: a login one login column\'s character set can\'t hold, which 
       } finally {
         await store.close();
       }
-    } finally {
-      await db.drop();
-    }
+    });
   });
 });
 
 describe('MariaDB: check\'s remedy for a case-sensitive column names a collation its character set has', { skip: mySkip }, () => {
   test('latin5_bin and big5_bin (no *_general_ci exists): the set\'s own case-insensitive default, which applies; then the index is used', async () => {
-    const db = await createMysqlDatabase();
-    try {
+    await withMysql(async (db) => {
       for (const [cs, expected] of [['latin5', 'latin5_turkish_ci'], ['big5', 'big5_chinese_ci']] as const) {
         const table = `users_${cs}`;
         const config = configFor('mysql', db.url, table, `marks_${cs}`);
@@ -692,9 +702,7 @@ describe('MariaDB: check\'s remedy for a case-sensitive column names a collation
           await store.close();
         }
       }
-    } finally {
-      await db.drop();
-    }
+    });
   });
 });
 
@@ -792,9 +800,7 @@ describe('a view as the users table: check says it takes no index, and the same 
   });
 
   test('MariaDB', { skip: mySkip }, async () => {
-    const db = await createMysqlDatabase();
-    const conn = await mysql.createConnection({ uri: db.url, charset: 'utf8mb4' });
-    try {
+    await withMysql(async (db, conn) => {
       const config = configFor('mysql', db.url, 'v_users');
       await db.exec([
         'CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_unicode_ci, username VARCHAR(255) COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB',
@@ -814,19 +820,12 @@ describe('a view as the users table: check says it takes no index, and the same 
       } finally {
         await store.close();
       }
-    } finally {
-      await conn.end();
-      await db.drop();
-    }
+    });
   });
 
   test('SQLite', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'lg-idx-'));
-    const file = path.join(dir, 'view.sqlite');
-    const config = configFor('sqlite', file, 'v_users');
-    const db = new Database(file);
-    db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
-    try {
+    await withSqlite('view.sqlite', async (db, file) => {
+      const config = configFor('sqlite', file, 'v_users');
       db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, username TEXT, password_hash TEXT NOT NULL)');
       db.exec('CREATE VIEW v_users AS SELECT id, email, username, password_hash FROM users');
       db.exec(migrationDdl(config));
@@ -845,10 +844,7 @@ describe('a view as the users table: check says it takes no index, and the same 
       } finally {
         await store.close();
       }
-    } finally {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -880,9 +876,8 @@ describe('lookups asked in parts keep every row the rule must see, and the candi
   });
 
   test('MariaDB, login columns in two tables: of one user\'s two profile rows the collation finds, the one that matches is kept', { skip: mySkip }, async () => {
-    const db = await createMysqlDatabase();
-    const config = joinedConfig('mysql', db.url);
-    try {
+    await withMysql(async (db) => {
+      const config = joinedConfig('mysql', db.url);
       await db.exec([
         'CREATE TABLE users (id INT PRIMARY KEY, username VARCHAR(255) COLLATE utf8mb4_unicode_ci, password_hash TEXT NOT NULL) ENGINE=InnoDB',
         'CREATE TABLE profiles (user_id INT, email VARCHAR(255) COLLATE utf8mb4_unicode_ci) ENGINE=InnoDB',
@@ -897,30 +892,27 @@ describe('lookups asked in parts keep every row the rule must see, and the candi
       } finally {
         await store.close();
       }
-    } finally {
-      await db.drop();
-    }
+    });
   });
 
   test('MariaDB: a filter value its column\'s character set can\'t hold is a store failure that names the filter, not "nobody" for every login', { skip: mySkip }, async () => {
-    const db = await createMysqlDatabase();
-    const config = parseConfig(
-      {
-        auth: { issuer: 'https://issuer.example/', audience: 'aud' },
-        store: {
-          adapter: 'mysql',
-          url: db.url,
-          users: {
-            table: 'users',
-            columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' },
-            filter: [{ column: 'region', op: '<>', value: '\u041c\u043e\u0441\u043a\u0432\u0430' }],
+    await withMysql(async (db) => {
+      const config = parseConfig(
+        {
+          auth: { issuer: 'https://issuer.example/', audience: 'aud' },
+          store: {
+            adapter: 'mysql',
+            url: db.url,
+            users: {
+              table: 'users',
+              columns: { id: 'id', email: 'email', username: 'username', password: 'password_hash' },
+              filter: [{ column: 'region', op: '<>', value: '\u041c\u043e\u0441\u043a\u0432\u0430' }],
+            },
+            migration: { table: 'legacy_gateway_migrations' },
           },
-          migration: { table: 'legacy_gateway_migrations' },
         },
-      },
-      {},
-    );
-    try {
+        {},
+      );
       await db.exec([
         `CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_unicode_ci, username VARCHAR(255) COLLATE utf8mb4_unicode_ci,
           password_hash TEXT NOT NULL, region VARCHAR(20) CHARACTER SET latin1) ENGINE=InnoDB`,
@@ -934,8 +926,6 @@ describe('lookups asked in parts keep every row the rule must see, and the candi
       } finally {
         await store.close();
       }
-    } finally {
-      await db.drop();
-    }
+    });
   });
 });
