@@ -259,6 +259,8 @@ export class SqlUserStore implements UserStore {
   private readonly fixedLogin = new Map<string, { sql: string; marks: number[] }>();
   /** The login columns configured (email, username, or both), in that order. */
   private readonly loginKeys: LoginKey[];
+  /** filtersComparable's verdict, once asked (a rejection with a StoreError: a filter value the column can't hold). */
+  private filtersChecked: Promise<void> | undefined;
 
   /**
    * `learn`: the store opened while its server could not be asked for the facts its dialect depends on, and runs on a
@@ -557,11 +559,9 @@ export class SqlUserStore implements UserStore {
 
   /** The SQL and bound values of a lookup of `needle` on these login columns. */
   private lookupQuery(needle: string, keys: readonly LoginKey[]): { sql: string; params: unknown[]; parts: number } {
-    const bind = (marks: number[], values: (part: number) => string[]) => marks.flatMap((_, i) => [...values(i), ...this.filterParams]);
     if (this.d.loginLookup) {
       const s = this.lookupStatement(needle, keys);
-      let at = 0;
-      return { sql: s.sql, params: bind(s.marks, (i) => s.values.slice(at, (at += s.marks[i]!))), parts: s.marks.length };
+      return { sql: s.sql, params: this.bindParts(s.marks, (n) => s.values[n]!), parts: s.marks.length };
     }
     // Without spellings (every dialect but MySQL's), the statement is the same for every login: built once per set
     // of columns, and each of its marks takes the login itself.
@@ -572,23 +572,32 @@ export class SqlUserStore implements UserStore {
       fixed = { sql: s.sql, marks: s.marks };
       this.fixedLogin.set(k, fixed);
     }
-    return { sql: fixed.sql, params: bind(fixed.marks, (i) => new Array<string>(fixed.marks[i]!).fill(needle)), parts: fixed.marks.length };
+    return { sql: fixed.sql, params: this.bindParts(fixed.marks, () => needle), parts: fixed.marks.length };
+  }
+
+  /** The bound values of a statement in parts: each part's login marks (the n-th from `value(n)`), then the filters'. */
+  private bindParts(marks: number[], value: (n: number) => string): unknown[] {
+    const params: unknown[] = [];
+    let n = 0;
+    for (const m of marks) {
+      for (let i = 0; i < m; i++) params.push(value(n++));
+      params.push(...this.filterParams);
+    }
+    return params;
   }
 
   async findCandidates(login: string): Promise<LegacyUser[]> {
     const needle = normaliseLogin(login);
     const custom = this.mapping.queries?.find_by_login;
-    if (custom) {
-      return this.guard('findByLogin', async () => {
+    return this.guard('findByLogin', async () => {
+      if (custom) {
         try {
           return await this.withMarks((await this.named(custom, { login: needle })).slice(0, CANDIDATE_LIMIT).map((r) => this.toUser(r)));
         } catch (e) {
           if (this.d.isUnrepresentable?.(e)) return [];
           throw e;
         }
-      });
-    }
-    return this.guard('findByLogin', async () => {
+      }
       if (this.loginKeys.length === 0) return [];
       const ask = async (keys: readonly LoginKey[]) => {
         const q = this.lookupQuery(needle, keys);
@@ -624,7 +633,6 @@ export class SqlUserStore implements UserStore {
    * latin1 column): that is the configuration's fault, for every login, and must not read as "names nobody". Asked
    * once, on the first such error: the filters alone, with their values.
    */
-  private filtersChecked: Promise<void> | undefined;
   private filtersComparable(): Promise<void> {
     if (!this.filterSql) return Promise.resolve();
     this.filtersChecked ??= (async () => {

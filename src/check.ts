@@ -24,34 +24,31 @@ const SAMPLE = 500;
  * An index can't be created on a view; check's statements then name the view, and say so.
  */
 async function loginViews(config: Config, store: SqlUserStore): Promise<string[]> {
-  const tables = [...new Set(loginColumns(config.store.users).map((c) => c.table))];
+  const query = VIEW_QUERY[config.store.adapter];
+  if (!query) return [];
   const out: string[] = [];
-  for (const t of tables) {
+  for (const t of new Set(loginColumns(config.store.users).map((c) => c.table))) {
     const dot = t.indexOf('.');
-    const [schema, name] = dot < 0 ? [null, t] : [t.slice(0, dot), t.slice(dot + 1)];
     try {
-      let kind: unknown;
-      switch (config.store.adapter) {
-        case 'postgres':
-          [{ k: kind } = { k: null }] = await store.introspect('SELECT relkind AS k FROM pg_class WHERE oid = to_regclass($1)', [t.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.')]);
-          if (kind === 'v') out.push(t);
-          break;
-        case 'mysql':
-          [{ k: kind } = { k: null }] = await store.introspect('SELECT TABLE_TYPE AS k FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?', [schema, name]);
-          if (kind === 'VIEW') out.push(t);
-          break;
-        case 'sqlite':
-          [{ k: kind } = { k: null }] = await store.introspect(`SELECT type AS k FROM "${(schema ?? 'main').replaceAll('"', '""')}".sqlite_master WHERE name = ?`, [name]);
-          if (kind === 'view') out.push(t);
-          break;
-        default:
-      }
+      const [row] = await store.introspect(...query(t, dot < 0 ? null : t.slice(0, dot), t.slice(dot + 1)));
+      // PostgreSQL answers a boolean, MySQL/MariaDB and SQLite 1 or 0.
+      if (row && (row.v === true || Number(row.v) === 1)) out.push(t);
     } catch {
       // Not readable here: nothing to say.
     }
   }
   return out;
 }
+
+/** Per engine, the statement that tells whether a table (as configured, schema.name or name) is a view: one row, `v`. */
+const VIEW_QUERY: Partial<Record<string, (table: string, schema: string | null, name: string) => [string, unknown[]]>> = {
+  postgres: (table) => ["SELECT relkind = 'v' AS v FROM pg_class WHERE oid = to_regclass($1)", [pgName(table)]],
+  mysql: (_t, schema, name) => ["SELECT TABLE_TYPE = 'VIEW' AS v FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?", [schema, name]],
+  sqlite: (_t, schema, name) => [`SELECT type = 'view' AS v FROM "${(schema ?? 'main').replaceAll('"', '""')}".sqlite_master WHERE name = ?`, [name]],
+};
+
+/** A configured table name (schema.name or name) quoted for PostgreSQL, as its catalogue functions take it. */
+const pgName = (table: string) => table.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.');
 
 type Privileges = { table: string; select: boolean; insert: boolean; update: boolean; delete: boolean };
 
@@ -66,7 +63,7 @@ async function privileges(config: Config, store: SqlUserStore, ledger: boolean):
     case 'postgres': {
       const out: Privileges[] = [];
       for (const t of tables) {
-        const name = t.split('.').map((p) => `"${p.replaceAll('"', '""')}"`).join('.');
+        const name = pgName(t);
         const [r] = await store.introspect(
           `SELECT has_table_privilege(current_user, $1, 'SELECT') AS s, has_table_privilege(current_user, $1, 'INSERT') AS i,
                   has_table_privilege(current_user, $1, 'UPDATE') AS u, has_table_privilege(current_user, $1, 'DELETE') AS d`,
