@@ -23,6 +23,7 @@ const HTTP_TLS_HINT =
   "TLS: the service's certificate is not trusted or does not match its host name (a private CA goes in store.http.ca_file), the service wants a client certificate (store.http.auth mtls), or store.url's scheme does not match the service";
 import { loadDriver } from './driver.js';
 import type { HttpLookupEndpoint, HttpStoreConfig } from './http-config.js';
+import { useSqliteSettings } from './sqlite.js';
 import { AMBIGUOUS, instantIso, isAmbiguous, StoreError, type Ambiguous, type LegacyUser, type MigrationStatus, type UserStore } from './types.js';
 
 type StoreSection = Config['store'];
@@ -159,7 +160,7 @@ export class HttpUserStore implements UserStore {
     const Database = loadDriver<typeof BetterSqlite3>('better-sqlite3', 'http');
     try {
       this.db = new Database(cfg.migration_db, { timeout: 5000 });
-      this.db.pragma('journal_mode = WAL');
+      useSqliteSettings(this.db);
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${this.marksTable} (user_id TEXT PRIMARY KEY, migrated_at TEXT NOT NULL)`);
     } catch (e) {
       this.agent.destroy();

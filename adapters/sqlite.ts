@@ -42,6 +42,18 @@ export function sqlitePath(url: string): string {
   return url.replace(/^(sqlite|file):(\/\/)?/, '');
 }
 
+/**
+ * The settings of every SQLite connection the gateway opens (a store's, the HTTP store's migration marks): WAL, and
+ * SQLite's own default page cache, 2 MB. better-sqlite3 builds SQLite with 16 MB, which lookups spread over a large
+ * table fill: 15 MB more of this process's memory under load (README, "Memory under a load"), for pages the operating
+ * system's file cache holds anyway. The B-tree's upper levels still fit; a lookup reads its leaf pages from the file
+ * cache instead (about two more read calls per lookup; the benchmark's throughput moved within its noise).
+ */
+export function useSqliteSettings(db: BetterSqlite3.Database): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('cache_size = -2000');
+}
+
 export function openSqliteDriver(url: string): SqlDriver {
   const Database = loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqlite');
   let db: BetterSqlite3.Database;
@@ -50,12 +62,7 @@ export function openSqliteDriver(url: string): SqlDriver {
   } catch (e) {
     throw new StoreError(`cannot open SQLite database (${(e as { code?: string }).code ?? 'error'})`, { cause: e, transient: false });
   }
-  db.pragma('journal_mode = WAL');
-  // SQLite's own default page cache, 2 MB. better-sqlite3 builds SQLite with 16 MB, which lookups spread over a large
-  // user table fill: 15 MB more of this process's memory under load (README, "Memory under a load"), for pages the
-  // operating system's file cache holds anyway. The B-tree's upper levels still fit; a lookup reads its two or three
-  // leaf pages from the file cache instead (about two more read calls per lookup, no throughput lost in the benchmark).
-  db.pragma('cache_size = -2000');
+  useSqliteSettings(db);
   db.function('lg_lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
   const cache = new Map<string, BetterSqlite3.Statement>();
   const prep = (sql: string) => {

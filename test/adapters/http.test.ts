@@ -533,6 +533,12 @@ describe('http store: the UserStore contract where it applies (marks in the gate
     await noHealth.ping(); // GET / answers 404: reachable
   });
 
+  test('the marks file is opened with the gateway\'s SQLite settings: WAL, SQLite\'s own 2 MB page cache', () => {
+    const db = (store as unknown as { db: { pragma(p: string, o: { simple: true }): unknown } }).db;
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('cache_size', { simple: true }), -2000, 'not better-sqlite3\'s 16 MB');
+  });
+
   test('non-ASCII logins (the service folds case)', async () => {
     assert.equal((await one(store, 'élodie@exemple.fr')).id, '3');
     assert.equal((await one(store, 'ÉLODIE')).id, '3');
