@@ -3,7 +3,7 @@ import type * as MySQL from 'mysql2/promise';
 import { exportsTable, type Config } from '../src/config.js';
 import { isConnectionError } from '../src/dbhints.js';
 import type { PoolOptions } from './postgres.js';
-import { loginColumns, SqlUserStore, valuesList, type Dialect, type LoginColumn, type MappingConfig, type Row, type SqlDriver } from './sql.js';
+import { keyEquals, loginColumns, SqlUserStore, valuesList, type Dialect, type LoginColumn, type MappingConfig, type Row, type SqlDriver } from './sql.js';
 import { loadDriver } from './driver.js';
 
 /** What information_schema.COLUMNS says about one column (read once, when the store opens). */
@@ -35,7 +35,10 @@ export function isCaseInsensitive(collation: string | null | undefined): boolean
  * latin1 ones miss none. So a general_ci lookup also binds each spelling of the login with these signs.
  */
 const GENERAL_CI_SIGNS: Record<string, string> = { k: '\u212A', '\u03C9': '\u2126', '\u00E5': '\u212B' };
-/** At most 2^5 = 32 spellings; a login with more of these letters compares LOWER(col) (a scan). */
+/**
+ * At most 2^5 = 32 spellings are bound. A login with more of these letters is looked up by its prefix before the sixth
+ * one (signPrefixPatterns).
+ */
 const MAX_SIGN_LETTERS = 5;
 
 function signsMatter(i: MysqlColumnInfo | undefined): boolean {
@@ -56,6 +59,20 @@ export function signSpellings(needle: string): string[] | null {
     out.push(v.join(''));
   }
   return out;
+}
+
+/**
+ * For a login with more than MAX_SIGN_LETTERS of k / ω / å: every spelling of its prefix before the sixth such letter,
+ * as a LIKE pattern (`!` escapes `!`, `%` and `_`) that begins with it. Every row the rule matches begins with one of
+ * them, and `col LIKE 'prefix%'` is a range on col's index, as narrow as the rows that begin with that prefix: never a
+ * scan of the table, whatever the login.
+ */
+export function signPrefixPatterns(needle: string): string[] {
+  const chars = [...needle];
+  let seen = 0;
+  const end = chars.findIndex((c) => c in GENERAL_CI_SIGNS && ++seen > MAX_SIGN_LETTERS);
+  const prefix = chars.slice(0, end === -1 ? chars.length : end).join('');
+  return signSpellings(prefix)!.map((p) => `${p.replace(/[!%_]/g, '!$&')}%`);
 }
 
 /**
@@ -85,10 +102,17 @@ export function mysqlDialectFor(columns: MysqlColumns = new Map(), sideKey: Mysq
     loginKey: (ref, col) => (isCaseInsensitive(info(col)?.collation) ? ref : `LOWER(${ref})`),
     loginLookup: (ref, col, needle) => {
       const i = info(col);
-      if (!isCaseInsensitive(i?.collation)) return { key: `LOWER(${ref})`, values: [needle] };
-      if (!signsMatter(i)) return { key: ref, values: [needle] };
+      if (!isCaseInsensitive(i?.collation)) return keyEquals(`LOWER(${ref})`, [needle]);
+      if (!signsMatter(i)) return keyEquals(ref, [needle]);
       const spellings = signSpellings(needle);
-      return spellings ? { key: ref, values: spellings } : { key: `LOWER(${ref})`, values: [needle] };
+      if (spellings) return keyEquals(ref, spellings);
+      // Too many spellings to bind: the rows that begin with a spelling of the login's prefix (ranges on the same
+      // index), of which the server keeps those whose LOWER() is the login. Never LOWER(col) alone, which scans.
+      const patterns = signPrefixPatterns(needle);
+      return {
+        values: [...patterns, needle],
+        where: (m) => `((${patterns.map((_, k) => `${ref} LIKE ${m[k]} ESCAPE '!'`).join(' OR ')}) AND LOWER(${ref}) = ${m[patterns.length]})`,
+      };
     },
     loginIndex: (t, c, col) => {
       const i = info(col);
@@ -97,7 +121,7 @@ export function mysqlDialectFor(columns: MysqlColumns = new Map(), sideKey: Mysq
         // TEXT columns can only be indexed on a prefix; `col = ?` still uses it (rows are re-checked).
         const part = /text|blob/i.test(i.type) ? `${c}(191)` : c;
         const signs = signsMatter(i)
-          ? ` (or ${c} IN (...) with the Kelvin, Ohm and Angstrom sign spellings ${i.collation} ranks apart from k, ω, å; a login with more than ${MAX_SIGN_LETTERS} of those letters compares LOWER(${c}) and scans)`
+          ? ` (or ${c} IN (...) with the Kelvin, Ohm and Angstrom sign spellings ${i.collation} ranks apart from k, ω, å; a login with more than ${MAX_SIGN_LETTERS} of those letters, ${c} LIKE each spelling of its prefix before the sixth, on the same index)`
           : '';
         return [`CREATE INDEX ${name} ON ${t} (${part});  -- ${c} is ${i.collation} (case-insensitive): the gateway compares ${c} = ?${signs} and re-checks every candidate`];
       }

@@ -23,6 +23,17 @@ export const MARK_ALIAS = 'lg_mark';
 /** The alias of the export ledger, LEFT JOINed on its primary key by migrationStatus. */
 export const LEDGER_ALIAS = 'lg_export';
 
+/** One login column's part of a lookup: the values to bind, and the condition on their placeholders. */
+export interface LoginLookup {
+  values: string[];
+  where(marks: string[]): string;
+}
+
+/** `key = ?` for one value, `key IN (?, ...)` for several. */
+export function keyEquals(key: string, values: string[]): LoginLookup {
+  return { values, where: (m) => (m.length === 1 ? `${key} = ${m[0]}` : `${key} IN (${m.join(', ')})`) };
+}
+
 export interface Dialect {
   /** Quote one identifier part ("users", [users], `users`). */
   quoteIdent(part: string): string;
@@ -47,10 +58,10 @@ export interface Dialect {
    */
   loginIndex(table: string, column: string, col: LoginColumn): string[];
   /**
-   * Optional, for a dialect whose comparison for one login depends on the login: the key expression and the values
-   * it must equal (one value: `key = ?`; several: `key IN (...)`). Absent: loginKey and the folded login.
+   * Optional, for a dialect whose comparison for one login depends on the login: the values to bind and the condition
+   * on them (`where` gets one placeholder per value, in order). Absent: `loginKey = <the folded login>`.
    */
-  loginLookup?(ref: string, col: LoginColumn, needle: string): { key: string; values: string[] };
+  loginLookup?(ref: string, col: LoginColumn, needle: string): LoginLookup;
   /**
    * A key expression as text, the form of a gateway table's user_id (joined on that table's primary key): `table` is
    * the gateway table (the migration side table or the export ledger) as configured, unquoted.
@@ -513,12 +524,12 @@ export class SqlUserStore implements UserStore {
     for (const key of keys) {
       const c = this.col(key)!;
       const lc = this.logins.get(key);
-      const l = (lc && this.d.loginLookup?.(c, lc, needle)) || { key: lc ? this.d.loginKey(c, lc) : this.d.lower(c), values: [needle] };
+      const l = (lc && this.d.loginLookup?.(c, lc, needle)) || keyEquals(lc ? this.d.loginKey(c, lc) : this.d.lower(c), [needle]);
       const marks = l.values.map((v) => {
         values.push(v);
         return this.keyParam(offset + values.length);
       });
-      conds.push(marks.length === 1 ? `${l.key} = ${marks[0]}` : `${l.key} IN (${marks.join(', ')})`);
+      conds.push(l.where(marks));
     }
     return { cond: conds.join(' OR '), values };
   }

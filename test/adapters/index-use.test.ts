@@ -425,6 +425,55 @@ describe('index use: MariaDB, 100k rows, check\'s printed index', { skip: mySkip
     }
   });
 
+  test('utf8mb4_general_ci column, a login with more than 5 of k, ω, å: a range on the same index, never a scan', async (t) => {
+    // After the test above (users_gen, its indexes applied). Each login below has too many of these letters for its
+    // spellings to be bound (2^6 and more); rows spell some of them with the signs, inside and beyond the prefix.
+    const extra: [number, string][] = [
+      [ROWS + 2, 'KKKKKK\u212AK@Example.com'], // the sign after the prefix ('kkkkk') the range is on
+      [ROWS + 3, '\u212A\u00C5K\u00C5K\u00C5K@example.com'], // the sign inside it
+      [ROWS + 4, 'kkkkkkkx@example.com'], // in the range, but not the login: the server leaves it out
+      [ROWS + 5, 'k%kkkkkkk@example.com'], // LIKE's own characters in the login are escaped
+    ];
+    for (const [id, email] of extra) await conn.query('INSERT INTO users_gen VALUES (?, ?, NULL, ?)', [id, email, 'x']);
+    await conn.query('ANALYZE TABLE users_gen');
+    const config = configFor('mysql', db.url, 'users_gen');
+    const rec = recorder();
+    const store = await createMysqlStore(config.store, rec.wrap);
+    try {
+      const cases: [string, number | null][] = [
+        ['kkkkkkkk@example.com', ROWS + 2],
+        [' K\u00C5K\u00C5K\u00C5K@EXAMPLE.COM ', ROWS + 3],
+        ['kkkkkkkx@example.com', ROWS + 4],
+        ['k%kkkkkkk@example.com', ROWS + 5],
+        ['k_kkkkkkk@example.com', null],
+        ['kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk@example.com', null],
+      ];
+      for (const [login, id] of cases) {
+        const { user, sql, params } = await lookupSql(store, rec.calls, login);
+        assert.equal((user as { id?: string } | null)?.id ?? null, id === null ? null : String(id), login);
+        assert.match(sql, /\(\(u\.`email` LIKE \? ESCAPE '!' OR .*\) AND LOWER\(u\.`email`\) = \?\)/);
+        assert.doesNotMatch(sql.replace(/AND LOWER\(u\.`email`\) = \?/, ''), /LOWER\(u\.`email`\)/, 'LOWER(email) only beside the ranges');
+        const u = (await explain(sql, params)).find((r) => r.table === 'u')!;
+        assert.notEqual(u.type, 'ALL', `${login}: ${JSON.stringify(u)}`);
+        assert.ok(u.key && u.key.includes('lg_email'), `${login}: ${JSON.stringify(u)}`);
+        assert.ok(Number((u as MyRow & { rows?: unknown }).rows) < 100, `${login}: ${JSON.stringify(u)}`);
+      }
+      // What that costs, against LOWER(email) = ? (the statement before this change, a scan), over the same logins.
+      const logins = cases.map(([l]) => l.trim().toLowerCase());
+      const time = async (run: (l: string) => Promise<unknown>) => {
+        const t0 = performance.now();
+        for (let i = 0; i < 5; i++) for (const l of logins) await run(l);
+        return (performance.now() - t0) / (5 * logins.length);
+      };
+      const ranged = await time((l) => store.findCandidates(l));
+      const scan = await time((l) => conn.execute('SELECT id FROM users_gen WHERE LOWER(email) = ? OR username = ?', [l, l]));
+      t.diagnostic(`mariadb utf8mb4_general_ci, logins with more than 5 of k/ω/å: ${ranged.toFixed(2)} ms per lookup; LOWER(email) = ?: ${scan.toFixed(2)} ms`);
+      assert.ok(ranged * 5 < scan, `${ranged} ms against ${scan} ms`);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a side table in latin1_general_cs: joined on its primary key without a collation mix', async () => {
     const config = configFor('mysql', db.url, 'users_ci', 'marks_latin1');
     const rec = recorder();

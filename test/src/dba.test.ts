@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
 import { parseConfig } from '../../src/config.js';
 import { mssqlDialect } from '../../adapters/mssql.js';
-import { mysqlDialectFor, signSpellings } from '../../adapters/mysql.js';
+import { mysqlDialectFor, signPrefixPatterns, signSpellings } from '../../adapters/mysql.js';
 import { postgresDialect } from '../../adapters/postgres.js';
 import { loginIndexName, SqlUserStore, type Row } from '../../adapters/sql.js';
 import { gatewayWrites, grantStatements, indexSuggestions, migrationDdl, migrationStatements } from '../../src/dba.js';
@@ -193,10 +193,18 @@ describe('index suggestions', () => {
     await store.findCandidates(' Kå ');
     assert.match(calls[0]!, /WHERE \(u.`email` IN \(\?, \?, \?, \?\) OR LOWER\(u.`login`\) = \?\)/);
     assert.deepEqual(signSpellings('kå'), ['kå', '\u212Aå', 'k\u212B', '\u212A\u212B']);
-    assert.equal(signSpellings('kkkkkk'), null, 'more than 5: LOWER() and a scan');
+    assert.equal(signSpellings('kkkkkk'), null, 'more than 5: too many to bind');
+    // More than 5: each spelling of the prefix before the sixth, as a LIKE range on the index; never LOWER(email) alone.
+    const patterns = signPrefixPatterns('a_%!kåkωkkz');
+    assert.equal(patterns.length, 32);
+    assert.equal(patterns[0], 'a!_!%!!kåkωk%');
+    assert.equal(patterns[31], 'a!_!%!!\u212A\u212B\u212A\u2126\u212A%');
+    assert.equal(new Set(patterns).size, 32);
+    assert.deepEqual(signPrefixPatterns('kkkkkk'), signSpellings('kkkkk')!.map((p) => `${p}%`));
     calls.length = 0;
     await store.findCandidates('kkkkkk');
-    assert.match(calls[0]!, /WHERE \(LOWER\(u.`email`\) = \? OR LOWER\(u.`login`\) = \?\)/);
+    const likes = Array.from({ length: 32 }, () => "u.`email` LIKE \\? ESCAPE '!'").join(' OR ');
+    assert.match(calls[0]!, new RegExp(`WHERE \\(\\(\\(${likes}\\) AND LOWER\\(u.\`email\`\\) = \\?\\) OR LOWER\\(u.\`login\`\\) = \\?\\)`));
     // A TEXT column is indexed on a prefix.
     assert.match(indexSuggestions(base('mysql', { table: 'm' }, { table: 'users', columns: { id: 'id', email: 'email', password: 'pw' } }), d)[0]!, /^CREATE INDEX `lg_email` ON `users` \(`email`\(191\)\);/);
   });
