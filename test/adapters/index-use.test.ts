@@ -426,17 +426,25 @@ describe('index use: MariaDB, 100k rows, check\'s printed index', { skip: mySkip
   });
 
   test('utf8mb4_general_ci column, a login with more than 5 of k, ω, å: a range on the same index, never a scan', async (t) => {
-    // After the test above (users_gen, its indexes applied). Each login below has too many of these letters for its
-    // spellings to be bound (2^6 and more); rows spell some of them with the signs, inside and beyond the prefix.
+    // Each login below has too many of these letters for its spellings to be bound (2^6 and more); rows spell some of
+    // them with the signs, inside and beyond the prefix.
+    await db.exec([
+      `CREATE TABLE users_gen6 (id INT PRIMARY KEY, email VARCHAR(255) COLLATE utf8mb4_general_ci, username VARCHAR(255) COLLATE utf8mb4_general_ci,
+        password_hash TEXT NOT NULL) ENGINE=InnoDB`,
+      'INSERT INTO users_gen6 SELECT * FROM users_ci',
+    ]);
+    const config = configFor('mysql', db.url, 'users_gen6');
+    const { statements } = await checkIndexes(config);
+    assert.equal(statements.length, 2);
+    for (const s of statements) await conn.query(s);
     const extra: [number, string][] = [
       [ROWS + 2, 'KKKKKK\u212AK@Example.com'], // the sign after the prefix ('kkkkk') the range is on
       [ROWS + 3, '\u212A\u00C5K\u00C5K\u00C5K@example.com'], // the sign inside it
       [ROWS + 4, 'kkkkkkkx@example.com'], // in the range, but not the login: the server leaves it out
       [ROWS + 5, 'k%kkkkkkk@example.com'], // LIKE's own characters in the login are escaped
     ];
-    for (const [id, email] of extra) await conn.query('INSERT INTO users_gen VALUES (?, ?, NULL, ?)', [id, email, 'x']);
-    await conn.query('ANALYZE TABLE users_gen');
-    const config = configFor('mysql', db.url, 'users_gen');
+    for (const [id, email] of extra) await conn.query('INSERT INTO users_gen6 VALUES (?, ?, NULL, ?)', [id, email, 'x']);
+    await conn.query('ANALYZE TABLE users_gen6');
     const rec = recorder();
     const store = await createMysqlStore(config.store, rec.wrap);
     try {
@@ -466,9 +474,9 @@ describe('index use: MariaDB, 100k rows, check\'s printed index', { skip: mySkip
         return (performance.now() - t0) / (5 * logins.length);
       };
       const ranged = await time((l) => store.findCandidates(l));
-      const scan = await time((l) => conn.execute('SELECT id FROM users_gen WHERE LOWER(email) = ? OR username = ?', [l, l]));
+      const scan = await time((l) => conn.execute('SELECT id FROM users_gen6 WHERE LOWER(email) = ? OR username = ?', [l, l]));
       t.diagnostic(`mariadb utf8mb4_general_ci, logins with more than 5 of k/ω/å: ${ranged.toFixed(2)} ms per lookup; LOWER(email) = ?: ${scan.toFixed(2)} ms`);
-      assert.ok(ranged * 5 < scan, `${ranged} ms against ${scan} ms`);
+      assert.ok(ranged * 3 < scan, `${ranged} ms against ${scan} ms`);
     } finally {
       await store.close();
     }
