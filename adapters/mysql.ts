@@ -69,9 +69,8 @@ export function signSpellings(needle: string): string[] | null {
  */
 export function signPrefixPatterns(needle: string): string[] {
   const chars = [...needle];
-  let seen = 0;
-  const end = chars.findIndex((c) => c in GENERAL_CI_SIGNS && ++seen > MAX_SIGN_LETTERS);
-  const prefix = chars.slice(0, end === -1 ? chars.length : end).join('');
+  const at = chars.flatMap((c, i) => (c in GENERAL_CI_SIGNS ? [i] : []));
+  const prefix = chars.slice(0, at[MAX_SIGN_LETTERS] ?? chars.length).join('');
   return signSpellings(prefix)!.map((p) => `${p.replace(/[!%_]/g, '!$&')}%`);
 }
 
