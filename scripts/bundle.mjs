@@ -64,6 +64,7 @@ for (const [entry, worker, launcher] of targets) {
     // CALLBACK_MISSING), and every package the bundle leaves outside is CommonJS (the drivers, prom-client, @node-rs/*).
     supported: { 'dynamic-import': false },
     legalComments: 'none',
+    keepNames: true,
     logLevel: 'warning',
   });
   writeFileSync(bundle, asciiOnly(readFileSync(bundle, 'utf8')));

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
-import { clientIdOf, describeRejection, isTokenError, tokenCheck } from './auth.js';
+import { UnauthorizedError } from 'express-oauth2-jwt-bearer';
+import { clientIdOf, describeRejection, isScopeError, isTokenError, tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -67,17 +68,17 @@ const rememberMount: RequestHandler = (req, res, next) => {
 /** Map anything thrown to {status, code, message, headers}. Unknown errors never expose their text. */
 function toApiError(err: unknown): { e: ApiError; internal: boolean } {
   if (err instanceof ApiError) return { e: err, internal: false };
-  const x = err as { status?: number; code?: string; type?: string; name?: string; scopes?: string[] };
-  // express-oauth2-jwt-bearer
-  if (x.name === 'InsufficientScopeError') {
+  // express-oauth2-jwt-bearer (by class: src/auth.ts isTokenError). No token at all is the base class itself; any
+  // other refusal (a malformed header, a token in the URL, a token that fails verification) is a subclass.
+  if (isScopeError(err)) {
     return { e: new ApiError(403, 'insufficient_scope', 'The token lacks the scope this operation needs.', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` }), internal: false };
   }
-  if (x.name === 'UnauthorizedError') {
-    return { e: new ApiError(401, 'invalid_token', 'A bearer token is required.', { 'WWW-Authenticate': REALM }), internal: false };
+  if (isTokenError(err)) {
+    return Object.getPrototypeOf(err) === UnauthorizedError.prototype
+      ? { e: new ApiError(401, 'invalid_token', 'A bearer token is required.', { 'WWW-Authenticate': REALM }), internal: false }
+      : { e: new ApiError(401, 'invalid_token', 'The bearer token is not valid for this API.', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` }), internal: false };
   }
-  if (x.name === 'InvalidTokenError' || x.name === 'InvalidRequestError') {
-    return { e: new ApiError(401, 'invalid_token', 'The bearer token is not valid for this API.', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` }), internal: false };
-  }
+  const x = err as { status?: number };
   // body-parser (src/http/body.ts: the same mapping the Azure B2C door answers in its own shape)
   const parsed = bodyParserError(err);
   if (parsed) return { e: parsed, internal: false };

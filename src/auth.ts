@@ -6,7 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { auth, InvalidRequestError, requiredScopes } from 'express-oauth2-jwt-bearer';
+import { auth, InsufficientScopeError, InvalidRequestError, requiredScopes, UnauthorizedError } from 'express-oauth2-jwt-bearer';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Config } from './config.js';
 
@@ -318,11 +318,18 @@ export interface TokenRejection {
   verified: boolean;
 }
 
-const TOKEN_ERROR_NAMES = new Set(['UnauthorizedError', 'InvalidRequestError', 'InvalidTokenError', 'InsufficientScopeError', 'InvalidProofError']);
+/**
+ * True for an error of express-oauth2-jwt-bearer (or headerOnly): a refused token. By class, never by name: every
+ * error of the library extends UnauthorizedError, and a class's name is not the source's once bundled (esbuild names
+ * the library's InvalidRequestError "InvalidRequestError2").
+ */
+export function isTokenError(err: unknown): err is UnauthorizedError {
+  return err instanceof UnauthorizedError;
+}
 
-/** True for an error of express-oauth2-jwt-bearer (or headerOnly): a refused token. */
-export function isTokenError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && TOKEN_ERROR_NAMES.has((err as { name?: unknown }).name as string);
+/** A token that was valid but lacks the operation's scope (403), as against every other refusal (401). */
+export function isScopeError(err: unknown): err is InsufficientScopeError {
+  return err instanceof InsufficientScopeError;
 }
 
 // A key id or client id as an operator would read it: printable, short. Anything else is not echoed (it is the
@@ -357,9 +364,9 @@ const MESSAGE_REASONS: [RegExp, TokenRejectionReason][] = [
  * WITHOUT verifying it (so: what the caller claims). Never the token, or any part of its signature.
  */
 export function describeRejection(err: unknown, req: Request, a: Config['auth']): TokenRejection {
-  const x = err as { name?: string; message?: unknown; tokenReason?: TokenRejectionReason };
+  const x = err as { message?: unknown; tokenReason?: TokenRejectionReason };
   if (x.tokenReason) return { reason: x.tokenReason, verified: false };
-  if (x.name === 'InsufficientScopeError') {
+  if (isScopeError(err)) {
     const v = (req as Request & { auth?: VerifiedToken }).auth;
     return { reason: 'insufficient_scope', kid: loggableId(v?.header.kid), client: loggableId(v && clientIdOf(v.payload)), verified: v !== undefined };
   }
