@@ -11,7 +11,7 @@ export const sqliteDialect: Dialect = {
   // and adds no affinity, but it keeps the bound value out of the query planner's STAT4 estimates. Once ANALYZE has
   // filled sqlite_stat4 (as a DBA may run it on any legacy database), a statement comparing an indexed column or
   // expression with a bare `?` is re-compiled on the first step after every new binding: a lookup then re-parsed and
-  // re-planned its SQL every time, about three times the cost of the search itself (README, "Performance"). The
+  // re-planned its SQL every time, about three times the cost of the search itself (docs/performance.md). The
   // lookup's plan is the same. Everywhere else (configured filters, which a partial index's WHERE may match only with
   // a bare `?`; the user's own store.queries) values are bound as `?`.
   keyParam: () => '+?',

@@ -4,7 +4,7 @@
  * each into one CommonJS file beside it (main.cjs, child.cjs), and replace the entry with a stub that runs that file
  * through src/launch.ts, which keeps V8's code cache for it. Start-up then reads one file instead of resolving, reading
  * and compiling some 400 modules (express, express-oauth2-jwt-bearer, zod, yaml, pino, cockatiel, ...), and from the
- * second start on takes the compiled code from the cache (README, "Performance": start to ready).
+ * second start on takes the compiled code from the cache (docs/performance.md: start to ready).
  * CommonJS, not an ES module: V8's code cache is reachable from vm.Script, which runs scripts, not modules.
  *
  * Left outside the bundle, loaded from node_modules at run time as before: the database drivers and other packages
@@ -32,7 +32,7 @@ const BANNER = ['"use strict";', "const __lgImportMetaUrl = require('node:url').
  * non-ASCII character in code (strings, regular expressions, identifiers); only comments keep theirs (the sources'
  * own and the packages'). Those become \uXXXX text, which in a comment means nothing. U+2028 and U+2029 end a line
  * even inside a // comment, so they become "\n".
- * Measured with the CLI idle on MariaDB: RSS 102 MB before, 95 MB after (README, "Performance").
+ * Measured with the CLI idle on MariaDB: RSS 102 MB before, 95 MB after (docs/performance.md).
  */
 function asciiOnly(text) {
   return text.replace(/[\u2028\u2029]/g, '\n').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -3,7 +3,7 @@
  *
  * Under load V8 grows its young generation to its maximum (two 16 MB semi-spaces on 64-bit Node 20) and promotes
  * short-lived objects into the old generation. When the load stops, nothing collects any more: the process keeps that
- * memory until the next load (README, "Performance": 140-168 MB of RSS after a storm, against 86-93 MB idle). V8
+ * memory until the next load (docs/performance.md: 140-168 MB of RSS after a storm, against 86-93 MB idle). V8
  * shrinks the young generation at a collection that runs while the allocation rate is low, and a full collection
  * frees the old generation's garbage; but an idle process runs no collection at all.
  *

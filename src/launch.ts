@@ -5,7 +5,7 @@
  * Without a cache, every start parses and compiles the 3.6 MB bundle and then compiles each function it runs while
  * starting. The cache holds that compiled code: the first start writes it (cacheDelayMs after the bundle began, so
  * that it holds the functions start-up ran, not only the top level), and every later start reads it instead of
- * compiling (README, "Performance": start to ready, with and without it).
+ * compiling (docs/performance.md: start to ready, with and without it).
  *
  * The cache file sits beside the bundle, so it has the code's own owner and permissions (never a shared temporary
  * directory, where another user could plant one). Its name carries a hash of the bundle's text: V8 checks only its

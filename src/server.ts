@@ -229,7 +229,7 @@ function metricsListener(registry: Registry, metrics: () => Promise<string>): Re
  * still points at the items it held: the young-generation collector counts every pointer from the old generation as
  * live, so each of those requests (response, request and all they reach) survived its collections and was promoted.
  * Measured under a storm of 16 connections: 11.5 KB promoted per request with the Set, 1.5–1.6 KB with this list, and
- * collections of the young generation of 4.1 ms against 1.5–1.6 ms (README, "Performance").
+ * collections of the young generation of 4.1 ms against 1.5–1.6 ms (docs/performance.md).
  */
 export class InFlightList<T> {
   private head: InFlightNode<T> | null = null;
