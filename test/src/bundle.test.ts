@@ -18,6 +18,7 @@ import { createDemoDatabase } from '../../src/demo.js';
 import { startLocalIssuer, type LocalIssuer } from '../../src/devtokens.js';
 import { cacheFileFor } from '../../src/launch.js';
 import { call, startTestGateway, TEST_USERS } from '../helpers/harness.js';
+import { ROOT } from '../helpers/openapi.js';
 import { startChild, type Child } from '../helpers/walkthrough.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -66,6 +67,25 @@ describe('the bundled CLI', () => {
     assert.equal(/\brequire\("(express|zod|yaml|pino)"\)/.test(text), false, 'express, zod, yaml and pino are inside');
     assert.equal(/\brequire\("@node-rs\/bcrypt"\)/.test(text), true, 'the bcrypt binding is required from node_modules');
     assert.equal(text.includes('class Pool extends EventEmitter'), false, 'pg stays outside');
+  });
+
+  test('no source tells an error apart by a class name it did not set itself (esbuild renames some classes)', () => {
+    // A bundled library class can be renamed (express-oauth2-jwt-bearer's InvalidRequestError is InvalidRequestError2
+    // in the bundle, and sets its name from its constructor), so an error's class is told by instanceof. A name is
+    // safe only when the class sets it as a literal (this.name = 'StoreError'), or when the class is not bundled.
+    const NOT_BUNDLED = new Set(['MongoTopologyClosedError']); // the mongodb driver stays in node_modules
+    const files = ['src', 'adapters'].flatMap((d) =>
+      readdirSync(path.join(ROOT, d), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(ROOT, d, f)),
+    );
+    const texts = files.map((f) => ({ f: path.relative(ROOT, f), text: readFileSync(f, 'utf8') }));
+    const own = new Set(texts.flatMap(({ text }) => [...text.matchAll(/this\.name = '([A-Za-z]+)';/g)].map((m) => m[1]!)));
+    assert.ok(own.has('StoreError') && own.has('ApiError'), [...own].join(', '));
+    const unsafe = texts.flatMap(({ f, text }) =>
+      [...text.matchAll(/['"]([A-Z][A-Za-z]*Error)['"]/g)].map((m) => m[1]!).filter((n) => !own.has(n) && !NOT_BUNDLED.has(n)).map((n) => `${f}: ${n}`),
+    );
+    assert.deepEqual(unsafe, []);
   });
 
   test('the crypt worker file the bundle names exists and is the crypt module', () => {
