@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
-import { UnauthorizedError } from 'express-oauth2-jwt-bearer';
-import { clientIdOf, describeRejection, isScopeError, isTokenError, tokenCheck } from './auth.js';
+import { clientIdOf, describeRejection, isMissingToken, isScopeError, isTokenError, tokenCheck } from './auth.js';
 import type { Config } from './config.js';
 import { ApiError } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -68,13 +67,13 @@ const rememberMount: RequestHandler = (req, res, next) => {
 /** Map anything thrown to {status, code, message, headers}. Unknown errors never expose their text. */
 function toApiError(err: unknown): { e: ApiError; internal: boolean } {
   if (err instanceof ApiError) return { e: err, internal: false };
-  // express-oauth2-jwt-bearer (by class: src/auth.ts isTokenError). No token at all is the base class itself; any
-  // other refusal (a malformed header, a token in the URL, a token that fails verification) is a subclass.
+  // express-oauth2-jwt-bearer, told apart by class (src/auth.ts): no token at all, or any other refusal (a malformed
+  // header, a token in the URL, a token that fails verification).
   if (isScopeError(err)) {
     return { e: new ApiError(403, 'insufficient_scope', 'The token lacks the scope this operation needs.', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` }), internal: false };
   }
   if (isTokenError(err)) {
-    return Object.getPrototypeOf(err) === UnauthorizedError.prototype
+    return isMissingToken(err)
       ? { e: new ApiError(401, 'invalid_token', 'A bearer token is required.', { 'WWW-Authenticate': REALM }), internal: false }
       : { e: new ApiError(401, 'invalid_token', 'The bearer token is not valid for this API.', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` }), internal: false };
   }

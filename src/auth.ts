@@ -327,6 +327,11 @@ export function isTokenError(err: unknown): err is UnauthorizedError {
   return err instanceof UnauthorizedError;
 }
 
+/** No token at all: the library's base class itself (every other refusal is a subclass of it). */
+export function isMissingToken(err: unknown): boolean {
+  return isTokenError(err) && Object.getPrototypeOf(err) === UnauthorizedError.prototype;
+}
+
 /** A token that was valid but lacks the operation's scope (403), as against every other refusal (401). */
 export function isScopeError(err: unknown): err is InsufficientScopeError {
   return err instanceof InsufficientScopeError;
