@@ -605,6 +605,12 @@ describe('request targets: never a 500 before authentication, never a token or q
     // A JSON body with access_token: the body is not read before the token is checked.
     const json = await call(tgw.url, 'POST', VERIFY, { body: { access_token: token, ...ALICE } });
     assertInvalidToken(json, token, { errorCodeInChallenge: false });
+    // With a token in the header as well, the body's access_token is an unknown field, never a second token.
+    const withHeader = await call(tgw.url, 'POST', VERIFY, { token, body: { access_token: token, ...ALICE } });
+    assert.equal(withHeader.status, 400, withHeader.text);
+    assert.equal(withHeader.json.error, 'invalid_request');
+    assert.match(withHeader.json.message, /unknown field\(s\): access_token/);
+    assert.ok(!withHeader.text.includes(token), 'the answer never echoes the token');
     // Query spellings the library (querystring) decodes to access_token.
     for (const q of [`access_token=${token}`, `access%5Ftoken=${token}`, `%61ccess_token=${token}`, `x=1&access_token=${token}`]) {
       const r = await call(tgw.url, 'GET', `/v1/migration/status?${q}`);
